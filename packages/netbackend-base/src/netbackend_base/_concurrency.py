@@ -1,0 +1,303 @@
+"""Synchronisation primitives that work under asyncio and trio alike.
+
+Code above the backend interface (an HTTP connection pool, say) needs a lock, an
+event with a timeout, a semaphore, a sleep and a way to finish cleanup while the
+caller is being cancelled, and it must not import anyio or trio to get them. These
+wrappers find the running library through ``sniffio`` the first time they are used,
+bind to its native primitive, and from then on delegate to it directly: one attribute
+lookup per call on the hot path, no per-call detection.
+
+trio is never imported here: when trio is the running library it is already in
+``sys.modules``, and that module object is used.
+
+The blocking twins (``Lock``, ``Event``, ``Semaphore``, ``sleep``, ``shielded``) have
+the same shape, so code generated from async sources needs only name substitutions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+import typing
+
+import sniffio
+
+__all__ = (
+    "AsyncEvent",
+    "AsyncLock",
+    "AsyncSemaphore",
+    "Event",
+    "Lock",
+    "Semaphore",
+    "async_shielded",
+    "async_sleep",
+    "current_async_library",
+    "shielded",
+    "sleep",
+)
+
+T = typing.TypeVar("T")
+P = typing.ParamSpec("P")
+
+_SUPPORTED = ("asyncio", "trio")
+
+
+def current_async_library() -> str:
+    """Name the running async library: ``"asyncio"`` or ``"trio"``.
+
+    anyio reports the library it runs on, so anyio on trio is ``"trio"``.
+
+    Raises:
+        RuntimeError: Called outside a running event loop, or under another library.
+    """
+    try:
+        name = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        raise RuntimeError(
+            "no running event loop: call this from asyncio or trio code"
+        ) from None
+    if name not in _SUPPORTED:
+        raise RuntimeError(f"unsupported async library {name!r}: use asyncio or trio")
+    return name
+
+
+def _trio() -> typing.Any:
+    return sys.modules["trio"]
+
+
+class AsyncLock:
+    """A non-reentrant lock for tasks; bound to the running library on first use."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock: typing.Any = None
+
+    def _bind(self) -> typing.Any:
+        if current_async_library() == "trio":
+            self._lock = _trio().Lock()
+        else:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def acquire(self) -> None:
+        await (self._lock or self._bind()).acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock is not None and bool(self._lock.locked())
+
+    async def __aenter__(self) -> None:
+        await (self._lock or self._bind()).acquire()
+
+    async def __aexit__(self, *args: object) -> None:
+        self._lock.release()
+
+
+class AsyncEvent:
+    """A one-shot flag that tasks wait on; ``set()`` may come before the first ``wait()``."""
+
+    __slots__ = ("_event", "_flag")
+
+    def __init__(self) -> None:
+        self._event: typing.Any = None
+        self._flag = False
+
+    def set(self) -> None:
+        self._flag = True
+        if self._event is not None:
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait until set; return ``False`` if ``timeout`` seconds passed first."""
+        if self._flag:
+            return True
+        library = current_async_library()
+        event = self._event
+        if event is None:
+            event = self._event = _trio().Event() if library == "trio" else asyncio.Event()
+        if timeout is None:
+            await event.wait()
+            return True
+        if library == "trio":
+            with _trio().move_on_after(timeout):
+                await event.wait()
+            return self._flag
+        try:
+            await _asyncio_wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return self._flag
+        return True
+
+
+if sys.version_info >= (3, 11):
+
+    async def _asyncio_wait_for(
+        awaitable: typing.Coroutine[typing.Any, typing.Any, T], timeout: float
+    ) -> T:
+        async with asyncio.timeout(timeout):
+            return await awaitable
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _asyncio_wait_for(
+        awaitable: typing.Coroutine[typing.Any, typing.Any, T], timeout: float
+    ) -> T:
+        try:
+            return await asyncio.wait_for(awaitable, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError() from None
+
+
+class AsyncSemaphore:
+    """A counting semaphore for tasks; bound to the running library on first use."""
+
+    __slots__ = ("_initial", "_semaphore")
+
+    def __init__(self, value: int) -> None:
+        self._initial = value
+        self._semaphore: typing.Any = None
+
+    def _bind(self) -> typing.Any:
+        if current_async_library() == "trio":
+            self._semaphore = _trio().Semaphore(self._initial)
+        else:
+            self._semaphore = asyncio.Semaphore(self._initial)
+        return self._semaphore
+
+    async def acquire(self) -> None:
+        await (self._semaphore or self._bind()).acquire()
+
+    def release(self) -> None:
+        (self._semaphore or self._bind()).release()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *args: object) -> None:
+        self.release()
+
+
+async def async_sleep(seconds: float) -> None:
+    """Sleep under whichever library is running."""
+    if current_async_library() == "trio":
+        await _trio().sleep(seconds)
+    else:
+        await asyncio.sleep(seconds)
+
+
+async def async_shielded(
+    fn: typing.Callable[P, typing.Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run ``await fn(*args, **kwargs)`` to completion even if the caller is cancelled.
+
+    Meant for cleanup (closing a connection, returning a pool slot) that must not be
+    cut short. If the caller was cancelled meanwhile, the cancellation is re-raised once
+    ``fn`` has finished; an exception from ``fn`` wins over it.
+
+    Under trio this is a shielded cancel scope. Under asyncio ``fn`` runs in its own
+    task and the caller keeps waiting for it through any number of ``cancel()`` calls
+    (anyio's cancel scopes repeat them).
+    """
+    if current_async_library() == "trio":
+        with _trio().CancelScope(shield=True):
+            return await fn(*args, **kwargs)
+
+    async def call() -> T:
+        return await fn(*args, **kwargs)
+
+    task = asyncio.ensure_future(call())
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                # The inner task itself was cancelled (by someone else): propagate.
+                raise
+            cancelled = True
+            continue
+        if cancelled:
+            raise asyncio.CancelledError()
+        return result
+
+
+class Lock:
+    """The blocking twin of :class:`AsyncLock` (a ``threading.Lock``)."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        self._lock.acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *args: object) -> None:
+        self._lock.release()
+
+
+class Event:
+    """The blocking twin of :class:`AsyncEvent` (a ``threading.Event``)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until set; return ``False`` if ``timeout`` seconds passed first."""
+        return self._event.wait(timeout)
+
+
+class Semaphore:
+    """The blocking twin of :class:`AsyncSemaphore` (a ``threading.Semaphore``)."""
+
+    __slots__ = ("_semaphore",)
+
+    def __init__(self, value: int) -> None:
+        self._semaphore = threading.Semaphore(value)
+
+    def acquire(self) -> None:
+        self._semaphore.acquire()
+
+    def release(self) -> None:
+        self._semaphore.release()
+
+    def __enter__(self) -> None:
+        self._semaphore.acquire()
+
+    def __exit__(self, *args: object) -> None:
+        self._semaphore.release()
+
+
+def sleep(seconds: float) -> None:
+    """Block for ``seconds`` (the twin of :func:`async_sleep`)."""
+    time.sleep(seconds)
+
+
+def shielded(fn: typing.Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call ``fn``: blocking code is never cancelled (the twin of :func:`async_shielded`)."""
+    return fn(*args, **kwargs)
