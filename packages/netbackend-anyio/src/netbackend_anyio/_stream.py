@@ -1,0 +1,235 @@
+"""The stream returned by :class:`~netbackend_anyio.AnyIOBackend`."""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import typing
+
+import anyio
+import anyio.abc
+from anyio.streams.tls import TLSAttribute, TLSStream
+
+from netbackend_base import (
+    AsyncNetworkStream,
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    ReadTimeout,
+    WriteError,
+    WriteTimeout,
+)
+
+__all__ = ("LIBRARY_ERRORS", "AnyIOStream", "describe", "poll_readable")
+
+# Everything anyio (or the OS, or the TLS layer) may raise for a broken or closed
+# stream. ssl.SSLError is an OSError; EndOfStream only matters during a handshake.
+LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.BusyResourceError,
+    anyio.EndOfStream,
+)
+
+
+def describe(exc: BaseException) -> str:
+    """Render an exception as ``"Type: text"`` for the message of the mapped one."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _address(value: typing.Any) -> typing.Any:
+    # IPv6 socket addresses carry flowinfo and scope id; the contract promises (host, port).
+    if isinstance(value, tuple):
+        return value[:2]
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value
+
+
+class AnyIOStream(AsyncNetworkStream):
+    """A TCP, Unix or TLS byte stream driven by anyio.
+
+    Works on whichever event loop anyio runs on (asyncio, uvloop, trio). ``read`` and
+    ``write`` with ``timeout=None`` go straight to the anyio stream: no cancel scope and
+    no extra allocation per call.
+    """
+
+    __slots__ = ("_closed", "_raw", "_ssl_object", "_stream")
+
+    def __init__(
+        self,
+        stream: anyio.abc.ByteStream,
+        raw_socket: socket.socket,
+        ssl_object: ssl.SSLObject | None = None,
+    ) -> None:
+        """Wrap ``stream``, whose innermost transport is ``raw_socket``.
+
+        Args:
+            stream: The anyio stream to read from and write to; this object owns it.
+            raw_socket: The OS socket under ``stream`` (also under every TLS layer).
+            ssl_object: The outermost TLS layer's SSL object, if any.
+        """
+        self._stream = stream
+        self._raw = raw_socket
+        self._ssl_object = ssl_object
+        self._closed = False
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Receive up to ``max_bytes`` bytes; ``b""`` at EOF.
+
+        Raises:
+            ReadTimeout: Nothing arrived within ``timeout``.
+            ReadError: The connection broke, was closed, or the TLS layer failed.
+        """
+        try:
+            if timeout is None:
+                return await self._stream.receive(max_bytes)
+            with anyio.move_on_after(timeout):
+                return await self._stream.receive(max_bytes)
+        except anyio.EndOfStream:
+            return b""
+        except LIBRARY_ERRORS as exc:
+            raise ReadError(describe(exc)) from exc
+        raise ReadTimeout(f"no data received within {timeout} seconds")
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """Send all of ``buffer`` (an empty buffer is a no-op).
+
+        Raises:
+            WriteTimeout: Not all of it could be sent within ``timeout``.
+            WriteError: The connection broke, was closed, or the TLS layer failed.
+        """
+        if not buffer:
+            return
+        try:
+            if timeout is None:
+                await self._stream.send(buffer)
+                return
+            with anyio.move_on_after(timeout):
+                await self._stream.send(buffer)
+                return
+        except LIBRARY_ERRORS as exc:
+            raise WriteError(describe(exc)) from exc
+        raise WriteTimeout(f"could not send within {timeout} seconds")
+
+    async def aclose(self) -> None:
+        """Close the stream (and every layer under it) and release the socket.
+
+        Never raises and never waits for the peer; calling it again does nothing.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            # Forceful: without the TLS closing handshake, and immediately even when
+            # the caller is being cancelled.
+            await anyio.aclose_forcefully(self._stream)
+        except Exception:
+            pass
+        # asyncio transports release their socket one loop iteration after abort();
+        # closing it here makes the release synchronous. A second close is a no-op.
+        self._raw.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> AnyIOStream:
+        """Run a TLS client handshake over this stream (TLS-in-TLS included).
+
+        ``ssl_context`` is used as given (ALPN protocols, verification), never modified.
+        The returned stream owns this one; on failure or cancellation this one is closed.
+
+        Args:
+            ssl_context: The client context.
+            server_hostname: Sent as SNI and checked against the certificate when the
+                context checks host names.
+            timeout: Limit for the whole handshake.
+
+        Returns:
+            The TLS stream.
+
+        Raises:
+            ConnectTimeout: The handshake did not finish within ``timeout``.
+            ConnectError: The handshake failed (certificate, host name, peer closed).
+        """
+        tls: TLSStream | None = None
+        try:
+            if timeout is None:
+                tls = await self._wrap(ssl_context, server_hostname)
+            else:
+                with anyio.move_on_after(timeout):
+                    tls = await self._wrap(ssl_context, server_hostname)
+        except LIBRARY_ERRORS as exc:
+            await self.aclose()
+            raise ConnectError(describe(exc)) from exc
+        except BaseException:
+            await self.aclose()
+            raise
+        if tls is None:
+            await self.aclose()
+            raise ConnectTimeout(f"TLS handshake did not finish within {timeout} seconds")
+        return AnyIOStream(tls, self._raw, tls.extra(TLSAttribute.ssl_object))
+
+    async def _wrap(self, ssl_context: ssl.SSLContext, server_hostname: str | None) -> TLSStream:
+        # HTTP detects truncation itself, so a missing close_notify is not an error and
+        # closing does not wait for the peer's.
+        return await TLSStream.wrap(
+            self._stream,
+            server_side=False,
+            hostname=server_hostname,
+            ssl_context=ssl_context,
+            standard_compatible=False,
+        )
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        """Return ``ssl_object``, ``client_addr``, ``server_addr``, ``socket`` or ``is_readable``.
+
+        Any other key, or an address asked of a closed stream, returns ``None``.
+        """
+        if info == "ssl_object":
+            return self._ssl_object
+        if info == "socket":
+            return self._raw
+        if info == "is_readable":
+            return self._is_readable()
+        if info == "client_addr":
+            try:
+                return _address(self._raw.getsockname())
+            except OSError:
+                return None
+        if info == "server_addr":
+            try:
+                return _address(self._raw.getpeername())
+            except OSError:
+                return None
+        return None
+
+    def _is_readable(self) -> bool:
+        if self._ssl_object is not None and self._ssl_object.pending():
+            return True
+        if self._raw.fileno() < 0:
+            # Closed under us: a read would not block (it would fail at once).
+            return True
+        return poll_readable(self._raw)
+
+
+def poll_readable(sock: socket.socket) -> bool:
+    """Tell, without waiting, whether ``sock`` has data or the peer's EOF queued."""
+    try:
+        if _HAS_POLL:
+            poller = select.poll()
+            poller.register(sock, select.POLLIN | select.POLLPRI)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+# select() cannot watch descriptors above FD_SETSIZE; poll() can, but Windows lacks it.
+_HAS_POLL = hasattr(select, "poll")
