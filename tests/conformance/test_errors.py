@@ -1,0 +1,115 @@
+"""Timeouts and failures map to exactly the netbackend_base exceptions."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+import typing
+
+import pytest
+
+from netbackend_base import (
+    ConnectError,
+    ConnectTimeout,
+    ReadTimeout,
+    WriteTimeout,
+)
+
+pytestmark = pytest.mark.anyio
+
+if typing.TYPE_CHECKING:
+    from .conftest import NeverAccepts, Net, ThreadedServer, TLSServer
+
+TIMEOUT = 0.3
+# A timeout must fire no earlier than asked and not much later; generous for busy CI.
+LATE = 2.0
+
+
+def check_duration(started: float) -> None:
+    took = time.monotonic() - started
+    assert took >= TIMEOUT * 0.9, f"the timeout fired after {took:.3f}s, before {TIMEOUT}s"
+    assert took < TIMEOUT + LATE, f"a {TIMEOUT}s timeout took {took:.3f}s"
+
+
+async def test_connect_timeout(net: Net, never_accepts: NeverAccepts) -> None:
+    """A TCP connect that gets no answer raises ConnectTimeout after the timeout."""
+    started = time.monotonic()
+    with net.raises_exactly(ConnectTimeout):
+        await net.connect_tcp(never_accepts.host, never_accepts.port, timeout=TIMEOUT)
+    check_duration(started)
+
+
+async def test_read_timeout(net: Net, silent_server: ThreadedServer) -> None:
+    """A read that gets no data raises ReadTimeout after the timeout."""
+    stream = await net.connect_tcp(silent_server.host, silent_server.port, timeout=5)
+    started = time.monotonic()
+    with net.raises_exactly(ReadTimeout):
+        await stream.read(1024, timeout=TIMEOUT)
+    check_duration(started)
+    await stream.close()
+
+
+async def test_tls_read_timeout(
+    net: Net, tls_echo: TLSServer, client_context: ssl.SSLContext
+) -> None:
+    """A read on a TLS stream that gets no data raises ReadTimeout after the timeout."""
+    plain = await net.connect_tcp(tls_echo.host, tls_echo.port, timeout=5)
+    stream = await plain.start_tls(client_context, server_hostname="localhost", timeout=5)
+    started = time.monotonic()
+    with net.raises_exactly(ReadTimeout):
+        await stream.read(1024, timeout=TIMEOUT)
+    check_duration(started)
+    await stream.close()
+
+
+async def test_write_timeout(net: Net, silent_server: ThreadedServer) -> None:
+    """A write the peer never drains raises WriteTimeout after the timeout."""
+    stream = await net.connect_tcp(silent_server.host, silent_server.port, timeout=5)
+    # Far more than the kernel buffers on both ends can hold while nobody reads.
+    big = bytes(64 * 1024 * 1024)
+    started = time.monotonic()
+    with net.raises_exactly(WriteTimeout):
+        await stream.write(big, timeout=TIMEOUT)
+    check_duration(started)
+    await stream.close()
+
+
+async def test_tls_handshake_timeout(
+    net: Net, silent_server: ThreadedServer, client_context: ssl.SSLContext
+) -> None:
+    """A TLS handshake the server never answers raises ConnectTimeout after the timeout."""
+    plain = await net.connect_tcp(silent_server.host, silent_server.port, timeout=5)
+    started = time.monotonic()
+    with net.raises_exactly(ConnectTimeout):
+        await plain.start_tls(client_context, server_hostname="localhost", timeout=TIMEOUT)
+    check_duration(started)
+
+
+async def test_refused_port_is_connect_error(net: Net, refused_port: int) -> None:
+    """Connecting to a port nobody listens on raises ConnectError."""
+    with net.raises_exactly(ConnectError):
+        await net.connect_tcp("127.0.0.1", refused_port, timeout=5)
+
+
+async def test_missing_unix_socket_is_connect_error(net: Net, unix_path: str) -> None:
+    """Connecting to a Unix socket path that does not exist raises ConnectError."""
+    with net.raises_exactly(ConnectError):
+        await net.connect_unix_socket(unix_path, timeout=5)
+
+
+async def test_unresolvable_host_is_connect_error(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host name that fails to resolve raises ConnectError, not socket.gaierror."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def failing_getaddrinfo(host: typing.Any, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        # Answered here so that no query ever leaves the machine.
+        if host in ("no-such-host.invalid", b"no-such-host.invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", failing_getaddrinfo)
+    with net.raises_exactly(ConnectError):
+        await net.connect_tcp("no-such-host.invalid", 80, timeout=5)
