@@ -1,0 +1,183 @@
+"""SyncStream over plain sockets: reads, writes, timeouts, readability, errors, close."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import typing
+from collections.abc import Callable, Iterator
+
+import pytest
+
+pytest.importorskip("netbackend_sync")
+
+import netbackend_sync
+from netbackend_base import ReadError, ReadTimeout, WriteError, WriteTimeout
+from netbackend_sync import SyncBackend, SyncStream
+
+Factory = Callable[..., typing.Any]
+
+
+class CountingSocket(socket.socket):
+    """A socket that counts its ``settimeout`` calls."""
+
+    settimeout_calls = 0
+
+    def settimeout(self, value: float | None) -> None:
+        self.settimeout_calls += 1
+        super().settimeout(value)
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[SyncStream, socket.socket]]:
+    """A SyncStream on one end of a socket pair, and the raw other end."""
+    ours, theirs = socket.socketpair()
+    stream = SyncStream(CountingSocket(fileno=ours.detach()))
+    yield stream, theirs
+    stream.close()
+    theirs.close()
+
+
+def test_public_names() -> None:
+    """The package exports exactly the names in its __all__."""
+    # ``annotations`` is the __future__ feature flag, not an export.
+    public = {name for name in vars(netbackend_sync) if not name.startswith("_")} - {"annotations"}
+    assert set(netbackend_sync.__all__) - {"__version__"} == public
+    assert isinstance(netbackend_sync.__all__, tuple)
+
+
+def test_read_returns_available_bytes_then_eof(pair: tuple[SyncStream, socket.socket]) -> None:
+    """read returns what arrived (up to max_bytes) and b"" once the peer has closed."""
+    stream, peer = pair
+    peer.sendall(b"hello world")
+    assert stream.read(5) == b"hello"
+    assert stream.read(100) == b" world"
+    peer.close()
+    assert stream.read(100) == b""
+
+
+def test_write_sends_everything(pair: tuple[SyncStream, socket.socket]) -> None:
+    """write sends the whole buffer, larger than the socket buffers, and b"" is a no-op."""
+    stream, peer = pair
+    payload = bytes(range(256)) * 8192  # 2 MiB
+    stream.write(b"")
+    received = bytearray()
+
+    def drain() -> None:
+        while len(received) < len(payload):
+            received.extend(peer.recv(1 << 20))
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    stream.write(payload, timeout=10)
+    reader.join(10)
+    assert bytes(received) == payload
+
+
+def test_settimeout_only_when_the_timeout_changes(pair: tuple[SyncStream, socket.socket]) -> None:
+    """Repeated reads and writes with the same timeout call settimeout once."""
+    stream, peer = pair
+    sock = stream.get_extra_info("socket")
+    for _ in range(5):
+        stream.write(b"x", timeout=2.0)
+        assert peer.recv(1) == b"x"
+        peer.sendall(b"y")
+        assert stream.read(1, timeout=2.0) == b"y"
+    assert sock.settimeout_calls == 1
+    stream.write(b"x", timeout=None)
+    assert sock.settimeout_calls == 2
+
+
+def test_read_timeout(pair: tuple[SyncStream, socket.socket]) -> None:
+    """A read that gets nothing within its timeout raises ReadTimeout."""
+    stream, _peer = pair
+    with pytest.raises(ReadTimeout):
+        stream.read(10, timeout=0.05)
+
+
+def test_zero_or_negative_timeout_is_an_immediate_timeout(
+    pair: tuple[SyncStream, socket.socket],
+) -> None:
+    """A timeout of 0 (or a deadline already past) raises ReadTimeout, not ReadError."""
+    stream, _peer = pair
+    with pytest.raises(ReadTimeout):
+        stream.read(10, timeout=0)
+    with pytest.raises(ReadTimeout):
+        stream.read(10, timeout=-1)
+
+
+def test_write_timeout() -> None:
+    """A peer that never reads makes a large write raise WriteTimeout."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    small = [(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)]
+    stream = SyncBackend().connect_tcp("127.0.0.1", listener.getsockname()[1], socket_options=small)
+    conn, _ = listener.accept()  # accepted but never read
+    try:
+        with pytest.raises(WriteTimeout):
+            stream.write(b"x" * (16 << 20), timeout=0.1)
+    finally:
+        stream.close()
+        conn.close()
+        listener.close()
+
+
+def test_read_after_reset_is_a_read_error(start_server: Factory) -> None:
+    """A connection reset by the peer raises ReadError."""
+    server = start_server()
+    stream = SyncBackend().connect_tcp("127.0.0.1", server.port)
+    try:
+        stream.write(b"hello")
+        assert stream.read(10) == b"hello"  # the server has accepted by now
+        (conn,) = server.accepted
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+        with pytest.raises(ReadError):
+            stream.read(10, timeout=5)
+    finally:
+        stream.close()
+
+
+def test_write_after_peer_closed_is_a_write_error(pair: tuple[SyncStream, socket.socket]) -> None:
+    """Writing to a socket whose peer is gone raises WriteError."""
+    stream, peer = pair
+    peer.close()
+    with pytest.raises(WriteError):
+        stream.write(b"x", timeout=1)
+
+
+def test_close_is_idempotent_and_later_io_fails(pair: tuple[SyncStream, socket.socket]) -> None:
+    """close twice never raises; read and write afterwards raise ReadError/WriteError."""
+    stream, _peer = pair
+    stream.close()
+    stream.close()
+    with pytest.raises(ReadError):
+        stream.read(10)
+    with pytest.raises(WriteError):
+        stream.write(b"x")
+
+
+def test_is_readable(pair: tuple[SyncStream, socket.socket]) -> None:
+    """is_readable is False while idle, True with data waiting, and True after the peer closes."""
+    stream, peer = pair
+    assert stream.get_extra_info("is_readable") is False
+    peer.sendall(b"x")
+    assert stream.get_extra_info("is_readable") is True
+    assert stream.read(1) == b"x"
+    assert stream.get_extra_info("is_readable") is False
+    peer.close()
+    assert stream.get_extra_info("is_readable") is True
+
+
+def test_extra_info_of_a_tcp_stream(start_server: Factory) -> None:
+    """client_addr/server_addr are (host, port) pairs, ssl_object is None, unknown keys None."""
+    server = start_server(host="::1")
+    stream = SyncBackend().connect_tcp("::1", server.port)
+    try:
+        assert stream.get_extra_info("server_addr") == ("::1", server.port)
+        assert len(stream.get_extra_info("client_addr")) == 2
+        assert stream.get_extra_info("ssl_object") is None
+        assert isinstance(stream.get_extra_info("socket"), socket.socket)
+        assert stream.get_extra_info("no such key") is None
+    finally:
+        stream.close()
