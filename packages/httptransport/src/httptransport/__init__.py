@@ -73,7 +73,7 @@ _CORE = (
 )
 
 # The connections and the pool are being written alongside this module; until their
-# subpackages exist the rest of the package still imports and works.
+# subpackages export them, the rest of the package still imports and works.
 try:
     from ._async import AsyncConnectionInterface as AsyncConnectionInterface  # type: ignore[import-not-found,unused-ignore]
     from ._async import AsyncConnectionPool as AsyncConnectionPool  # type: ignore[import-not-found,unused-ignore]
@@ -83,7 +83,7 @@ try:
     from ._sync import ConnectionPool as ConnectionPool  # type: ignore[import-not-found,unused-ignore]
     from ._sync import HTTP11Connection as HTTP11Connection  # type: ignore[import-not-found,unused-ignore]
     from ._sync import HTTPConnection as HTTPConnection  # type: ignore[import-not-found,unused-ignore]
-except ModuleNotFoundError as exc:
+except ImportError as exc:  # absent, or present without these names yet
     if exc.name not in (f"{__name__}._async", f"{__name__}._sync"):
         raise
     _POOL: tuple[str, ...] = ()
