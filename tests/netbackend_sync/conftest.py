@@ -273,7 +273,7 @@ def ca() -> typing.Any:
     return trustme.CA()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def server_context(ca: typing.Any) -> ssl.SSLContext:
     """A server context with a certificate for ``localhost``, offering h2 and http/1.1."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
