@@ -1,0 +1,333 @@
+"""Which request gets which connection: the pool's bookkeeping, with no I/O at all.
+
+Shared as is by the async and the sync pool (it is not generated). Every method runs
+to completion without awaiting, so in an async pool, where tasks only switch at an
+``await``, no lock is needed; the sync pool wraps each call in a threading lock.
+
+The model
+---------
+A pool has at most ``max_connections`` *slots*. A slot is held by a connection from
+the moment a request decides to open it (before the first byte of the connect) until
+the connection is discarded. HTTP/1.1 connections serve one request at a time, so a
+slot's connection is either *active* (a request owns it, or it is being opened) or
+*idle* (parked, ready for the next request to its origin).
+
+* Idle connections sit on a stack per origin (LIFO: the most recently used one is the
+  most likely to still be open and warm) and in one pool-wide recency order, used to
+  pick the coldest idle connection to close when a slot is needed for another origin,
+  when there are more than ``max_keepalive`` idle connections, or when the coldest ones
+  have expired. Both structures give O(1) push, pop and removal.
+* Requests that find no idle connection and no free slot queue up in one FIFO
+  (insertion-ordered dict: O(1) append, pop and removal on cancellation).
+* When a request is done with a connection, the connection goes straight to the
+  oldest waiter if that waiter wants the same origin (hand-off, no parking). If the
+  oldest waiter wants another origin, the connection is closed and its slot handed to
+  that waiter, which then opens its own connection. Nothing ever scans the queue.
+
+Each request holds a :class:`Ticket`, which records what it was granted so that a
+request that gives up (timeout, cancellation) at any point can hand back exactly what
+it holds: :meth:`PoolLogic.cancel`.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing
+from collections import OrderedDict
+
+__all__ = ("AsyncPoolLock", "PoolLock", "PoolLogic", "Ticket")
+
+C = typing.TypeVar("C")
+
+
+class AsyncPoolLock:
+    """The async pool's lock around :class:`PoolLogic` calls: nothing at all.
+
+    The bookkeeping never awaits, so on a single-threaded event loop no other task can
+    interleave with it. The generated sync pool uses :class:`PoolLock` instead.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
+class PoolLock:
+    """The sync pool's lock around :class:`PoolLogic` calls: a threading lock."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *args: object) -> None:
+        self._lock.release()
+
+
+class Ticket(typing.Generic[C]):
+    """One request's claim on the pool.
+
+    Attributes:
+        key: The origin the request goes to.
+        connection: The idle connection it was given to reuse, if any.
+        granted: Whether it holds a slot (``connection`` set: reuse it; ``None``: open
+            a new connection in that slot).
+        evict: An idle connection the grant removed from the pool to free the slot;
+            the request must close it.
+        waiter: Whatever the I/O layer uses to wake the request (an event).
+    """
+
+    __slots__ = ("connection", "evict", "granted", "key", "waiter")
+
+    def __init__(self, key: typing.Hashable) -> None:
+        self.key = key
+        self.connection: C | None = None
+        self.granted = False
+        self.evict: C | None = None
+        self.waiter: typing.Any = None
+
+
+class PoolLogic(typing.Generic[C]):
+    """Slot, idle-stack and waiter-queue bookkeeping for one pool.
+
+    Connections are only required to be hashable. Time never enters here: deciding
+    whether an idle connection is still usable is the caller's job.
+
+    Attributes:
+        connections: Every connection holding a slot, oldest first, mapped to its key.
+        active_requests: Requests holding a slot or a connection right now.
+    """
+
+    __slots__ = (
+        "_idle",
+        "_idle_order",
+        "_max_connections",
+        "_max_idle",
+        "_reserved",
+        "_waiters",
+        "active_requests",
+        "connections",
+    )
+
+    def __init__(self, max_connections: int | None, max_idle: int | None) -> None:
+        """Create empty bookkeeping.
+
+        Args:
+            max_connections: The most slots at once; ``None`` for no limit.
+            max_idle: The most idle connections kept; ``None`` for no limit.
+        """
+        self._max_connections = max_connections
+        self._max_idle = max_idle
+        self.connections: dict[C, typing.Hashable] = {}
+        self._reserved = 0  # slots granted whose connection is not registered yet
+        self._idle: dict[typing.Hashable, list[C]] = {}
+        self._idle_order: OrderedDict[C, typing.Hashable] = OrderedDict()
+        self._waiters: OrderedDict[Ticket[C], None] = OrderedDict()
+        self.active_requests = 0
+
+    # -- introspection --------------------------------------------------------------
+
+    @property
+    def idle_count(self) -> int:
+        """How many connections are parked."""
+        return len(self._idle_order)
+
+    @property
+    def queued_count(self) -> int:
+        """How many requests wait for a connection."""
+        return len(self._waiters)
+
+    @property
+    def slot_count(self) -> int:
+        """How many slots are taken (connections, and grants not yet connected)."""
+        return len(self.connections) + self._reserved
+
+    def is_idle(self, connection: C) -> bool:
+        """Whether ``connection`` is parked."""
+        return connection in self._idle_order
+
+    def oldest_idle(self) -> C | None:
+        """The idle connection that has been parked the longest, if any."""
+        for connection in self._idle_order:
+            return connection
+        return None
+
+    # -- requests -------------------------------------------------------------------
+
+    def acquire(self, ticket: Ticket[C], *, reuse: bool = True) -> bool:
+        """Grant ``ticket`` a connection or a slot now, or queue it.
+
+        Args:
+            reuse: Whether an idle connection may be reused (``False`` forces a new
+                connection, as for a retry after a stale one).
+
+        Returns:
+            Whether it was granted; if not, it is queued and will be granted by a later
+            :meth:`release` or :meth:`discard`.
+        """
+        key = ticket.key
+        if reuse:
+            stack = self._idle.get(key)
+            if stack:
+                connection = stack.pop()
+                if not stack:
+                    del self._idle[key]
+                del self._idle_order[connection]
+                ticket.connection = connection
+                ticket.granted = True
+                self.active_requests += 1
+                return True
+        if not self._waiters:
+            if self._max_connections is None or self.slot_count < self._max_connections:
+                self._grant_slot(ticket, None)
+                return True
+            if self._idle_order:
+                self._grant_slot(ticket, self._pop_coldest())
+                return True
+        self._waiters[ticket] = None
+        return False
+
+    def register(self, ticket: Ticket[C], connection: C) -> None:
+        """Record the connection a granted ticket opened in its slot."""
+        self._reserved -= 1
+        self.connections[connection] = ticket.key
+        ticket.connection = connection
+
+    def release(self, connection: C, *, reusable: bool) -> tuple[Ticket[C] | None, C | None]:
+        """A request is done with ``connection``.
+
+        Args:
+            reusable: Whether the connection can take another request (if not, it is
+                discarded).
+
+        Returns:
+            ``(woken, to_close)``: a queued ticket that was just granted (wake it up),
+            and a connection now out of the pool that the caller must close.
+        """
+        self.active_requests -= 1
+        key = self.connections.get(connection)
+        if not reusable or key is None:
+            return self._drop(connection), None
+        if self._waiters:
+            ticket, _ = self._waiters.popitem(last=False)
+            if ticket.key == key:
+                ticket.connection = connection
+                ticket.granted = True
+                self.active_requests += 1
+                return ticket, None
+            del self.connections[connection]
+            self._grant_slot(ticket, None)
+            return ticket, connection
+        self._idle.setdefault(key, []).append(connection)
+        self._idle_order[connection] = key
+        if self._max_idle is not None and len(self._idle_order) > self._max_idle:
+            return None, self._pop_coldest()
+        return None, None
+
+    def discard(self, connection: C) -> Ticket[C] | None:
+        """Remove an idle or unusable connection (closed, expired, broken) from the pool.
+
+        The caller has already stopped using it (for an active connection, call
+        :meth:`release` with ``reusable=False`` instead, which also ends the request).
+
+        Returns:
+            A queued ticket that was granted the freed slot, if any.
+        """
+        key = self._idle_order.pop(connection, None)
+        if key is not None:
+            stack = self._idle[key]
+            stack.remove(connection)
+            if not stack:
+                del self._idle[key]
+        return self._drop(connection)
+
+    def cancel(self, ticket: Ticket[C]) -> tuple[Ticket[C] | None, C | None]:
+        """Give back whatever ``ticket`` holds: its queue place, slot or connection.
+
+        For a request that timed out or was cancelled before it sent anything on the
+        connection it was granted (a connection it did send on must be released with
+        ``reusable=False`` instead).
+
+        Returns:
+            ``(woken, to_close)`` as for :meth:`release`.
+        """
+        if not ticket.granted:
+            self._waiters.pop(ticket, None)
+            return None, None
+        ticket.granted = False
+        connection = ticket.connection
+        if connection is None:
+            self._reserved -= 1
+            self.active_requests -= 1
+            return self._wake_for_slot(), None
+        ticket.connection = None
+        if connection not in self.connections:  # pragma: no cover - defensive
+            self.active_requests -= 1
+            return None, None
+        return self.release(connection, reusable=True)
+
+    def swap_for_slot(self, ticket: Ticket[C]) -> None:
+        """Turn a granted connection that proved unusable into a slot for a new one.
+
+        The old connection leaves the pool (the caller closes it); nobody is woken,
+        since the slot stays taken.
+        """
+        connection = ticket.connection
+        if connection is not None:
+            ticket.connection = None
+            if self.connections.pop(connection, None) is not None:
+                self._reserved += 1
+                return
+        # The connection was already gone (the pool was cleared): take a fresh slot.
+        self._reserved += 1  # pragma: no cover - defensive
+
+    def clear(self) -> list[C]:
+        """Forget every connection (the pool is closing); return them to be closed.
+
+        Requests using one of them end with an error and release it as usual; that
+        release is then a no-op apart from waking a waiter.
+        """
+        connections = list(self.connections)
+        self.connections.clear()
+        self._idle.clear()
+        self._idle_order.clear()
+        return connections
+
+    # -- internals ------------------------------------------------------------------
+
+    def _grant_slot(self, ticket: Ticket[C], evict: C | None) -> None:
+        self._reserved += 1
+        self.active_requests += 1
+        ticket.connection = None
+        ticket.evict = evict
+        ticket.granted = True
+
+    def _pop_coldest(self) -> C:
+        connection, key = self._idle_order.popitem(last=False)
+        stack = self._idle[key]
+        # The coldest connection of the pool is the coldest of its origin: the bottom.
+        del stack[0]
+        if not stack:
+            del self._idle[key]
+        del self.connections[connection]
+        return connection
+
+    def _drop(self, connection: C) -> Ticket[C] | None:
+        self.connections.pop(connection, None)
+        return self._wake_for_slot()
+
+    def _wake_for_slot(self) -> Ticket[C] | None:
+        if self._waiters and (
+            self._max_connections is None or self.slot_count < self._max_connections
+        ):
+            ticket, _ = self._waiters.popitem(last=False)
+            self._grant_slot(ticket, None)
+            return ticket
+        return None

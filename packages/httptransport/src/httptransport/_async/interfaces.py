@@ -1,0 +1,137 @@
+"""The two interfaces of the async layer: anything that sends requests, and connections.
+
+:class:`AsyncRequestInterface` gives every pool and connection the convenience
+methods ``request()`` and ``stream()`` on top of the one method each implements,
+``handle_async_request()``. :class:`AsyncConnectionInterface` adds what a pool asks of
+a connection to decide whether it can take a request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import typing
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+
+from .._models import (
+    URL,
+    Extensions,
+    HeaderTypes,
+    Origin,
+    Request,
+    Response,
+    enforce_bytes,
+    enforce_headers,
+    enforce_url,
+    include_request_headers,
+)
+
+__all__ = ("AsyncConnectionInterface", "AsyncRequestInterface")
+
+
+class AsyncRequestInterface:
+    """Something that sends a :class:`Request` and returns a :class:`Response`."""
+
+    async def request(
+        self,
+        method: bytes | str,
+        url: URL | bytes | str,
+        *,
+        headers: HeaderTypes = None,
+        content: bytes | AsyncIterable[bytes] | Iterable[bytes] | None = None,
+        extensions: Extensions | None = None,
+    ) -> Response:
+        """Send a request and read the whole response body.
+
+        ``Host`` and the body's framing header are added when missing.
+
+        Returns:
+            The response, with its body read (``response.content``) and closed.
+        """
+        request = _build_request(method, url, headers, content, extensions)
+        response = await self.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: bytes | str,
+        url: URL | bytes | str,
+        *,
+        headers: HeaderTypes = None,
+        content: bytes | AsyncIterable[bytes] | Iterable[bytes] | None = None,
+        extensions: Extensions | None = None,
+    ) -> AsyncIterator[Response]:
+        """Send a request; the body streams inside the ``async with`` block.
+
+        The response is closed (its connection released) when the block exits.
+        """
+        request = _build_request(method, url, headers, content, extensions)
+        response = await self.handle_async_request(request)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def handle_async_request(self, request: Request) -> Response:
+        """Send ``request`` and return the response once its head has arrived.
+
+        The caller must close the response (``await response.aclose()``).
+        """
+        raise NotImplementedError()  # pragma: no cover
+
+
+class AsyncConnectionInterface(AsyncRequestInterface):
+    """A connection to one origin, as a pool sees it."""
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        raise NotImplementedError()  # pragma: no cover
+
+    def info(self) -> str:
+        """Describe the connection in one line (origin, protocol, state, requests)."""
+        raise NotImplementedError()  # pragma: no cover
+
+    def can_handle_request(self, origin: Origin) -> bool:
+        """Whether this connection goes to ``origin``."""
+        raise NotImplementedError()  # pragma: no cover
+
+    def is_available(self) -> bool:
+        """Whether it could take a request right now."""
+        raise NotImplementedError()  # pragma: no cover
+
+    def has_expired(self) -> bool:
+        """Whether it is idle and must not be reused (keep-alive expiry passed, or the
+        server closed it)."""
+        raise NotImplementedError()  # pragma: no cover
+
+    def is_idle(self) -> bool:
+        """Whether it is open with no request in progress."""
+        raise NotImplementedError()  # pragma: no cover
+
+    def is_closed(self) -> bool:
+        """Whether it is closed (or failed to connect)."""
+        raise NotImplementedError()  # pragma: no cover
+
+
+def _build_request(
+    method: bytes | str,
+    url: URL | bytes | str,
+    headers: HeaderTypes,
+    content: typing.Any,
+    extensions: Extensions | None,
+) -> Request:
+    url = enforce_url(url, name="url")
+    header_list = include_request_headers(
+        enforce_headers(headers, name="headers"), url=url, content=content
+    )
+    return Request(
+        method=enforce_bytes(method, name="method"),
+        url=url,
+        headers=header_list,
+        content=content,
+        extensions=extensions,
+    )
