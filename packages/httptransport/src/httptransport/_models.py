@@ -102,7 +102,7 @@ def enforce_url(value: URL | bytes | str, *, name: str) -> URL:
 def enforce_headers(value: HeaderTypes = None, *, name: str) -> list[tuple[bytes, bytes]]:
     """Return headers as a list of ``(name, value)`` byte pairs.
 
-    A ``list`` whose items are already ``(bytes, bytes)`` tuples is returned as is (not
+    A ``list`` whose items are already ``(bytes, bytes)`` pairs is returned as is (not
     copied): that is the form pools and clients pass on every request.
 
     Args:
@@ -116,13 +116,9 @@ def enforce_headers(value: HeaderTypes = None, *, name: str) -> list[tuple[bytes
     if value is None:
         return []
     if type(value) is list:
-        for item in value:
-            if not (
-                type(item) is tuple
-                and len(item) == 2
-                and type(item[0]) is bytes
-                and type(item[1]) is bytes
-            ):
+        # Unpacking checks the pair shape more cheaply than len() and indexing would.
+        for k, v in value:
+            if type(k) is not bytes or type(v) is not bytes:
                 break
         else:
             return typing.cast("list[tuple[bytes, bytes]]", value)
