@@ -1,0 +1,174 @@
+"""Client adapters, imported only inside the benchmark venv by ``worker.py``.
+
+Each adapter sends ``GET url`` and returns ``(status, body_length)``; bodies are always read
+in full (streamed in chunks for the 16 MiB download).  ``httptransport``, ``httpcore`` and
+``httpcore2`` share one adapter because they share one API; only the module name differs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ssl
+from collections.abc import Sequence
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+HTTPCORE_LIKE = ("httptransport", "httpcore", "httpcore2")
+CHUNK = 64 * 1024
+
+Headers = Sequence[tuple[bytes, bytes]]
+
+
+class SyncClient(Protocol):
+    def fetch(self) -> tuple[int, int]: ...
+    def close(self) -> None: ...
+
+
+class AsyncClient(Protocol):
+    async def fetch(self) -> tuple[int, int]: ...
+    async def close(self) -> None: ...
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(name)
+
+
+class CoreSync:
+    """httpcore-1.0-style sync ``ConnectionPool`` (httptransport, httpcore, httpcore2)."""
+
+    def __init__(
+        self, module: str, url: str, pool: int, stream: bool, headers: Headers, ctx: ssl.SSLContext
+    ) -> None:
+        mod = _module(module)
+        self.pool = mod.ConnectionPool(ssl_context=ctx, max_connections=pool)
+        self.url = url
+        self.stream = stream
+        self.headers = list(headers)
+
+    def fetch(self) -> tuple[int, int]:
+        if self.stream:
+            with self.pool.stream("GET", self.url, headers=self.headers) as response:
+                size = 0
+                for chunk in response.iter_stream():
+                    size += len(chunk)
+                return response.status, size
+        response = self.pool.request("GET", self.url, headers=self.headers)
+        return response.status, len(response.content)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class CoreAsync:
+    """httpcore-1.0-style ``AsyncConnectionPool``; the library picks asyncio or trio itself."""
+
+    def __init__(
+        self, module: str, url: str, pool: int, stream: bool, headers: Headers, ctx: ssl.SSLContext
+    ) -> None:
+        mod = _module(module)
+        self.pool = mod.AsyncConnectionPool(ssl_context=ctx, max_connections=pool)
+        self.url = url
+        self.stream = stream
+        self.headers = list(headers)
+
+    async def fetch(self) -> tuple[int, int]:
+        if self.stream:
+            async with self.pool.stream("GET", self.url, headers=self.headers) as response:
+                size = 0
+                async for chunk in response.aiter_stream():
+                    size += len(chunk)
+                return response.status, size
+        response = await self.pool.request("GET", self.url, headers=self.headers)
+        return response.status, len(response.content)
+
+    async def close(self) -> None:
+        await self.pool.aclose()
+
+
+class Urllib3Sync:
+    """urllib3 2.x ``HTTP(S)ConnectionPool`` with ``maxsize=pool, block=True``, no retries."""
+
+    def __init__(
+        self, url: str, pool: int, stream: bool, headers: Headers, ctx: ssl.SSLContext
+    ) -> None:
+        import urllib3
+
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port
+        self.path = parts.path
+        self.stream = stream
+        self.headers = {k.decode(): v.decode() for k, v in headers}
+        self.pool: urllib3.HTTPConnectionPool
+        if parts.scheme == "https":
+            self.pool = urllib3.HTTPSConnectionPool(
+                host, port, maxsize=pool, block=True, ssl_context=ctx, retries=False
+            )
+        else:
+            self.pool = urllib3.HTTPConnectionPool(
+                host, port, maxsize=pool, block=True, retries=False
+            )
+
+    def fetch(self) -> tuple[int, int]:
+        if self.stream:
+            response = self.pool.urlopen(
+                "GET", self.path, headers=self.headers, preload_content=False, retries=False
+            )
+            size = 0
+            for chunk in response.stream(CHUNK):
+                size += len(chunk)
+            response.release_conn()
+            return response.status, size
+        response = self.pool.urlopen("GET", self.path, headers=self.headers, retries=False)
+        return response.status, len(response.data)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class AiohttpAsync:
+    """aiohttp 3.x ``ClientSession`` over a ``TCPConnector(limit=pool)``."""
+
+    def __init__(
+        self, url: str, pool: int, stream: bool, headers: Headers, ctx: ssl.SSLContext
+    ) -> None:
+        import aiohttp
+
+        # Must be built inside the running event loop (see ``open_async``).
+        connector = aiohttp.TCPConnector(limit=pool, ssl=ctx)
+        self.session = aiohttp.ClientSession(connector=connector)
+        self.url = url
+        self.stream = stream
+        self.headers = {k.decode(): v.decode() for k, v in headers}
+
+    async def fetch(self) -> tuple[int, int]:
+        async with self.session.get(self.url, headers=self.headers) as response:
+            if self.stream:
+                size = 0
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    size += len(chunk)
+            else:
+                size = len(await response.read())
+            return response.status, size
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+def open_sync(
+    client: str, url: str, pool: int, stream: bool, headers: Headers, ctx: ssl.SSLContext
+) -> SyncClient:
+    if client in HTTPCORE_LIKE:
+        return CoreSync(client, url, pool, stream, headers, ctx)
+    if client == "urllib3":
+        return Urllib3Sync(url, pool, stream, headers, ctx)
+    raise ValueError(f"{client} has no sync adapter")
+
+
+async def open_async(
+    client: str, url: str, pool: int, stream: bool, headers: Headers, ctx: ssl.SSLContext
+) -> AsyncClient:
+    if client in HTTPCORE_LIKE:
+        return CoreAsync(client, url, pool, stream, headers, ctx)
+    if client == "aiohttp":
+        return AiohttpAsync(url, pool, stream, headers, ctx)
+    raise ValueError(f"{client} has no async adapter")

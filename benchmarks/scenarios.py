@@ -1,0 +1,62 @@
+"""Scenario and client definitions shared by the orchestrator and the worker (stdlib only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CLIENTS: tuple[str, ...] = ("httptransport", "httpcore", "httpcore2", "urllib3", "aiohttp")
+BASELINE = "httpcore"
+
+SMALL_SIZE = 1024
+LARGE_SIZE = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    runner: str  # "sync", "asyncio" or "trio"
+    kind: str  # "small" (1 KiB keep-alive), "download" (16 MiB streamed), "tls-new"
+    tasks: int  # concurrent tasks (1 for the sync runner)
+    pool: int  # connection-pool size handed to the client
+    clients: tuple[str, ...]
+    unit: str  # "req/s" or "MB/s"
+
+    @property
+    def expected_size(self) -> int:
+        return LARGE_SIZE if self.kind == "download" else SMALL_SIZE
+
+
+_SYNC = ("httptransport", "httpcore", "httpcore2", "urllib3")
+_ASYNC = ("httptransport", "httpcore", "httpcore2", "aiohttp")
+_TRIO = ("httptransport", "httpcore", "httpcore2")
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("a-sync-keepalive", "sync, 1 keep-alive conn, sequential 1 KiB GETs",
+             "sync", "small", 1, 1, _SYNC, "req/s"),
+    Scenario("b-asyncio-100x10", "asyncio, 100 tasks, pool of 10, 1 KiB GETs",
+             "asyncio", "small", 100, 10, _ASYNC, "req/s"),
+    Scenario("c-asyncio-100x100", "asyncio, 100 tasks, pool of 100, 1 KiB GETs",
+             "asyncio", "small", 100, 100, _ASYNC, "req/s"),
+    Scenario("d-trio-100x10", "trio, 100 tasks, pool of 10, 1 KiB GETs",
+             "trio", "small", 100, 10, _TRIO, "req/s"),
+    Scenario("e1-sync-16mib", "sync, streamed 16 MiB download, 1 keep-alive conn",
+             "sync", "download", 1, 1, _SYNC, "MB/s"),
+    Scenario("e2-asyncio-16mib", "asyncio, streamed 16 MiB download, 1 keep-alive conn",
+             "asyncio", "download", 1, 1, _ASYNC, "MB/s"),
+    Scenario("f-sync-tls-new-conn", "sync, new TLS connection per 1 KiB GET",
+             "sync", "tls-new", 1, 1, _SYNC, "req/s"),
+)  # fmt: skip
+
+
+def select_scenarios(spec: str | None) -> list[Scenario]:
+    """Comma-separated keys or key prefixes: ``a,e`` picks a, e1 and e2."""
+    if not spec:
+        return list(SCENARIOS)
+    wanted = [s.strip() for s in spec.split(",") if s.strip()]
+    chosen = [sc for sc in SCENARIOS if any(sc.key.startswith(w) for w in wanted)]
+    unknown = [w for w in wanted if not any(sc.key.startswith(w) for sc in SCENARIOS)]
+    if unknown:
+        keys = ", ".join(sc.key for sc in SCENARIOS)
+        raise SystemExit(f"unknown scenario(s) {unknown}; known: {keys}")
+    return chosen
