@@ -79,24 +79,33 @@ try:
     from ._async import AsyncConnectionPool as AsyncConnectionPool  # type: ignore[import-not-found,unused-ignore]
     from ._async import AsyncHTTP11Connection as AsyncHTTP11Connection  # type: ignore[import-not-found,unused-ignore]
     from ._async import AsyncHTTPConnection as AsyncHTTPConnection  # type: ignore[import-not-found,unused-ignore]
+except ImportError as exc:  # absent, or present without these names yet
+    if exc.name != f"{__name__}._async":
+        raise
+    _ASYNC_POOL: tuple[str, ...] = ()
+else:
+    _ASYNC_POOL = (
+        "AsyncConnectionInterface",
+        "AsyncConnectionPool",
+        "AsyncHTTP11Connection",
+        "AsyncHTTPConnection",
+    )
+
+try:
     from ._sync import ConnectionInterface as ConnectionInterface  # type: ignore[import-not-found,unused-ignore]
     from ._sync import ConnectionPool as ConnectionPool  # type: ignore[import-not-found,unused-ignore]
     from ._sync import HTTP11Connection as HTTP11Connection  # type: ignore[import-not-found,unused-ignore]
     from ._sync import HTTPConnection as HTTPConnection  # type: ignore[import-not-found,unused-ignore]
 except ImportError as exc:  # absent, or present without these names yet
-    if exc.name not in (f"{__name__}._async", f"{__name__}._sync"):
+    if exc.name != f"{__name__}._sync":
         raise
-    _POOL: tuple[str, ...] = ()
+    _SYNC_POOL: tuple[str, ...] = ()
 else:
-    _POOL = (
-        "AsyncConnectionInterface",
-        "AsyncConnectionPool",
-        "AsyncHTTP11Connection",
-        "AsyncHTTPConnection",
+    _SYNC_POOL = (
         "ConnectionInterface",
         "ConnectionPool",
         "HTTP11Connection",
         "HTTPConnection",
     )
 
-__all__ = _CORE + _POOL
+__all__ = _CORE + _ASYNC_POOL + _SYNC_POOL
