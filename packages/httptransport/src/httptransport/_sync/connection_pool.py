@@ -1,0 +1,406 @@
+# Generated from packages/httptransport/src/httptransport/_async/connection_pool.py by scripts/unasync.py: do not edit.  # noqa: E501
+"""The connection pool: :class:`ConnectionPool`.
+
+Theory of operation
+-------------------
+Which request gets which connection is decided by :class:`PoolLogic` (see its module),
+which does no I/O and never awaits; this module does the waiting and the I/O around
+it. A request:
+
+1. takes a :class:`Ticket` and asks for a grant: the most recently parked idle
+   connection to its origin, or a free slot (after closing the coldest idle connection
+   of another origin if the pool is full), or a place in the FIFO queue, where it waits
+   on an event for up to the ``pool`` timeout;
+2. with an idle connection, checks only that one: keep-alive expiry always, and a
+   close by the server (a readability poll) only when it has been idle for a while;
+   a dead one is swapped for a new connection in the same slot;
+3. with a slot, creates the connection (:meth:`create_connection`, no I/O), which
+   connects on its first request;
+4. sends the request. If the connection turns out to have been closed by the server
+   while idle, and the request can be replayed, it is sent once more on a new
+   connection (the connection raises :class:`ConnectionNotAvailable` for this);
+5. returns the response with its body wrapped so that the connection goes back to the
+   pool the moment the body has been read to its end, or is dropped if the response is
+   closed early; a response without a body releases it before it is returned.
+
+Releasing hands the connection directly to the oldest waiter (or closes it and hands
+its slot over, if that waiter wants another origin), so nothing ever scans the queue
+or the connections.
+
+Cancellation and errors: every path that gives something back (queue place, slot,
+connection) does its bookkeeping synchronously first, in an ``except``/``finally``
+block with no before it, and only then closes sockets, shielded from
+cancellation. A request cancelled while queued, connecting, sending, waiting for the
+head or streaming the body therefore always frees its slot.
+
+The async pool runs on one event loop thread, so its bookkeeping needs no lock
+(``PoolLock`` is a no-op); the generated sync pool takes a real lock for it.
+The network backend, when not given, is found at the first request, because a sync
+pool may be created before any event loop runs.
+"""
+
+from __future__ import annotations
+
+import ssl
+import sys
+import time
+import typing
+from collections.abc import Iterable, Iterator
+
+from netbackend_base import (
+    SOCKET_OPTION,
+    Event,
+    NetworkBackend,
+    default_backend,
+    shielded,
+)
+
+from .._async._pool_logic import PoolLock, PoolLogic, Ticket
+from .._exceptions import ConnectionNotAvailable, PoolTimeout, UnsupportedProtocol
+from .._models import DEFAULT_PORTS, Origin, Request, Response
+from .connection import HTTPConnection, check_protocols, http11_ssl_context
+from .interfaces import ConnectionInterface, RequestInterface
+
+__all__ = ("ConnectionPool",)
+
+_SCHEMES = frozenset((b"http", b"https", b"ws", b"wss"))
+# How many times one request may be moved to another connection because the one it
+# got had been closed by the server while idle.
+_MAX_STALE_RETRIES = 3
+
+
+class ConnectionPool(RequestInterface):
+    """A pool of HTTP/1.1 connections, reused per origin.
+
+    Args:
+        ssl_context: The TLS context for https connections; never modified. When
+            ``None``, the pool builds one default context (ALPN ``http/1.1``) and shares
+            it between its connections.
+        max_connections: The most connections open at once; ``None`` for no limit.
+        max_keepalive_connections: The most *idle* connections kept open; ``None`` for
+            up to ``max_connections``.
+        keepalive_expiry: Seconds an idle connection stays reusable; ``None`` for ever.
+        http1: Must be true (HTTP/1.1 is the only protocol implemented).
+        http2: Must be false: HTTP/2 is not implemented yet.
+        retries: Further connect attempts after a connect error or timeout.
+        local_address: The local IP address to connect from (``"0.0.0.0"`` for IPv4).
+        uds: A Unix socket path to connect to instead of each origin's host and port.
+        network_backend: The backend; the installed default for the running event loop
+            (found at the first request) when ``None``.
+        socket_options: Socket options applied to each socket before it connects.
+
+    Raises:
+        NotImplementedError: ``http2=True``.
+        ValueError: ``http1=False``.
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections: int | None = 10,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float | None = None,
+        http1: bool = True,
+        http2: bool = False,
+        retries: int = 0,
+        local_address: str | None = None,
+        uds: str | None = None,
+        network_backend: NetworkBackend | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> None:
+        check_protocols(http1, http2)
+        self._ssl_context = ssl_context
+        self._own_ssl_context: ssl.SSLContext | None = None
+        self._max_connections = sys.maxsize if max_connections is None else max_connections
+        self._max_keepalive_connections = min(
+            self._max_connections,
+            sys.maxsize if max_keepalive_connections is None else max_keepalive_connections,
+        )
+        self._keepalive_expiry = keepalive_expiry
+        self._http1 = http1
+        self._http2 = http2
+        self._retries = retries
+        self._local_address = local_address
+        self._uds = uds
+        self._network_backend = network_backend
+        self._socket_options = socket_options
+        self._logic: PoolLogic[ConnectionInterface] = PoolLogic(
+            self._max_connections, self._max_keepalive_connections
+        )
+        self._lock = PoolLock()
+
+    # -- connections ----------------------------------------------------------------
+
+    def create_connection(self, origin: Origin) -> ConnectionInterface:
+        """Create (but do not open) a connection to ``origin``; override to customise."""
+        ssl_context = self._ssl_context
+        if ssl_context is None and origin.scheme in (b"https", b"wss"):
+            ssl_context = self._own_ssl_context
+            if ssl_context is None:
+                ssl_context = self._own_ssl_context = http11_ssl_context()
+        return HTTPConnection(
+            origin=origin,
+            ssl_context=ssl_context,
+            keepalive_expiry=self._keepalive_expiry,
+            http1=self._http1,
+            http2=self._http2,
+            retries=self._retries,
+            local_address=self._local_address,
+            uds=self._uds,
+            network_backend=self._network_backend,
+            socket_options=self._socket_options,
+        )
+
+    @property
+    def connections(self) -> list[ConnectionInterface]:
+        """The pool's connections, oldest first (a snapshot, for inspection)."""
+        with self._lock:
+            return list(self._logic.connections)
+
+    # -- requests -------------------------------------------------------------------
+
+    def handle_request(self, request: Request) -> Response:
+        """Send ``request`` on a pooled connection.
+
+        Raises:
+            UnsupportedProtocol: The URL's scheme is missing or not HTTP(S)/WS(S), or it
+                has no host.
+            PoolTimeout: No connection became available within the ``pool`` timeout.
+        """
+        url = request.url
+        scheme = url.scheme
+        if scheme not in _SCHEMES:
+            if not scheme:
+                raise UnsupportedProtocol(
+                    "Request URL is missing an 'http://' or 'https://' protocol."
+                )
+            raise UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{scheme.decode('ascii')}://'."
+            )
+        if not url.host:
+            raise UnsupportedProtocol("Request URL is missing a host.")
+        key = (scheme, url.host, url.port if url.port is not None else DEFAULT_PORTS[scheme])
+        timeouts = request.extensions.get("timeout")
+        pool_timeout = timeouts.get("pool") if timeouts else None
+        if self._network_backend is None:
+            self._network_backend = default_backend()
+        reuse = True
+        stale = 0
+        while True:
+            connection = self._checkout(key, request, pool_timeout, reuse)
+            try:
+                response = connection.handle_request(request)
+            except ConnectionNotAvailable:
+                self._drop(connection)
+                stale += 1
+                if stale > _MAX_STALE_RETRIES:
+                    raise
+                reuse = False
+                continue
+            except BaseException:
+                self._drop(connection)
+                raise
+            stream = response.stream
+            if getattr(stream, "complete", False) is True:
+                to_close = self._release(connection)
+                if to_close is not None:
+                    to_close.close()
+                return response
+            response.stream = _PoolBody(self, connection, stream)
+            return response
+
+    def _checkout(
+        self,
+        key: tuple[bytes, bytes, int],
+        request: Request,
+        timeout: float | None,
+        reuse: bool,
+    ) -> ConnectionInterface:
+        logic = self._logic
+        ticket: Ticket[ConnectionInterface] = Ticket(key)
+        expired: ConnectionInterface | None = None
+        with self._lock:
+            if self._keepalive_expiry is not None:
+                expired = self._pop_expired()
+            granted = logic.acquire(ticket, reuse=reuse)
+            if not granted:
+                ticket.waiter = Event()
+        if expired is not None:
+            expired.close()
+        if not granted:
+            self._wait(ticket, timeout)
+        try:
+            evict = ticket.evict
+            if evict is not None:
+                ticket.evict = None
+                shielded(evict.close)
+            connection = ticket.connection
+            if connection is not None:
+                if _usable(connection):
+                    return connection
+                # Dead or expired: close it, and open a new one in its slot.
+                with self._lock:
+                    logic.swap_for_slot(ticket)
+                shielded(connection.close)
+            connection = self.create_connection(Origin(*key))
+            with self._lock:
+                logic.register(ticket, connection)
+            return connection
+        except BaseException:
+            with self._lock:
+                woken, to_close = logic.cancel(ticket)
+            self._after_release(woken, to_close)
+            raise
+
+    def _wait(self, ticket: Ticket[ConnectionInterface], timeout: float | None) -> None:
+        try:
+            granted = ticket.waiter.wait(timeout)
+        except BaseException:
+            with self._lock:
+                woken, to_close = self._logic.cancel(ticket)
+                evict, ticket.evict = ticket.evict, None
+            if evict is not None:
+                shielded(evict.close)
+            self._after_release(woken, to_close)
+            raise
+        if not granted:
+            with self._lock:
+                if not ticket.granted:
+                    self._logic.cancel(ticket)
+                    raise PoolTimeout("No connection became available within the pool timeout.")
+
+    def _pop_expired(self) -> ConnectionInterface | None:
+        oldest = self._logic.oldest_idle()
+        if oldest is not None and oldest.has_expired():
+            self._logic.discard(oldest)
+            return oldest
+        return None
+
+    def _after_release(
+        self,
+        woken: Ticket[ConnectionInterface] | None,
+        to_close: ConnectionInterface | None,
+    ) -> None:
+        if woken is not None:
+            woken.waiter.set()
+        if to_close is not None:
+            shielded(to_close.close)
+
+    def _release(self, connection: ConnectionInterface) -> ConnectionInterface | None:
+        """A response is done with ``connection``; wake whoever gets it next.
+
+        Returns:
+            A connection the caller must close.
+        """
+        reusable = connection.is_idle()
+        with self._lock:
+            woken, to_close = self._logic.release(connection, reusable=reusable)
+        if woken is not None:
+            woken.waiter.set()
+        if not reusable and to_close is None and not connection.is_closed():
+            return connection
+        return to_close
+
+    def _drop(self, connection: ConnectionInterface) -> None:
+        """Take a connection that failed mid-request out of the pool and close it."""
+        with self._lock:
+            woken, _ = self._logic.release(connection, reusable=False)
+        self._after_release(woken, connection)
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every connection. Requests in progress fail; the pool stays usable."""
+        with self._lock:
+            connections = self._logic.clear()
+        for connection in connections:
+            shielded(connection.close)
+
+    def __enter__(self) -> ConnectionPool:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        logic = self._logic
+        idle = logic.idle_count
+        return (
+            f"<{type(self).__name__} [Requests: {logic.active_requests} active, "
+            f"{logic.queued_count} queued | Connections: {len(logic.connections) - idle} "
+            f"active, {idle} idle]>"
+        )
+
+
+def _usable(connection: ConnectionInterface) -> bool:
+    if type(connection) is HTTPConnection:
+        return connection._usable(time.monotonic())
+    return connection.is_available() and not connection.has_expired()
+
+
+class _PoolBody:
+    """A response body that gives its connection back to the pool when done."""
+
+    __slots__ = ("_connection", "_inner", "_iterator", "_pool", "_released")
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        connection: ConnectionInterface,
+        inner: typing.Any,
+    ) -> None:
+        self._pool = pool
+        self._connection = connection
+        self._inner = inner
+        self._iterator: Iterator[bytes] = typing.cast(Iterable[bytes], inner).__iter__()
+        self._released = False
+
+    def __iter__(self) -> _PoolBody:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = self._iterator.__next__()
+        except StopIteration:
+            self._done()
+            raise
+        except BaseException:
+            if not self._released:
+                self._released = True
+                self._pool._drop(self._connection)
+            raise
+        if not self._released and getattr(self._inner, "complete", False):
+            self._done()
+        return chunk
+
+    def _done(self) -> None:
+        if not self._released:
+            self._released = True
+            to_close = self._pool._release(self._connection)
+            if to_close is not None:
+                shielded(to_close.close)
+
+    def close(self) -> None:
+        """Close the body; an unfinished one takes its connection down with it."""
+        if self._released:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                close()
+            return
+        self._released = True
+        complete = getattr(self._inner, "complete", False)
+        if complete:
+            to_close = self._pool._release(self._connection)
+        else:
+            with self._pool._lock:
+                woken, _ = self._pool._logic.release(self._connection, reusable=False)
+            if woken is not None:
+                woken.waiter.set()
+            to_close = self._connection
+        try:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if to_close is not None:
+                shielded(to_close.close)

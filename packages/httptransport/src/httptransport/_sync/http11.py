@@ -1,0 +1,849 @@
+# Generated from packages/httptransport/src/httptransport/_async/http11.py by scripts/unasync.py: do not edit.  # noqa: E501
+"""HTTP/1.1 over one network stream: :class:`HTTP11Connection`.
+
+Theory of operation
+-------------------
+A connection runs one request/response cycle at a time (``NEW`` -> ``ACTIVE`` ->
+``IDLE`` -> ``ACTIVE`` ... -> ``CLOSED``). A cycle takes one of two paths:
+
+* The lean path, for the requests and responses that make up nearly all traffic. The
+  request head is built straight into bytes after a strict check of every header (the
+  same rules h11 enforces: token names, no control characters or surrounding
+  whitespace in values, a ``Host`` header, and simple framing: one ``Content-Length``
+  or ``Transfer-Encoding: chunked``). Head and a small body leave in one write. The
+  response head is parsed from the receive buffer by :func:`_parse_head`, which only
+  accepts the plain case: an ``HTTP/1.1`` status line that is not 1xx, well-formed
+  header lines, and a body framed by one ``Content-Length`` (or none at all, for
+  ``HEAD``/204/304). Its body is then counted out of the buffer and the stream.
+
+* h11, for everything else. A request the lean path does not take (``CONNECT``,
+  ``Upgrade``, odd framing, or one that is invalid: h11 then raises the precise
+  error) runs its whole cycle through a fresh :class:`h11.Connection`. A response
+  head the lean parser does not accept (1xx informational responses, which h11 skips
+  for us, chunked or close-delimited bodies, HTTP/1.0, obsolete line folding,
+  anything malformed) is handed, untouched bytes and all, to a fresh
+  :class:`h11.Connection` that has been told which request it answers; h11 then
+  parses it, reads its body and reports whether the connection may be kept.
+
+Either way, bytes that arrive beyond the end of a response stay in ``_buffer`` for the
+next cycle. Nothing of a cycle outlives it, so the two paths can alternate freely on
+one connection.
+
+A reused connection whose server closed it while idle shows up as EOF (or a reset)
+before the first byte of the response. When the request may be replayed (an
+idempotent method and a body held in memory) this raises
+:class:`ConnectionNotAvailable`, and the pool sends the request again on a fresh
+connection; otherwise it is the usual :class:`RemoteProtocolError`.
+
+Any failure or cancellation in the middle of a cycle leaves the stream in an unknown
+state, so the connection is marked ``CLOSED`` at once (no in between) and its
+stream closed shielded from cancellation.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+import time
+import typing
+from collections.abc import Iterable
+
+import h11
+
+from netbackend_base import NetworkStream, ReadError, WriteError, shielded
+
+from .._exceptions import (
+    ConnectionNotAvailable,
+    LocalProtocolError,
+    RemoteProtocolError,
+    map_exceptions,
+)
+from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response
+from .._trace import NO_TRACE, Trace, tracing_enabled
+from .interfaces import ConnectionInterface
+
+if typing.TYPE_CHECKING:
+    import ssl
+
+__all__ = ("HTTP11Connection", "HTTP11UpgradeStream", "HTTPConnectionState")
+
+logger = logging.getLogger("httptransport.http11")
+
+READ_NUM_BYTES = 64 * 1024
+MAX_HEAD_SIZE = 64 * 1024
+# Request bodies up to this size leave in the same write as the head.
+_COALESCE_LIMIT = 64 * 1024
+# An idle connection is checked for a close by the server before reuse only when it has
+# been idle at least this long; a fresher one is simply used (see the retry above).
+IDLE_POLL_AFTER = 1.0
+
+_IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"))
+_NO_BODY_STATUS = frozenset((204, 304))
+
+_H11_ERRORS: dict[type[BaseException], type[Exception]] = {
+    h11.LocalProtocolError: LocalProtocolError,
+    h11.RemoteProtocolError: RemoteProtocolError,
+}
+
+_token = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+").fullmatch
+# A header value as h11 accepts it on send: visible characters and obs-text, inner
+# spaces and tabs, nothing at either end.
+_valid_value = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?").fullmatch
+_valid_target = re.compile(rb"[\x21-\x7e\x80-\xff]+").fullmatch
+_head_chars = re.compile(rb"[\t\r\n\x20-\x7e\x80-\xff]*").fullmatch
+_status_line = re.compile(rb"HTTP/1\.1 ([2-9][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)").fullmatch
+
+# Header names seen before, mapped to their lower-case form: names repeat across
+# requests and responses, so each is checked against the token grammar only once.
+_names: dict[bytes, bytes] = {}
+_NAMES_MAX = 2048
+
+
+def _lower_name(name: bytes) -> bytes | None:
+    lowered = _names.get(name)
+    if lowered is None:
+        if _token(name) is None:
+            return None
+        lowered = name.lower()
+        if len(_names) < _NAMES_MAX:
+            _names[name] = lowered
+    return lowered
+
+
+def _has_close(value: bytes) -> bool:
+    return any(token.strip(b" \t").lower() == b"close" for token in value.split(b","))
+
+
+class HTTPConnectionState(enum.IntEnum):
+    """Where a connection is in its life."""
+
+    NEW = 0
+    ACTIVE = 1
+    IDLE = 2
+    CLOSED = 3
+
+
+_NEW = HTTPConnectionState.NEW
+_ACTIVE = HTTPConnectionState.ACTIVE
+_IDLE = HTTPConnectionState.IDLE
+_CLOSED = HTTPConnectionState.CLOSED
+
+
+def _prepare_head(request: Request) -> tuple[bytes, int, bool] | None:
+    """Build the request head for the lean path.
+
+    Returns:
+        ``(head, length, keep_alive)``: ``length`` is the declared Content-Length, or -1
+        for chunked. ``None`` when the request must go through h11.
+    """
+    method = request.method
+    if method == b"CONNECT" or _token(method) is None:
+        return None
+    target = request.url.target
+    if _valid_target(target) is None:
+        return None
+    parts = [method, b" ", target, b" HTTP/1.1\r\n"]
+    length = 0
+    framing = 0
+    has_host = False
+    keep_alive = True
+    for name, value in request.headers:
+        lowered = _lower_name(name)
+        if lowered is None or _valid_value(value) is None:
+            return None
+        if lowered == b"host":
+            has_host = True
+        elif lowered == b"content-length":
+            if framing or not value.isdigit():
+                return None
+            framing = 1
+            length = int(value)
+        elif lowered == b"transfer-encoding":
+            if framing or value.lower() != b"chunked":
+                return None
+            framing = 2
+            length = -1
+        elif lowered == b"connection":
+            if _has_close(value):
+                keep_alive = False
+        elif lowered == b"upgrade":
+            return None
+        parts += (name, b": ", value, b"\r\n")
+    if not has_host:
+        return None
+    parts.append(b"\r\n")
+    return b"".join(parts), length, keep_alive
+
+
+def _parse_head(
+    head: bytes, method: bytes
+) -> tuple[int, bytes, list[tuple[bytes, bytes]], int, bool] | None:
+    """Parse a response head (without its final blank line) on the lean path.
+
+    Returns:
+        ``(status, reason, headers, body_length, keep_alive)``, or ``None`` when h11
+        must handle this response.
+    """
+    lines = head.split(b"\r\n")
+    if (
+        _head_chars(head) is None
+        or head.count(b"\n") != len(lines) - 1
+        or head.count(b"\r") != len(lines) - 1
+    ):
+        return None
+    match = _status_line(lines[0])
+    if match is None:
+        return None
+    status = int(match.group(1))
+    headers: list[tuple[bytes, bytes]] = []
+    length = -1
+    keep_alive = True
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon:
+            return None
+        lowered = _lower_name(name)
+        if lowered is None:
+            return None
+        value = value.strip(b" \t")
+        if lowered == b"content-length":
+            if length >= 0 or not value.isdigit():
+                return None
+            length = int(value)
+        elif lowered == b"transfer-encoding":
+            return None
+        elif lowered == b"connection" and _has_close(value):
+            keep_alive = False
+        headers.append((name, value))
+    if method == b"HEAD" or status in _NO_BODY_STATUS:
+        length = 0
+    elif length < 0:
+        return None
+    return status, match.group(2), headers, length, keep_alive
+
+
+class HTTP11Connection(ConnectionInterface):
+    """An HTTP/1.1 connection over an open network stream.
+
+    Args:
+        origin: Where the stream goes.
+        stream: The connected stream (already TLS for https).
+        keepalive_expiry: Seconds an idle connection stays reusable; ``None`` for ever.
+    """
+
+    READ_NUM_BYTES = READ_NUM_BYTES
+    MAX_INCOMPLETE_EVENT_SIZE = MAX_HEAD_SIZE
+
+    def __init__(
+        self,
+        origin: Origin,
+        stream: NetworkStream,
+        keepalive_expiry: float | None = None,
+    ) -> None:
+        self._origin = origin
+        self._network_stream = stream
+        self._keepalive_expiry = keepalive_expiry
+        self._expire_at: float | None = None
+        self._idle_since = 0.0
+        self._state = _NEW
+        self._request_count = 0
+        self._buffer = b""
+        self._default_port = DEFAULT_PORTS.get(origin.scheme)
+
+    # -- requests -------------------------------------------------------------------
+
+    def handle_request(self, request: Request) -> Response:
+        """Send ``request`` and return the response once its head has arrived.
+
+        Raises:
+            ConnectionNotAvailable: The connection is busy or closed, or it was found
+                closed by the server and the request can be retried elsewhere.
+            LocalProtocolError: The request is not valid HTTP/1.1.
+            RemoteProtocolError: The server broke the protocol or hung up.
+            RuntimeError: The request is for another origin.
+        """
+        url = request.url
+        origin = self._origin
+        if (
+            url.scheme != origin.scheme
+            or url.host != origin.host
+            or (url.port if url.port is not None else self._default_port) != origin.port
+        ):
+            raise RuntimeError(
+                f"Attempted to send request to {url.origin} on connection to {origin}"
+            )
+        if self._state is not _IDLE and self._state is not _NEW:
+            raise ConnectionNotAvailable()
+        self._state = _ACTIVE
+        reused = self._request_count > 0
+        self._request_count += 1
+        self._expire_at = None
+        timeouts = request.extensions.get("timeout")
+        if timeouts:
+            write_timeout = timeouts.get("write")
+            read_timeout = timeouts.get("read")
+        else:
+            write_timeout = read_timeout = None
+        traced = tracing_enabled(request, logger)
+        try:
+            prepared = _prepare_head(request)
+            if prepared is None:
+                return self._h11_cycle(request, reused, write_timeout, read_timeout, traced)
+            head, length, keep_alive = prepared
+            write_error = self._send_lean(request, head, length, write_timeout, traced)
+            with (
+                Trace("receive_response_headers", logger, request, {"request": request})
+                if traced
+                else NO_TRACE
+            ) as trace:
+                parsed = self._receive_head(request, reused, read_timeout, write_error)
+                if parsed is None:
+                    return self._h11_cycle(
+                        request, reused, write_timeout, read_timeout, traced, sent=True
+                    )
+                status, reason, headers, body_length, response_keep_alive = parsed
+                trace.return_value = (b"HTTP/1.1", status, reason, headers)
+            body = _FixedBody(self, body_length, keep_alive and response_keep_alive, read_timeout)
+            response = Response(
+                status,
+                content=_traced(body, request) if traced else body,
+                extensions={
+                    "http_version": b"HTTP/1.1",
+                    "reason_phrase": reason,
+                    "network_stream": self._network_stream,
+                },
+            )
+            response.headers = headers
+            if body_length == 0:
+                body.finish()
+            return response
+        except BaseException:
+            self._abort()
+            raise
+
+    def _send_lean(
+        self,
+        request: Request,
+        head: bytes,
+        length: int,
+        timeout: float | None,
+        traced: bool,
+    ) -> WriteError | None:
+        """Send the request; a write failure is returned, not raised (see below)."""
+        stream = self._network_stream
+        body = request.stream
+        try:
+            if type(body) is ByteStream:
+                content = b"".join(body)
+                if length >= 0 and len(content) != length:
+                    raise LocalProtocolError(_length_mismatch(len(content), length))
+                if length < 0 and content:
+                    content = b"%x\r\n%b\r\n0\r\n\r\n" % (len(content), content)
+                elif length < 0:
+                    content = b"0\r\n\r\n"
+                if not traced and len(content) <= _COALESCE_LIMIT:
+                    stream.write(head + content, timeout)
+                    return None
+                with (
+                    Trace("send_request_headers", logger, request, {"request": request})
+                    if traced
+                    else NO_TRACE
+                ):
+                    stream.write(head, timeout)
+                with (
+                    Trace("send_request_body", logger, request, {"request": request})
+                    if traced
+                    else NO_TRACE
+                ):
+                    stream.write(content, timeout)
+                return None
+            with (
+                Trace("send_request_headers", logger, request, {"request": request})
+                if traced
+                else NO_TRACE
+            ):
+                stream.write(head, timeout)
+            with (
+                Trace("send_request_body", logger, request, {"request": request})
+                if traced
+                else NO_TRACE
+            ):
+                self._send_body_chunks(body, length, timeout)
+        except WriteError as exc:
+            # The server may have answered early and closed (413, say): the response
+            # is still worth reading, and tells more than the write error.
+            return exc
+        return None
+
+    def _send_body_chunks(self, body: typing.Any, length: int, timeout: float | None) -> None:
+        stream = self._network_stream
+        sent = 0
+        if not isinstance(body, Iterable):
+            raise TypeError("a sync connection needs an iterable request body")
+        for chunk in body:
+            if not chunk:
+                continue
+            sent += len(chunk)
+            if length < 0:
+                stream.write(b"%x\r\n%b\r\n" % (len(chunk), chunk), timeout)
+            elif sent > length:
+                raise LocalProtocolError(_length_mismatch(sent, length))
+            else:
+                stream.write(chunk, timeout)
+        if length < 0:
+            stream.write(b"0\r\n\r\n", timeout)
+        elif sent != length:
+            raise LocalProtocolError(_length_mismatch(sent, length))
+
+    def _receive_head(
+        self,
+        request: Request,
+        reused: bool,
+        timeout: float | None,
+        write_error: WriteError | None,
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]], int, bool] | None:
+        buffer = self._buffer
+        stream = self._network_stream
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            if b"\n\n" in buffer or len(buffer) > MAX_HEAD_SIZE:
+                self._buffer = buffer
+                return None
+            try:
+                data = stream.read(READ_NUM_BYTES, timeout)
+            except ReadError:
+                if buffer:
+                    raise
+                data = b""
+            if not data:
+                if buffer:
+                    raise RemoteProtocolError(
+                        "Server disconnected in the middle of the response head."
+                    )
+                self._disconnected_before_response(request, reused, write_error)
+            buffer += data
+        parsed = _parse_head(buffer[:end], request.method)
+        if parsed is None:
+            self._buffer = buffer
+            return None
+        self._buffer = buffer[end + 4 :]
+        return parsed
+
+    def _disconnected_before_response(
+        self, request: Request, reused: bool, write_error: WriteError | None
+    ) -> typing.NoReturn:
+        if reused and request.method in _IDEMPOTENT and type(request.stream) is ByteStream:
+            raise ConnectionNotAvailable(
+                "The server closed the idle connection; the request can be retried."
+            )
+        if write_error is not None:
+            raise write_error
+        raise RemoteProtocolError("Server disconnected without sending a response.")
+
+    # -- the h11 path ---------------------------------------------------------------
+
+    def _h11_cycle(
+        self,
+        request: Request,
+        reused: bool,
+        write_timeout: float | None,
+        read_timeout: float | None,
+        traced: bool,
+        sent: bool = False,
+    ) -> Response:
+        conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
+        stream = self._network_stream
+        write_error: WriteError | None = None
+        if sent:
+            # The request already left by the lean path: bring h11 to the same point.
+            conn.send(h11.Request(method=request.method, target=b"/", headers=[(b"Host", b"x")]))
+            conn.send(h11.EndOfMessage())
+        else:
+            try:
+                with (
+                    Trace("send_request_headers", logger, request, {"request": request})
+                    if traced
+                    else NO_TRACE
+                ):
+                    with map_exceptions(_H11_ERRORS):
+                        data = conn.send(
+                            h11.Request(
+                                method=request.method,
+                                target=request.url.target,
+                                headers=request.headers,
+                            )
+                        )
+                    stream.write(data, write_timeout)
+                with (
+                    Trace("send_request_body", logger, request, {"request": request})
+                    if traced
+                    else NO_TRACE
+                ):
+                    request_body = request.stream
+                    if not isinstance(request_body, Iterable):
+                        raise TypeError("a sync connection needs an iterable request body")
+                    for chunk in request_body:
+                        with map_exceptions(_H11_ERRORS):
+                            data = conn.send(h11.Data(data=chunk))
+                        stream.write(data, write_timeout)
+                    with map_exceptions(_H11_ERRORS):
+                        data = conn.send(h11.EndOfMessage())
+                    stream.write(data, write_timeout)
+            except WriteError as exc:
+                write_error = exc
+        with (
+            Trace("receive_response_headers", logger, request, {"request": request})
+            if traced and not sent
+            else NO_TRACE
+        ) as trace:
+            conn.receive_data(self._buffer)
+            self._buffer = b""
+            got_bytes = False
+            while True:
+                with map_exceptions(_H11_ERRORS):
+                    event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    try:
+                        data = stream.read(READ_NUM_BYTES, read_timeout)
+                    except ReadError:
+                        if got_bytes or conn.trailing_data[0]:
+                            raise
+                        data = b""
+                    if not data and not got_bytes and not conn.trailing_data[0]:
+                        self._disconnected_before_response(request, reused, write_error)
+                    got_bytes = got_bytes or bool(data)
+                    with map_exceptions(_H11_ERRORS):
+                        conn.receive_data(data)
+                    continue
+                got_bytes = True
+                if isinstance(event, h11.InformationalResponse) and event.status_code != 101:
+                    continue
+                break
+            if isinstance(event, h11.ConnectionClosed):
+                raise RemoteProtocolError("Server disconnected without sending a response.")
+            response_event = typing.cast("h11.Response | h11.InformationalResponse", event)
+            headers = list(response_event.headers.raw_items())
+            trace.return_value = (
+                b"HTTP/" + response_event.http_version,
+                response_event.status_code,
+                response_event.reason,
+                headers,
+            )
+        extensions: dict[str, typing.Any] = {
+            "http_version": b"HTTP/" + response_event.http_version,
+            "reason_phrase": response_event.reason,
+            "network_stream": stream,
+        }
+        body: _H11Body | _FixedBody
+        if conn.their_state is h11.SWITCHED_PROTOCOL:
+            leftover, _ = conn.trailing_data
+            extensions["network_stream"] = HTTP11UpgradeStream(stream, leftover)
+            body = _FixedBody(self, 0, False, read_timeout)
+            body.upgraded = True
+        else:
+            body = _H11Body(self, conn, read_timeout)
+        response = Response(
+            response_event.status_code,
+            content=_traced(body, request) if traced else body,
+            extensions=extensions,
+        )
+        response.headers = headers
+        return response
+
+    # -- state ----------------------------------------------------------------------
+
+    def _abort(self) -> None:
+        """Give up on the connection: mark it closed, then close the stream shielded."""
+        self._state = _CLOSED
+        shielded(self._network_stream.close)
+
+    def _cycle_done(self, keep_alive: bool, leftover: bytes | None = None) -> None:
+        if leftover is not None:
+            self._buffer = leftover
+        if keep_alive and not self._buffer and self._state is _ACTIVE:
+            now = time.monotonic()
+            self._state = _IDLE
+            self._idle_since = now
+            if self._keepalive_expiry is not None:
+                self._expire_at = now + self._keepalive_expiry
+        else:
+            # Bytes the server sent beyond the response are a protocol violation;
+            # never reuse such a connection.
+            self._abort()
+
+    def close(self) -> None:
+        """Close the connection and its stream."""
+        self._state = _CLOSED
+        self._network_stream.close()
+
+    # -- interface ------------------------------------------------------------------
+
+    def can_handle_request(self, origin: Origin) -> bool:
+        """Whether ``origin`` is this connection's origin."""
+        return origin == self._origin
+
+    def is_available(self) -> bool:
+        """Whether it is idle (HTTP/1.1 takes one request at a time)."""
+        return self._state is _IDLE
+
+    def has_expired(self) -> bool:
+        """Whether it is idle past its keep-alive expiry, or the server closed it."""
+        if self._state is not _IDLE:
+            return self._state is _CLOSED
+        if self._expire_at is not None and time.monotonic() > self._expire_at:
+            return True
+        return bool(self._network_stream.get_extra_info("is_readable"))
+
+    def _usable(self, now: float) -> bool:
+        """The pool's cheap reuse check: expiry always, a server close only when idle
+        for a while (a fresh connection that the server closed is caught by the
+        retry instead)."""
+        if self._state is not _IDLE:
+            return False
+        expire_at = self._expire_at
+        if expire_at is not None and now > expire_at:
+            return False
+        if now - self._idle_since >= IDLE_POLL_AFTER:
+            return not self._network_stream.get_extra_info("is_readable")
+        return True
+
+    def is_idle(self) -> bool:
+        """Whether it is open with no request in progress."""
+        return self._state is _IDLE
+
+    def is_closed(self) -> bool:
+        """Whether it is closed."""
+        return self._state is _CLOSED
+
+    def info(self) -> str:
+        """``'https://example.com:443', HTTP/1.1, IDLE, Request Count: 1``."""
+        origin = str(self._origin)
+        return f"{origin!r}, HTTP/1.1, {self._state.name}, Request Count: {self._request_count}"
+
+    def __repr__(self) -> str:
+        origin = str(self._origin)
+        return (
+            f"<{type(self).__name__} [{origin!r}, {self._state.name}, "
+            f"Request Count: {self._request_count}]>"
+        )
+
+    def __enter__(self) -> HTTP11Connection:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+
+def _length_mismatch(sent: int, declared: int) -> str:
+    if sent > declared:
+        return f"Too much data for declared Content-Length ({sent} > {declared} bytes)."
+    return f"Too little data for declared Content-Length ({sent} < {declared} bytes)."
+
+
+class _FixedBody:
+    """A response body of known length, counted out of the buffer and the stream."""
+
+    __slots__ = ("_conn", "_keep_alive", "_remaining", "_timeout", "complete", "upgraded")
+
+    def __init__(
+        self,
+        conn: HTTP11Connection,
+        length: int,
+        keep_alive: bool,
+        timeout: float | None,
+    ) -> None:
+        self._conn = conn
+        self._remaining = length
+        self._keep_alive = keep_alive
+        self._timeout = timeout
+        self.complete = False
+        self.upgraded = False
+
+    def __iter__(self) -> _FixedBody:
+        return self
+
+    def __next__(self) -> bytes:
+        remaining = self._remaining
+        if remaining <= 0:
+            if not self.complete:
+                self.finish()
+            raise StopIteration
+        conn = self._conn
+        try:
+            buffer = conn._buffer
+            if not buffer:
+                buffer = conn._network_stream.read(READ_NUM_BYTES, self._timeout)
+                if not buffer:
+                    raise RemoteProtocolError(
+                        "Server disconnected before the end of the response body "
+                        f"({remaining} bytes missing)."
+                    )
+            if len(buffer) > remaining:
+                conn._buffer = buffer[remaining:]
+                buffer = buffer[:remaining]
+            else:
+                conn._buffer = b""
+            remaining -= len(buffer)
+            self._remaining = remaining
+            if remaining == 0:
+                self.finish()
+            return buffer
+        except BaseException:
+            self.complete = True
+            conn._abort()
+            raise
+
+    def finish(self) -> None:
+        """The whole body has been read: end the cycle."""
+        self.complete = True
+        self._conn._cycle_done(self._keep_alive and not self.upgraded)
+
+    def close(self) -> None:
+        """Close the body; the connection is closed too unless the body was complete."""
+        if not self.complete:
+            self.complete = True
+            self._conn._abort()
+
+
+class _H11Body:
+    """A response body that h11 frames (chunked, close-delimited, HTTP/1.0...)."""
+
+    __slots__ = ("_conn", "_h11", "_timeout", "complete")
+
+    def __init__(
+        self, conn: HTTP11Connection, h11_conn: h11.Connection, timeout: float | None
+    ) -> None:
+        self._conn = conn
+        self._h11 = h11_conn
+        self._timeout = timeout
+        self.complete = False
+
+    def __iter__(self) -> _H11Body:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.complete:
+            raise StopIteration
+        h11_conn = self._h11
+        stream = self._conn._network_stream
+        try:
+            while True:
+                with map_exceptions(_H11_ERRORS):
+                    event = h11_conn.next_event()
+                if event is h11.NEED_DATA:
+                    data = stream.read(READ_NUM_BYTES, self._timeout)
+                    # At EOF h11 ends a close-delimited body, and raises for any other.
+                    with map_exceptions(_H11_ERRORS):
+                        h11_conn.receive_data(data)
+                    continue
+                if isinstance(event, h11.Data):
+                    if event.data:
+                        return bytes(event.data)
+                    continue
+                break
+            # EndOfMessage (or ConnectionClosed for a close-delimited body).
+            self.complete = True
+            keep_alive = h11_conn.our_state is h11.DONE and h11_conn.their_state is h11.DONE
+            leftover, _ = h11_conn.trailing_data
+            self._conn._cycle_done(keep_alive, bytes(leftover))
+            raise StopIteration
+        except StopIteration:
+            raise
+        except BaseException:
+            self.complete = True
+            self._conn._abort()
+            raise
+
+    def close(self) -> None:
+        """Close the body; the connection is closed too unless the body was complete."""
+        if not self.complete:
+            self.complete = True
+            self._conn._abort()
+
+
+class _TracedBody:
+    """Reports ``receive_response_body`` and ``response_closed`` around a body."""
+
+    __slots__ = ("_inner", "_request", "_trace")
+
+    def __init__(self, inner: _FixedBody | _H11Body, request: Request) -> None:
+        self._inner = inner
+        self._request = request
+        self._trace: Trace | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Whether the inner body has been read to its end."""
+        return self._inner.complete
+
+    def __iter__(self) -> _TracedBody:
+        return self
+
+    def __next__(self) -> bytes:
+        trace = self._trace
+        if trace is None:
+            request = self._request
+            trace = self._trace = Trace(
+                "receive_response_body", logger, request, {"request": request}
+            )
+            trace.__enter__()
+        try:
+            return self._inner.__next__()
+        except StopIteration:
+            trace.__exit__(None, None, None)
+            raise
+        except BaseException as exc:
+            trace.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def close(self) -> None:
+        """Close the inner body, reporting ``response_closed``."""
+        with Trace("response_closed", logger, self._request):
+            self._inner.close()
+
+
+def _traced(body: _FixedBody | _H11Body, request: Request) -> _TracedBody:
+    return _TracedBody(body, request)
+
+
+class HTTP11UpgradeStream(NetworkStream):
+    """The raw stream after ``Upgrade`` or ``CONNECT``, replaying bytes h11 read ahead.
+
+    Handed out as the response's ``network_stream`` extension.
+    """
+
+    def __init__(self, stream: NetworkStream, leading_data: bytes) -> None:
+        self._stream = stream
+        self._leading = bytes(leading_data)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Return read-ahead bytes first, then read from the stream."""
+        leading = self._leading
+        if leading:
+            self._leading = leading[max_bytes:]
+            return leading[:max_bytes]
+        return self._stream.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """Write to the stream."""
+        self._stream.write(buffer, timeout)
+
+    def close(self) -> None:
+        """Close the stream."""
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> NetworkStream:
+        """Run TLS over the stream (for HTTPS through a CONNECT tunnel)."""
+        return self._stream.start_tls(ssl_context, server_hostname, timeout)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        """Ask the stream."""
+        return self._stream.get_extra_info(info)
