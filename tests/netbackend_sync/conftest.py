@@ -273,11 +273,17 @@ def ca() -> typing.Any:
     return trustme.CA()
 
 
+@pytest.fixture(scope="session")
+def server_cert(ca: typing.Any) -> typing.Any:
+    """A certificate for ``localhost`` issued by :func:`ca`."""
+    return ca.issue_cert("localhost")
+
+
 @pytest.fixture
-def server_context(ca: typing.Any) -> ssl.SSLContext:
+def server_context(server_cert: typing.Any) -> ssl.SSLContext:
     """A server context with a certificate for ``localhost``, offering h2 and http/1.1."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(context)
+    server_cert.configure_cert(context)
     context.set_alpn_protocols(["h2", "http/1.1"])
     return context
 
