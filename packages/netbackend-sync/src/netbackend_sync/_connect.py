@@ -79,8 +79,10 @@ def open_tcp_socket(
     local_family = None if local_address is None else _literal_family(local_address)
     if local_family is not None:
         addresses = [address for address in addresses if address[0] == local_family]
+        if not addresses:
+            raise OSError(f"no address of {host!r} in the family of {local_address!r}")
     if not addresses:
-        raise OSError(f"no address of {host!r} to connect to from {local_address!r}")
+        raise OSError(f"no address found for {host!r}")
     if len(addresses) == 1:
         family, sockaddr = addresses[0]
         sock = _new_tcp_socket(family, local_address, options)
@@ -168,6 +170,8 @@ def _race(
         try:
             while winner is None:
                 now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    raise TimeoutError("timed out connecting to every address")
                 if waiting and (now >= next_start or not selector.get_map()):
                     family, sockaddr = waiting.popleft()
                     try:
@@ -189,8 +193,6 @@ def _race(
                 if not selector.get_map():
                     assert last_error is not None  # every address was tried and failed
                     raise last_error
-                if deadline is not None and now >= deadline:
-                    raise TimeoutError("timed out connecting to every address")
                 wait = None if deadline is None else deadline - now
                 if waiting:
                     wait = min(wait, next_start - now) if wait is not None else next_start - now
@@ -203,11 +205,14 @@ def _race(
                         break
                     last_error = _failure(sock, error)
                     next_start = 0.0  # a failed attempt starts the next one at once
+            winner.setblocking(True)
+        except BaseException:
+            winner = None  # close it with the rest
+            raise
         finally:
             for sock in opened:
                 if sock is not winner:
                     sock.close()
-    winner.setblocking(True)
     return winner
 
 
