@@ -794,20 +794,18 @@ class DualStack:
     echo: ThreadedServer
 
 
-def _bind_dual(
-    attempts: int = 20,
-) -> tuple[contextlib.AbstractContextManager[socket.socket], socket.socket]:
-    # Find a port free on both ::1 and 127.0.0.1: take one on ::1, try it on IPv4.
+@contextlib.contextmanager
+def _dual_port(attempts: int = 20) -> Iterator[socket.socket]:
+    """Hang connects to ``::1`` on some port and yield a 127.0.0.1 listener on the same one."""
     for _ in range(attempts):
-        stack = _full_backlog(socket.AF_INET6, ("::1", 0))
-        v6 = stack.__enter__()
-        port = v6.getsockname()[1]
-        try:
-            v4 = _listener(socket.AF_INET, ("127.0.0.1", port))
-        except OSError:
-            stack.__exit__(None, None, None)
-            continue
-        return stack, v4
+        with contextlib.ExitStack() as stack:
+            v6 = stack.enter_context(_full_backlog(socket.AF_INET6, ("::1", 0)))
+            try:
+                v4 = _listener(socket.AF_INET, ("127.0.0.1", v6.getsockname()[1]))
+            except OSError:
+                continue  # the port is taken on IPv4: try another
+            yield v4
+            return
     raise RuntimeError("no port free on both ::1 and 127.0.0.1")
 
 
@@ -816,10 +814,8 @@ def dual_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[DualStack]:
     """Make "dual.test" resolve to ['::1', '127.0.0.1'] where only IPv4 answers."""
     if not has_ipv6_loopback():
         pytest.skip("needs an IPv6 loopback (::1)")
-    stack, v4 = _bind_dual()
     real_getaddrinfo = socket.getaddrinfo
     name = "dual.test"
-    port = v4.getsockname()[1]
 
     def fake_getaddrinfo(
         host: typing.Any,
@@ -840,6 +836,6 @@ def dual_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[DualStack]:
         ]
         return [entry for entry in entries if family in (0, entry[0])]
 
-    with stack, serving(ThreadedServer(v4, echo_handler)) as echo:
+    with _dual_port() as v4, serving(ThreadedServer(v4, echo_handler)) as echo:
         monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
-        yield DualStack(name, port, echo)
+        yield DualStack(name, echo.port, echo)

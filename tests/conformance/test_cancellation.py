@@ -22,6 +22,8 @@ async def warm_up(net: Net, server: ThreadedServer) -> None:
     # One full connect/close first, so lazily created loop resources (thread pools,
     # wake-up pipes) exist before the descriptors are counted.
     stream = await net.connect_tcp(server.host, server.port, timeout=5)
+    # The client's connect can return before the server thread has accepted.
+    server.next_connection()
     await stream.close()
     server.close_connections()
     assert server.wait_idle()
@@ -54,6 +56,7 @@ async def test_cancelled_start_tls_leaks_no_socket(
     await warm_up(net, silent_server)
     before = open_fds()
     plain = await net.connect_tcp(silent_server.host, silent_server.port, timeout=5)
+    silent_server.next_connection()
     with anyio.move_on_after(CANCEL_AFTER) as scope:
         await plain.start_tls(client_context, server_hostname="localhost")
     assert scope.cancelled_caught
@@ -70,6 +73,7 @@ async def test_cancelled_read_leaks_no_socket(
     await warm_up(net, silent_server)
     before = open_fds()
     stream = await net.connect_tcp(silent_server.host, silent_server.port, timeout=5)
+    silent_server.next_connection()
     with anyio.move_on_after(CANCEL_AFTER) as scope:
         await stream.read(1024)
     assert scope.cancelled_caught
@@ -86,6 +90,7 @@ async def test_cancelled_aclose_still_releases(
     await warm_up(net, tcp_echo)
     before = open_fds()
     stream = await net.connect_tcp(tcp_echo.host, tcp_echo.port, timeout=5)
+    tcp_echo.next_connection()
     with anyio.CancelScope() as scope:
         scope.cancel()
         await stream.close()

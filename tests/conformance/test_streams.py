@@ -107,6 +107,8 @@ async def test_close_releases_the_socket(
 ) -> None:
     """After close() the connection is gone: the server sees EOF and no descriptor is left."""
     warm = await net.connect_tcp(tcp_echo.host, tcp_echo.port, timeout=5)
+    # connect can return before the server thread accepted; wait_idle needs it accepted.
+    tcp_echo.next_connection()
     await warm.close()
     assert tcp_echo.wait_idle(), "the server never saw the warm-up connection close"
     before = open_fds()

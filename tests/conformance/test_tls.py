@@ -63,7 +63,8 @@ async def test_tls_extra_info(
     assert tuple(stream.get_extra_info("server_addr")) == ("127.0.0.1", tls_echo.port)
     assert tuple(stream.get_extra_info("client_addr")) == sock.getsockname()
     assert stream.get_extra_info("ssl_object").server_hostname == "localhost"
-    assert stream.get_extra_info("is_readable") is False
+    # is_readable is not checked here: a TLS 1.3 server's session tickets may be
+    # waiting unread on an idle connection, and that legitimately counts as readable.
     assert stream.get_extra_info("no-such-key") is None
     await stream.close()
 
