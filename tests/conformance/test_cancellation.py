@@ -13,7 +13,7 @@ pytestmark = pytest.mark.anyio
 if typing.TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .conftest import NeverAccepts, Net, ThreadedServer
+    from .conftest import Net, NeverAccepts, ThreadedServer
 
 CANCEL_AFTER = 0.2
 

@@ -42,9 +42,7 @@ def kernel_value(level: int, name: int, value: int) -> int:
 async def test_socket_options_are_applied(net: Net, tcp_echo: ThreadedServer) -> None:
     """socket_options reach the TCP socket, and TCP_NODELAY stays on."""
     options = [(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)]
-    stream = await net.connect_tcp(
-        tcp_echo.host, tcp_echo.port, timeout=5, socket_options=options
-    )
+    stream = await net.connect_tcp(tcp_echo.host, tcp_echo.port, timeout=5, socket_options=options)
     sock = stream.get_extra_info("socket")
     expected = kernel_value(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == expected

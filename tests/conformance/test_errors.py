@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
+import struct
 import time
 import typing
 
@@ -12,16 +14,18 @@ import pytest
 from netbackend_base import (
     ConnectError,
     ConnectTimeout,
+    ReadError,
     ReadTimeout,
+    WriteError,
     WriteTimeout,
 )
 
 pytestmark = pytest.mark.anyio
 
 if typing.TYPE_CHECKING:
-    from .conftest import NeverAccepts, Net, ThreadedServer, TLSServer
+    from .conftest import Net, NeverAccepts, ThreadedServer, TLSServer
 
-TIMEOUT = 0.3
+TIMEOUT = 0.2
 # A timeout must fire no earlier than asked and not much later; generous for busy CI.
 LATE = 2.0
 
@@ -104,7 +108,9 @@ async def test_unresolvable_host_is_connect_error(
     """A host name that fails to resolve raises ConnectError, not socket.gaierror."""
     real_getaddrinfo = socket.getaddrinfo
 
-    def failing_getaddrinfo(host: typing.Any, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+    def failing_getaddrinfo(
+        host: typing.Any, *args: typing.Any, **kwargs: typing.Any
+    ) -> typing.Any:
         # Answered here so that no query ever leaves the machine.
         if host in ("no-such-host.invalid", b"no-such-host.invalid"):
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
@@ -113,3 +119,35 @@ async def test_unresolvable_host_is_connect_error(
     monkeypatch.setattr(socket, "getaddrinfo", failing_getaddrinfo)
     with net.raises_exactly(ConnectError):
         await net.connect_tcp("no-such-host.invalid", 80, timeout=5)
+
+
+def reset(server_side: socket.socket) -> None:
+    # SO_LINGER with a zero timeout makes close() send a reset instead of a FIN.
+    server_side.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    server_side.close()
+
+
+async def test_read_after_reset_is_read_error(net: Net, silent_server: ThreadedServer) -> None:
+    """A read on a connection the peer reset raises ReadError, not ConnectionResetError."""
+    stream = await net.connect_tcp(silent_server.host, silent_server.port, timeout=5)
+    reset(silent_server.next_connection())
+    # Wait for the reset to reach the client socket so the read cannot race it.
+    readable, _, _ = select.select([stream.get_extra_info("socket")], [], [], 10)
+    assert readable
+    with net.raises_exactly(ReadError):
+        await stream.read(1024, timeout=5)
+    await stream.close()
+
+
+async def test_write_after_reset_is_write_error(net: Net, silent_server: ThreadedServer) -> None:
+    """Writing to a connection the peer reset raises WriteError, not an OSError."""
+    stream = await net.connect_tcp(silent_server.host, silent_server.port, timeout=5)
+    reset(silent_server.next_connection())
+    readable, _, _ = select.select([stream.get_extra_info("socket")], [], [], 10)
+    assert readable
+    with net.raises_exactly(WriteError):
+        # A buffered backend may accept the first write and report the failure on the
+        # next one; a few are enough to reach the broken socket.
+        for _ in range(5):
+            await stream.write(b"x" * 65536, timeout=5)
+    await stream.close()

@@ -72,7 +72,7 @@ async def test_tls_extra_info(
 async def test_untrusted_certificate_is_connect_error(
     net: Net, tls_echo: TLSServer, open_fds: Callable[[], int]
 ) -> None:
-    """A certificate from an unknown CA fails the handshake with ConnectError and closes the socket."""
+    """A certificate from an unknown CA fails with ConnectError and closes the TCP socket."""
     # Trust only a CA that did not sign the server's certificate.
     stranger = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     trustme.CA().configure_trust(stranger)
@@ -162,9 +162,7 @@ def snapshot(context: ssl.SSLContext) -> dict[str, object]:
     }
 
 
-async def test_ssl_context_is_not_mutated(
-    net: Net, tls_echo: TLSServer, ca: trustme.CA
-) -> None:
+async def test_ssl_context_is_not_mutated(net: Net, tls_echo: TLSServer, ca: trustme.CA) -> None:
     """start_tls uses the caller's SSLContext as it is and changes nothing on it."""
     context = RecordingContext(ssl.PROTOCOL_TLS_CLIENT)
     ca.configure_trust(context)
