@@ -34,7 +34,7 @@ class Timing:
     duration: float
 
 
-SHORT = Timing(reps=5, warmup=0.1, duration=0.3)
+SHORT = Timing(reps=5, warmup=0.1, duration=0.25)
 FULL = Timing(reps=7, warmup=0.5, duration=1.5)
 
 
@@ -137,8 +137,8 @@ def run_worker(
 
 def score(sc: Scenario, timed: dict[str, Any]) -> float:
     if sc.unit == "MB/s":
-        return float(timed["bytes"]) / timed["elapsed"] / 1e6
-    return float(timed["ok"]) / timed["elapsed"]
+        return float(timed["bytes"] / timed["elapsed"] / 1e6)
+    return float(timed["ok"] / timed["elapsed"])
 
 
 def record(sc: Scenario, cell: Cell, result: dict[str, Any]) -> str:
@@ -308,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{timing.reps} reps x ({timing.warmup}s warm-up + {timing.duration}s measured)"
     )
     print(header)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > 1.0:
+        print(f"warning: load average {load:.1f} before starting: other work shares the cores,")
+        print("         expect noisy absolute numbers (ratios are per repetition; see README)")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     for name, reason in available.items():
         if reason:
