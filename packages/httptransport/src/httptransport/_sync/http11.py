@@ -499,8 +499,9 @@ class HTTP11Connection(ConnectionInterface):
             if traced and not sent
             else NO_TRACE
         ) as trace:
-            conn.receive_data(self._buffer)
-            self._buffer = b""
+            if self._buffer:  # (an empty receive_data would mean EOF to h11)
+                conn.receive_data(self._buffer)
+                self._buffer = b""
             got_bytes = False
             while True:
                 with map_exceptions(_H11_ERRORS):

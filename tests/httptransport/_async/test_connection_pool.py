@@ -1,0 +1,322 @@
+"""The async pool against a real loopback server (the sync tests are generated)."""
+
+from __future__ import annotations
+
+import socket
+import typing
+
+import pytest
+from httptransport import (
+    AsyncConnectionPool,
+    AsyncHTTPConnection,
+    PoolTimeout,
+    RemoteProtocolError,
+    UnsupportedProtocol,
+)
+
+
+@pytest.mark.anyio
+async def test_get_and_reuse(server: typing.Any) -> None:
+    """Two GETs go over one kept-alive connection, shown by repr and info."""
+    async with AsyncConnectionPool() as pool:
+        response = await pool.request("GET", server.url())
+        assert response.status == 200
+        assert response.content == b"Hello, world!"
+        assert response.extensions["http_version"] == b"HTTP/1.1"
+        assert response.extensions["reason_phrase"] == b"OK"
+        assert response.extensions["network_stream"] is not None
+        response = await pool.request("GET", server.url())
+        assert server.connections_accepted == 1
+        assert repr(pool) == (
+            "<AsyncConnectionPool [Requests: 0 active, 0 queued | Connections: 0 active, 1 idle]>"
+        )
+        [connection] = pool.connections
+        assert connection.info() == (
+            f"'http://127.0.0.1:{server.port}', HTTP/1.1, IDLE, Request Count: 2"
+        )
+        assert repr(connection) == f"<AsyncHTTPConnection [{connection.info()}]>"
+    assert pool.connections == []
+
+
+@pytest.mark.anyio
+async def test_streaming_response_holds_the_connection(server: typing.Any) -> None:
+    """A streamed response keeps its connection active until read to the end."""
+    async with AsyncConnectionPool() as pool:
+        async with pool.stream("GET", server.url("/big")) as response:
+            assert repr(pool) == (
+                "<AsyncConnectionPool [Requests: 1 active, 0 queued | "
+                "Connections: 1 active, 0 idle]>"
+            )
+            total = 0
+            async for chunk in response.aiter_stream():
+                total += len(chunk)
+            assert total == 1024 * 1024
+        assert repr(pool) == (
+            "<AsyncConnectionPool [Requests: 0 active, 0 queued | Connections: 0 active, 1 idle]>"
+        )
+
+
+@pytest.mark.anyio
+async def test_closing_unread_response_drops_connection(server: typing.Any) -> None:
+    """Closing a response before its end closes its connection and frees the slot."""
+    async with AsyncConnectionPool(max_connections=1) as pool:
+        async with pool.stream("GET", server.url("/big")):
+            pass
+        assert pool.connections == []
+        response = await pool.request("GET", server.url(), extensions={"timeout": {"pool": 5}})
+        assert response.status == 200
+        assert server.connections_accepted == 2
+
+
+@pytest.mark.anyio
+async def test_post_bodies(server: typing.Any) -> None:
+    """Bytes and iterable request bodies arrive intact (Content-Length and chunked)."""
+
+    async def parts() -> typing.AsyncIterator[bytes]:
+        yield b"abc"
+        yield b""
+        yield b"def"
+
+    async with AsyncConnectionPool() as pool:
+        response = await pool.request("POST", server.url("/echo"), content=b"payload")
+        assert response.content == b"payload"
+        response = await pool.request("POST", server.url("/echo"), content=parts())
+        assert response.content == b"abcdef"
+        assert (b"transfer-encoding", b"chunked") in list(server.requests[-1].headers)
+
+
+@pytest.mark.anyio
+async def test_chunked_http10_and_informational_responses(server: typing.Any) -> None:
+    """Chunked, HTTP/1.0 close-delimited and 100-Continue-preceded responses are read."""
+    async with AsyncConnectionPool() as pool:
+        response = await pool.request("GET", server.url("/chunked"))
+        assert response.content == b"Hello, world!"
+        response = await pool.request("GET", server.url("/continue"))
+        assert (response.status, response.content) == (200, b"ok")
+        assert server.connections_accepted == 1
+        response = await pool.request("GET", server.url("/http10"))
+        assert response.content == b"old school"
+        assert response.extensions["http_version"] == b"HTTP/1.0"
+        assert pool.connections == []  # the HTTP/1.0 connection was not kept
+
+
+@pytest.mark.anyio
+async def test_head_and_connection_close(server: typing.Any) -> None:
+    """HEAD has no body; 'Connection: close' (either side) retires the connection."""
+    async with AsyncConnectionPool() as pool:
+        response = await pool.request("HEAD", server.url())
+        assert response.content == b""
+        assert dict(response.headers)[b"Content-Length"] == b"13"
+        response = await pool.request("GET", server.url("/close"))
+        assert response.content == b"Hello, world!"
+        assert pool.connections == []
+        await pool.request("GET", server.url(), headers={"Connection": "close"})
+        assert pool.connections == []
+        assert server.connections_accepted == 2
+
+
+@pytest.mark.anyio
+async def test_upgrade_hands_over_the_stream(server: typing.Any) -> None:
+    """A 101 response exposes the raw stream, including bytes read ahead."""
+    async with AsyncConnectionPool() as pool:
+        async with pool.stream(
+            "GET", server.url("/upgrade"), headers={"Upgrade": "echo", "Connection": "Upgrade"}
+        ) as response:
+            assert response.status == 101
+            stream = response.extensions["network_stream"]
+            assert await stream.read(2) == b"he"
+            assert await stream.read(100) == b"llo"
+            await stream.write(b"ping")
+            assert await stream.read(100) == b"ping"
+            assert stream.get_extra_info("server_addr")[1] == server.port
+        assert pool.connections == []
+
+
+@pytest.mark.anyio
+async def test_retry_after_server_closed_idle_connection(server: typing.Any) -> None:
+    """A GET on a connection the server closed while idle is resent on a new one."""
+    async with AsyncConnectionPool() as pool:
+        await pool.request("GET", server.url())
+        assert server.close_idle() == 1
+        response = await pool.request("GET", server.url())
+        assert response.content == b"Hello, world!"
+        assert server.connections_accepted == 2
+        assert len(pool.connections) == 1
+
+
+@pytest.mark.anyio
+async def test_no_retry_for_post(server: typing.Any) -> None:
+    """A POST on a connection the server closed while idle fails, and is not resent."""
+    async with AsyncConnectionPool() as pool:
+        await pool.request("GET", server.url())
+        server.close_idle()
+        with pytest.raises(RemoteProtocolError, match="without sending a response"):
+            await pool.request("POST", server.url("/echo"), content=b"x")
+        assert server.connections_accepted == 1
+        assert repr(pool).endswith("Connections: 0 active, 0 idle]>")
+
+
+@pytest.mark.anyio
+async def test_pool_timeout_and_max_connections(server: typing.Any) -> None:
+    """With every slot busy, a request waits at most the pool timeout."""
+    async with AsyncConnectionPool(max_connections=1) as pool:
+        async with pool.stream("GET", server.url()):
+            with pytest.raises(PoolTimeout):
+                await pool.request("GET", server.url(), extensions={"timeout": {"pool": 0.01}})
+            assert "0 queued" in repr(pool)
+        response = await pool.request("GET", server.url())
+        assert response.status == 200
+
+
+@pytest.mark.anyio
+async def test_keepalive_limit_counts_idle_connections_only(server: typing.Any) -> None:
+    """max_keepalive_connections bounds idle connections, not active ones."""
+    async with AsyncConnectionPool(max_connections=3, max_keepalive_connections=1) as pool:
+        responses = []
+        for _ in range(3):
+            response = await pool.handle_async_request(_request(server.url("/big")))
+            responses.append(response)
+        assert len(pool.connections) == 3
+        for response in responses:
+            await response.aread()
+            await response.aclose()
+        assert repr(pool).endswith("Connections: 0 active, 1 idle]>")
+
+
+@pytest.mark.anyio
+async def test_keepalive_expiry(server: typing.Any) -> None:
+    """An idle connection past its expiry is closed and replaced."""
+    async with AsyncConnectionPool(keepalive_expiry=0.0) as pool:
+        await pool.request("GET", server.url())
+        [first] = pool.connections
+        assert first.has_expired()
+        await pool.request("GET", server.url())
+        assert first.is_closed()
+        assert server.connections_accepted == 2
+
+
+@pytest.mark.anyio
+async def test_other_origin_evicts_idle_connection(server: typing.Any) -> None:
+    """A full pool closes an idle connection to one origin to serve another."""
+    async with AsyncConnectionPool(max_connections=1) as pool:
+        await pool.request("GET", server.url())
+        await pool.request("GET", f"http://localhost:{server.port}/")
+        [connection] = pool.connections
+        assert "localhost" in connection.info()
+
+
+@pytest.mark.anyio
+async def test_waiters_get_connections_handed_over(
+    server: typing.Any, concurrently: typing.Any
+) -> None:
+    """Queued requests are woken with the connections other requests released."""
+    async with AsyncConnectionPool(max_connections=2) as pool:
+        results: list[bytes] = []
+
+        async def fetch() -> None:
+            for _ in range(5):
+                results.append((await pool.request("GET", server.url())).content)
+
+        await concurrently(fetch, 8)
+        assert results == [b"Hello, world!"] * 40
+        assert server.connections_accepted <= 2
+        assert "Requests: 0 active, 0 queued" in repr(pool)
+
+
+@pytest.mark.anyio
+async def test_trace_extension(server: typing.Any) -> None:
+    """The trace callback sees every phase, in order."""
+    events: list[str] = []
+
+    async def trace(name: str, info: dict[str, typing.Any]) -> None:
+        events.append(name)
+
+    async with AsyncConnectionPool() as pool:
+        await pool.request("POST", server.url("/echo"), content=b"x", extensions={"trace": trace})
+    assert events == [
+        "connection.connect_tcp.started",
+        "connection.connect_tcp.complete",
+        "http11.send_request_headers.started",
+        "http11.send_request_headers.complete",
+        "http11.send_request_body.started",
+        "http11.send_request_body.complete",
+        "http11.receive_response_headers.started",
+        "http11.receive_response_headers.complete",
+        "http11.receive_response_body.started",
+        "http11.receive_response_body.complete",
+        "http11.response_closed.started",
+        "http11.response_closed.complete",
+    ]
+
+
+@pytest.mark.anyio
+async def test_unsupported_urls() -> None:
+    """URLs without a supported scheme or a host are refused."""
+    async with AsyncConnectionPool() as pool:
+        with pytest.raises(UnsupportedProtocol, match="missing an 'http://'"):
+            await pool.request("GET", "/path")
+        with pytest.raises(UnsupportedProtocol, match="'ftp://'"):
+            await pool.request("GET", "ftp://example.com/")
+        with pytest.raises(UnsupportedProtocol, match="missing a host"):
+            await pool.request("GET", "http:///path")
+
+
+def test_http2_is_refused() -> None:
+    """http2=True raises instead of silently speaking HTTP/1.1."""
+    with pytest.raises(NotImplementedError, match="HTTP/2 is not implemented"):
+        AsyncConnectionPool(http2=True)
+    with pytest.raises(ValueError):
+        AsyncConnectionPool(http1=False)
+
+
+@pytest.mark.anyio
+async def test_socket_options_and_local_address(server: typing.Any) -> None:
+    """Socket options and the local address reach the socket."""
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    async with AsyncConnectionPool(socket_options=options, local_address="127.0.0.1") as pool:
+        response = await pool.request("GET", server.url())
+        sock = response.extensions["network_stream"].get_extra_info("socket")
+        if sock is not None:
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert response.extensions["network_stream"].get_extra_info("client_addr")[0] == (
+            "127.0.0.1"
+        )
+
+
+@pytest.mark.anyio
+async def test_https(tls_server: typing.Any, client_ssl_context: typing.Any) -> None:
+    """HTTPS works with the caller's context, which is left unmodified."""
+    async with AsyncConnectionPool(ssl_context=client_ssl_context) as pool:
+        response = await pool.request("GET", tls_server.url())
+        assert response.content == b"Hello, world!"
+        ssl_object = response.extensions["network_stream"].get_extra_info("ssl_object")
+        # The server offers ALPN; the caller's context had none and got none added.
+        assert ssl_object.selected_alpn_protocol() is None
+        response = await pool.request(
+            "GET", tls_server.url(), extensions={"sni_hostname": "localhost"}
+        )
+        assert response.status == 200
+
+
+@pytest.mark.anyio
+async def test_connection_standalone(server: typing.Any) -> None:
+    """An AsyncHTTPConnection can be used on its own, and reports its state."""
+    from httptransport import Origin
+
+    origin = Origin(b"http", b"127.0.0.1", server.port)
+    async with AsyncHTTPConnection(origin) as connection:
+        assert connection.info() == "CONNECTING"
+        assert not connection.is_available()
+        response = await connection.request("GET", server.url())
+        assert response.status == 200
+        assert connection.is_idle() and connection.is_available()
+        assert not connection.is_closed()
+        with pytest.raises(RuntimeError, match="Attempted to send request"):
+            await connection.request("GET", "http://example.com/")
+    assert connection.is_closed()
+
+
+def _request(url: str) -> typing.Any:
+    from httptransport import Request
+
+    return Request("GET", url, headers=[(b"Host", b"127.0.0.1")])
