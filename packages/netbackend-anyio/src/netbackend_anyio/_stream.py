@@ -37,6 +37,9 @@ LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
 def describe(exc: BaseException) -> str:
     """Render an exception as ``"Type: text"`` for the message of the mapped one."""
     text = str(exc)
+    if not text and exc.__cause__ is not None:
+        # anyio wraps TLS and socket failures in BrokenResourceError; the cause says why.
+        return f"{type(exc).__name__}: {describe(exc.__cause__)}"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
