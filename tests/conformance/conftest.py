@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import importlib
 import inspect
 import os
 import queue
@@ -59,6 +60,22 @@ _BUILTIN = {
 }
 _ENV_VAR = "NETBACKEND_CONFORMANCE"
 _ENV_LOOPS = "NETBACKEND_CONFORMANCE_LOOPS"
+
+# The CI matrix names the backend set it installed; a variant that set promises must not
+# quietly skip because an install went wrong.
+_SET_VAR = "NETBACKEND_TEST_SET"
+_SETS = {
+    "all": frozenset(BUILTIN_VARIANTS),
+    "none": frozenset(),
+    "sync": frozenset({"sync"}),
+    "anyio": frozenset({"anyio-asyncio", "anyio-trio"}),
+    "trio": frozenset({"trio"}),
+}
+
+
+def _expected_variants() -> frozenset[str]:
+    return _SETS.get(os.environ.get(_SET_VAR, ""), frozenset())
+
 
 # How long the servers' own waits may take before the harness calls it a bug; far above
 # anything a passing test needs, only there so a broken backend cannot hang the run.
@@ -162,9 +179,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend_case", variants, indirect=True)
 
 
+def _import_for(variant: str, name: str) -> typing.Any:
+    """Import what ``variant`` needs: skip when it is missing, fail if CI promised it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if variant in _expected_variants():
+            pytest.fail(f"{_SET_VAR} promises the {variant} variant, but: {exc}")
+        pytest.skip(f"{variant}: {name} is not installed")
+
+
 @pytest.fixture
 def backend_case(request: pytest.FixtureRequest) -> BackendCase:
-    """The variant under test; skips when its package is not installed."""
+    """The variant under test; skips when its package is not installed (see _import_for)."""
     variant = str(request.param)
     if variant.startswith("custom-"):
         target = _option(request.config, "netbackend", _ENV_VAR)
@@ -174,10 +201,10 @@ def backend_case(request: pytest.FixtureRequest) -> BackendCase:
         loop = variant.removeprefix("custom-")
         return BackendCase(variant, cls, is_async, "asyncio" if loop == "sync" else loop)
     module_name, class_name, loop = _BUILTIN[variant]
-    module = pytest.importorskip(module_name)
+    module = _import_for(variant, module_name)
     if loop == "trio":
         # anyio can only drive a trio variant when trio itself is installed.
-        pytest.importorskip("trio")
+        _import_for(variant, "trio")
     # An installed package without its class is a broken backend, not a missing one.
     found: type[typing.Any] | None = getattr(module, class_name, None)
     if found is None:
