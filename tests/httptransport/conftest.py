@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import h11
 import pytest
+
 from netbackend_base import BackendNotFoundError, find_backend
 
 
@@ -169,8 +170,7 @@ class Server:
             return False
         if path == "/continue":
             sock.sendall(
-                b"HTTP/1.1 100 Continue\r\n\r\n"
-                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
             )
             self._send_nothing(conn)
             return True

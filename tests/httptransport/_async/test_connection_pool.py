@@ -6,6 +6,7 @@ import socket
 import typing
 
 import pytest
+
 from httptransport import (
     AsyncConnectionPool,
     AsyncHTTPConnection,
@@ -309,7 +310,8 @@ async def test_connection_standalone(server: typing.Any) -> None:
         assert not connection.is_available()
         response = await connection.request("GET", server.url())
         assert response.status == 200
-        assert connection.is_idle() and connection.is_available()
+        assert connection.is_idle()
+        assert connection.is_available()
         assert not connection.is_closed()
         with pytest.raises(RuntimeError, match="Attempted to send request"):
             await connection.request("GET", "http://example.com/")

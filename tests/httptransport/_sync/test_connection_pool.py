@@ -287,7 +287,8 @@ def test_connection_standalone(server: typing.Any) -> None:
         assert not connection.is_available()
         response = connection.request("GET", server.url())
         assert response.status == 200
-        assert connection.is_idle() and connection.is_available()
+        assert connection.is_idle()
+        assert connection.is_available()
         assert not connection.is_closed()
         with pytest.raises(RuntimeError, match="Attempted to send request"):
             connection.request("GET", "http://example.com/")

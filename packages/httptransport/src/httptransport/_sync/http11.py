@@ -747,8 +747,11 @@ class _H11Body:
                 break
             # EndOfMessage (or ConnectionClosed for a close-delimited body).
             self.complete = True
-            keep_alive = h11_conn.our_state is h11.DONE and h11_conn.their_state is h11.DONE
-            leftover, _ = h11_conn.trailing_data
+            leftover, eof = h11_conn.trailing_data
+            # A close-delimited body leaves h11 in DONE too: the EOF decides.
+            keep_alive = (
+                not eof and h11_conn.our_state is h11.DONE and h11_conn.their_state is h11.DONE
+            )
             self._conn._cycle_done(keep_alive, bytes(leftover))
             raise StopIteration
         except StopIteration:

@@ -1,0 +1,307 @@
+# Generated from tests/httptransport/_async/test_http11.py by scripts/unasync.py: do not edit.
+"""Byte-exact HTTP/1.1 behaviour of the async connection, on the mock backend."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from httptransport import (
+    ConnectionNotAvailable,
+    HTTP11Connection,
+    LocalProtocolError,
+    Origin,
+    RemoteProtocolError,
+    Request,
+)
+
+netbackend_mock = pytest.importorskip("netbackend_mock")
+
+
+class _Parts:
+    """A request body iterated chunk by chunk (not a generator: nothing to finalise)."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self._parts = list(parts)
+
+    def __iter__(self) -> _Parts:
+        return self
+
+    def __next__(self) -> bytes:
+        if not self._parts:
+            raise StopIteration
+        return self._parts.pop(0)
+
+
+ORIGIN = Origin(b"http", b"example.com", 80)
+OK = [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n", b"hello"]
+
+
+def _connection(chunks: list[bytes], **kwargs: typing.Any) -> typing.Any:
+    backend = netbackend_mock.MockBackend(chunks)
+    stream = backend.connect_tcp("example.com", 80)
+    return HTTP11Connection(ORIGIN, stream, **kwargs), stream
+
+
+def test_get_bytes_on_the_wire() -> None:
+    """A GET is sent exactly as h11 would, and the response parsed with raw header case."""
+    conn, stream = _connection(list(OK))
+    response = conn.request(
+        "GET", "http://example.com/path?q=1", headers={"Accept": "*/*", "X-Empty": ""}
+    )
+    assert stream.data_written == (
+        b"GET /path?q=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nX-Empty: \r\n\r\n"
+    )
+    assert response.status == 200
+    assert response.headers == [(b"Content-Type", b"text/plain"), (b"Content-Length", b"5")]
+    assert response.content == b"hello"
+    assert response.extensions["reason_phrase"] == b"OK"
+    assert conn.is_idle()
+    assert conn.is_available()
+    assert not conn.is_closed()
+    assert conn.info() == "'http://example.com:80', HTTP/1.1, IDLE, Request Count: 1"
+    assert repr(conn) == ("<HTTP11Connection ['http://example.com:80', IDLE, Request Count: 1]>")
+    assert not conn.has_expired()
+
+
+def test_bodies_on_the_wire() -> None:
+    """Bytes bodies get Content-Length; iterables are chunk-encoded."""
+
+    def parts() -> typing.Iterator[bytes]:
+        yield b"ab"
+        yield b"cde"
+
+    conn, stream = _connection(OK + OK + OK)
+    conn.request("POST", "http://example.com/", content=b"data")
+    conn.request("POST", "http://example.com/", content=parts())
+    conn.request(
+        "POST",
+        "http://example.com/",
+        headers={"Transfer-Encoding": "chunked"},
+        content=b"xyz",
+    )
+    assert stream.data_written == (
+        b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 4\r\n\r\ndata"
+        b"POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"
+        b"POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nxyz\r\n0\r\n\r\n"
+    )
+
+
+def test_content_length_mismatch() -> None:
+    """A body longer or shorter than its Content-Length is refused and the connection closed."""
+
+    cases: list[tuple[bytes, typing.Any]] = [
+        (b"2", b"abc"),
+        (b"2", _Parts([b"abc"])),
+        (b"5", _Parts([b"abc"])),
+    ]
+    for length, content in cases:
+        conn, _ = _connection(list(OK))
+        request = Request(
+            "POST",
+            "http://example.com/",
+            headers=[(b"Host", b"x"), (b"Content-Length", length)],
+            content=content,
+        )
+        with pytest.raises(LocalProtocolError, match="Content-Length"):
+            conn.handle_request(request)
+        assert conn.is_closed()
+
+
+def test_invalid_requests_go_through_h11() -> None:
+    """Requests the lean path refuses get h11's error: bad header, no Host."""
+    conn, _ = _connection(list(OK))
+    with pytest.raises(LocalProtocolError):
+        conn.handle_request(
+            Request("GET", "http://example.com/", headers=[(b"Host", b"x"), (b"Bad", b"a\r\nb")])
+        )
+    conn, _ = _connection(list(OK))
+    with pytest.raises(LocalProtocolError, match="Host"):
+        conn.handle_request(Request("GET", "http://example.com/"))
+
+
+def test_odd_framing_request_uses_h11() -> None:
+    """A request with a duplicated Content-Length still goes out, framed by h11."""
+    conn, stream = _connection(list(OK))
+    request = Request(
+        "POST",
+        "http://example.com/",
+        headers=[(b"Host", b"x"), (b"Content-Length", b"1"), (b"Content-Length", b"1")],
+        content=b"a",
+    )
+    response = conn.handle_request(request)
+    assert response.read() == b"hello"
+    assert stream.data_written.endswith(b"\r\n\r\na")
+
+
+def test_response_split_across_reads() -> None:
+    """A head and body arriving byte by byte are reassembled; the buffer carries over."""
+    raw = b"".join(OK) + b"".join(OK)
+    conn, _ = _connection([raw[i : i + 1] for i in range(len(raw))])
+    for _ in range(2):
+        response = conn.request("GET", "http://example.com/")
+        assert response.content == b"hello"
+
+
+def test_h11_fallback_responses() -> None:
+    """Chunked, informational, folded and close-delimited responses are handled by h11."""
+    conn, _ = _connection(
+        [
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"3\r\nabc\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
+            b"HTTP/1.1 200 OK\n\nbye",
+        ]
+    )
+    response = conn.request("GET", "http://example.com/")
+    assert (response.status, response.content) == (200, b"abc")
+    response = conn.request("GET", "http://example.com/")
+    assert response.content == b"ok"
+    response = conn.request("GET", "http://example.com/")
+    assert response.content == b"bye"
+    assert conn.is_closed()
+
+
+def test_head_and_no_content() -> None:
+    """HEAD, 204 and 304 responses have no body whatever their Content-Length says."""
+    conn, _ = _connection(
+        [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n",
+        ]
+    )
+    for method in ("HEAD", "GET", "GET"):
+        response = conn.request(method, "http://example.com/")
+        assert response.content == b""
+    assert conn.info().endswith("IDLE, Request Count: 3")
+
+
+def test_connection_close_headers() -> None:
+    """'Connection: close' on either side closes the connection after the response."""
+    conn, _ = _connection(
+        [b"HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n"]
+    )
+    conn.request("GET", "http://example.com/")
+    assert conn.is_closed()
+    conn, _ = _connection(list(OK))
+    conn.request("GET", "http://example.com/", headers={"Connection": "close"})
+    assert conn.is_closed()
+
+
+def test_remote_protocol_errors() -> None:
+    """Garbage, an early EOF, or bytes after the response close the connection."""
+    conn, _ = _connection([b"NOT HTTP\r\n\r\n"])
+    with pytest.raises(RemoteProtocolError):
+        conn.request("GET", "http://example.com/")
+    assert conn.is_closed()
+    conn, _ = _connection([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"])
+    with pytest.raises(RemoteProtocolError, match="7 bytes missing"):
+        conn.request("GET", "http://example.com/")
+    conn, _ = _connection([b"HTTP/1.1 200 OK\r\nContent"])
+    with pytest.raises(RemoteProtocolError, match="middle of the response head"):
+        conn.request("GET", "http://example.com/")
+    conn, _ = _connection([])
+    with pytest.raises(RemoteProtocolError, match="without sending a response"):
+        conn.request("GET", "http://example.com/")
+    conn, _ = _connection([b"".join(OK) + b"junk"])
+    conn.request("GET", "http://example.com/")
+    assert conn.is_closed()
+    conn, _ = _connection([b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 20000])
+    with pytest.raises(RemoteProtocolError):
+        conn.request("GET", "http://example.com/")
+
+
+def test_stale_reused_connection() -> None:
+    """EOF before any response byte on a reused connection marks idempotent requests retryable."""
+    conn, _ = _connection(list(OK))
+    conn.request("GET", "http://example.com/")
+    with pytest.raises(ConnectionNotAvailable):
+        conn.request("GET", "http://example.com/")
+    conn, _ = _connection(list(OK))
+    conn.request("GET", "http://example.com/")
+    with pytest.raises(RemoteProtocolError, match="without sending a response"):
+        conn.request("POST", "http://example.com/", content=b"x")
+
+
+def test_busy_and_wrong_origin() -> None:
+    """A busy connection is not available; another origin's request is refused."""
+    conn, _ = _connection(list(OK) + list(OK))
+    with conn.stream("GET", "http://example.com/") as response:
+        with pytest.raises(ConnectionNotAvailable):
+            conn.request("GET", "http://example.com/")
+        assert conn.info().endswith("ACTIVE, Request Count: 1")
+        assert not conn.is_available()
+        response.read()
+    with pytest.raises(RuntimeError):
+        conn.request("GET", "http://other.com/")
+    conn.close()
+    assert conn.is_closed()
+    assert conn.has_expired()
+
+
+def test_keepalive_expiry_and_close_before_end() -> None:
+    """An idle connection expires; closing a response early closes its connection."""
+    conn, _ = _connection(list(OK), keepalive_expiry=0.0)
+    conn.request("GET", "http://example.com/")
+    assert conn.has_expired()
+    conn, _ = _connection(list(OK))
+    with conn.stream("GET", "http://example.com/"):
+        pass
+    assert conn.is_closed()
+
+
+def test_upgrade_and_connect_via_h11() -> None:
+    """101 and CONNECT hand the raw stream over, replaying bytes read ahead."""
+    conn, stream = _connection([b"HTTP/1.1 101 Switching\r\nUpgrade: ws\r\n\r\nxyz", b"!"])
+    with conn.stream(
+        "GET", "http://example.com/", headers={"Upgrade": "ws", "Connection": "upgrade"}
+    ) as response:
+        assert response.status == 101
+        network = response.extensions["network_stream"]
+        assert network.read(100) == b"xyz"
+        assert network.read(100) == b"!"
+        network.write(b"out")
+        assert network.get_extra_info("client_addr") is not None
+    assert stream.data_written.endswith(b"out")
+    assert conn.is_closed()
+    conn, stream = _connection([b"HTTP/1.1 200 Connection established\r\n\r\n"])
+    with conn.stream(
+        "CONNECT", "http://example.com/", extensions={"target": b"example.org:443"}
+    ) as response:
+        assert response.status == 200
+        assert stream.data_written.startswith(b"CONNECT example.org:443 HTTP/1.1\r\n")
+        network = response.extensions["network_stream"]
+        tls = network.start_tls(typing.cast(typing.Any, None), "example.org")
+        assert tls is not None
+        network.close()
+
+
+def test_trace_on_fallback_paths() -> None:
+    """Tracing reports the h11 path's phases and a failing body read."""
+    events: list[str] = []
+
+    def trace(name: str, info: dict[str, typing.Any]) -> None:
+        events.append(name)
+
+    conn, _ = _connection(
+        [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"]
+    )
+    request = Request(
+        "GET",
+        "http://example.com/",
+        headers={"Host": "example.com", "Upgrade": "x"},
+        extensions={"trace": trace},
+    )
+    response = conn.handle_request(request)
+    assert response.read() == b"abc"
+    assert "http11.send_request_headers.complete" in events
+    assert "http11.receive_response_body.complete" in events
+    events.clear()
+    conn, _ = _connection([b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc"])
+    with pytest.raises(RemoteProtocolError):
+        conn.request("GET", "http://example.com/", extensions={"trace": trace})
+    assert "http11.receive_response_body.failed" in events
