@@ -5,10 +5,10 @@ from __future__ import annotations
 import ast
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = sorted(p for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
@@ -78,7 +78,8 @@ def test_siblings_are_ranges_never_pins(package: Path) -> None:
     for requirement in project.get("dependencies", []):
         if _requirement_name(requirement) in SIBLINGS:
             assert "==" not in requirement
-            assert ">=" in requirement and "<" in requirement.replace("<=", ""), requirement
+            assert ">=" in requirement, requirement
+            assert "<" in requirement.replace("<=", ""), requirement
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)

@@ -5,43 +5,101 @@ from __future__ import annotations
 from .__about__ import __version__ as __version__
 from ._concurrency import (
     AsyncEvent as AsyncEvent,
+)
+from ._concurrency import (
     AsyncLock as AsyncLock,
+)
+from ._concurrency import (
     AsyncSemaphore as AsyncSemaphore,
+)
+from ._concurrency import (
     Event as Event,
+)
+from ._concurrency import (
     Lock as Lock,
+)
+from ._concurrency import (
     Semaphore as Semaphore,
+)
+from ._concurrency import (
     async_shielded as async_shielded,
+)
+from ._concurrency import (
     async_sleep as async_sleep,
+)
+from ._concurrency import (
     current_async_library as current_async_library,
+)
+from ._concurrency import (
     shielded as shielded,
+)
+from ._concurrency import (
     sleep as sleep,
 )
 from ._discovery import (
     CONTEXTS as CONTEXTS,
+)
+from ._discovery import (
     BackendInfo as BackendInfo,
+)
+from ._discovery import (
     default_async_backend as default_async_backend,
+)
+from ._discovery import (
     default_backend as default_backend,
+)
+from ._discovery import (
     find_backend as find_backend,
+)
+from ._discovery import (
     installed_backends as installed_backends,
+)
+from ._discovery import (
     load_class as load_class,
 )
 from ._exceptions import (
     BackendNotFoundError as BackendNotFoundError,
+)
+from ._exceptions import (
     ConnectError as ConnectError,
+)
+from ._exceptions import (
     ConnectTimeout as ConnectTimeout,
+)
+from ._exceptions import (
     NetworkError as NetworkError,
+)
+from ._exceptions import (
     ReadError as ReadError,
+)
+from ._exceptions import (
     ReadTimeout as ReadTimeout,
+)
+from ._exceptions import (
     TimeoutException as TimeoutException,
+)
+from ._exceptions import (
     WriteError as WriteError,
+)
+from ._exceptions import (
     WriteTimeout as WriteTimeout,
+)
+from ._exceptions import (
     map_exceptions as map_exceptions,
 )
 from ._interfaces import (
     SOCKET_OPTION as SOCKET_OPTION,
+)
+from ._interfaces import (
     AsyncNetworkBackend as AsyncNetworkBackend,
+)
+from ._interfaces import (
     AsyncNetworkStream as AsyncNetworkStream,
+)
+from ._interfaces import (
     NetworkBackend as NetworkBackend,
+)
+from ._interfaces import (
     NetworkStream as NetworkStream,
 )
 

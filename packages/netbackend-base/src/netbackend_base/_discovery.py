@@ -136,8 +136,7 @@ def find_backend(context: str) -> type[typing.Any]:
     if not candidates:
         what, package = _INSTALL_HINT[context]
         raise BackendNotFoundError(
-            f"No network backend for {what} is installed. "
-            f"Install one with: pip install {package}"
+            f"No network backend for {what} is installed. Install one with: pip install {package}"
         )
     preference = _PREFERENCE[context]
 

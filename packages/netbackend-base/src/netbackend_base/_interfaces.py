@@ -33,11 +33,9 @@ __all__ = (
 if typing.TYPE_CHECKING:
     import ssl
 
-SOCKET_OPTION = typing.Union[
-    tuple[int, int, int],
-    tuple[int, int, typing.Union[bytes, bytearray]],
-    tuple[int, int, None, int],
-]
+SOCKET_OPTION = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
 """A socket option as passed to ``socket.setsockopt``: ``(level, name, value)``, or
 ``(level, name, None, optlen)``."""
 
