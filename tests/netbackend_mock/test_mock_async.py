@@ -156,22 +156,6 @@ async def test_sleep_returns_at_once_and_is_recorded() -> None:
     assert backend.sleeps == [3600]
 
 
-async def test_sleep_yields_to_the_event_loop() -> None:
-    """sleep() is a checkpoint: another task gets to run while the caller sleeps."""
-
-    backend = AsyncMockBackend([])
-    order: list[str] = []
-
-    async def other() -> None:
-        order.append("other")
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(other)
-        await backend.sleep(10)
-        order.append("after sleep")
-    assert order == ["other", "after sleep"]
-
-
 async def test_sleep_can_be_cancelled() -> None:
     """A cancelled scope around sleep() cancels it, since it checkpoints."""
 

@@ -55,9 +55,7 @@ def current_async_library() -> str:
     try:
         name = sniffio.current_async_library()
     except sniffio.AsyncLibraryNotFoundError:
-        raise RuntimeError(
-            "no running event loop: call this from asyncio or trio code"
-        ) from None
+        raise RuntimeError("no running event loop: call this from asyncio or trio code") from None
     if name not in _SUPPORTED:
         raise RuntimeError(f"unsupported async library {name!r}: use asyncio or trio")
     return name
@@ -86,6 +84,9 @@ class AsyncLock:
         await (self._lock or self._bind()).acquire()
 
     def release(self) -> None:
+        if self._lock is None:
+            # Same error as asyncio's and trio's locks, not an AttributeError on None.
+            raise RuntimeError("release of an AsyncLock that was never acquired")
         self._lock.release()
 
     def locked(self) -> bool:
@@ -207,26 +208,35 @@ async def async_shielded(
     (anyio's cancel scopes repeat them).
     """
     if current_async_library() == "trio":
-        with _trio().CancelScope(shield=True):
-            return await fn(*args, **kwargs)
+        trio = _trio()
+        with trio.CancelScope(shield=True):
+            result = await fn(*args, **kwargs)
+        # Leaving a shielded scope does not deliver a pending cancellation by itself: it
+        # would wait for the caller's next checkpoint, and code the caller meant to skip
+        # would run first.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return result
 
     async def call() -> T:
         return await fn(*args, **kwargs)
 
     task = asyncio.ensure_future(call())
-    cancelled = False
-    while True:
+    cancellation: asyncio.CancelledError | None = None
+    while not task.done():
         try:
-            result = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.done():
+            await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            if task.cancelled():
                 # The inner task itself was cancelled (by someone else): propagate.
                 raise
-            cancelled = True
-            continue
-        if cancelled:
-            raise asyncio.CancelledError()
-        return result
+            # The caller was cancelled. fn may have finished in the same loop iteration,
+            # so its outcome is read from the task below rather than dropped here. The
+            # first cancellation is kept as it is: anyio recognises its own by the message.
+            cancellation = cancellation or exc
+    result = task.result()  # fn's own exception wins over the caller's cancellation
+    if cancellation is not None:
+        raise cancellation
+    return result
 
 
 class Lock:
