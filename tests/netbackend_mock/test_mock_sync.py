@@ -282,3 +282,25 @@ def test_repr_shows_state() -> None:
     assert "open" in repr(stream)
     stream.close()
     assert "closed" in repr(stream)
+
+
+def test_constructor_takes_httpcore_arguments_positionally() -> None:
+    """MockBackend and MockStream take (buffer, http2) positionally, as in httpcore."""
+    backend = MockBackend([b"x"], True)
+    assert backend.http2 is True
+    stream = MockStream([b"y"], True)
+    assert stream.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
+
+
+def test_readme_example_runs() -> None:
+    """The Python example in the package README runs and its assertions hold."""
+    import pathlib
+    import re
+
+    readme = pathlib.Path(__file__).parents[2] / "packages" / "netbackend-mock" / "README.md"
+    if not readme.exists():
+        pytest.skip("not running from a repository checkout")
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, str(readme), "exec"), {})
