@@ -8,6 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +25,8 @@ DIST_OF = {name.replace("-", "_"): name for name in SIBLINGS}
 
 def _pyproject(package: Path) -> dict[str, object]:
     with (package / "pyproject.toml").open("rb") as f:
-        return tomllib.load(f)
+        data: dict[str, object] = tomllib.load(f)
+    return data
 
 
 def _requirement_name(requirement: str) -> str:
