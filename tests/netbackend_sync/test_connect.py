@@ -14,20 +14,14 @@ import pytest
 
 pytest.importorskip("netbackend_sync")
 
-from netbackend_base import ConnectError, ConnectTimeout
+from netbackend_base import HAPPY_EYEBALLS_DELAY, ConnectError, ConnectTimeout
 from netbackend_sync import SyncBackend
-from netbackend_sync._connect import CONNECTION_ATTEMPT_DELAY, interleave
 
 FAKE = "dual-stack.invalid"
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="Linux TCP behaviour")
 
 Factory = Callable[..., typing.Any]
-
-
-def _info(family: int, host: str, port: int = 80) -> typing.Any:
-    sockaddr = (host, port, 0, 0) if family == socket.AF_INET6 else (host, port)
-    return (family, socket.SOCK_STREAM, 6, "", sockaddr)
 
 
 def _roundtrip(stream: typing.Any) -> None:
@@ -39,25 +33,6 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def test_interleave_puts_ipv6_first_and_alternates_families() -> None:
-    """Addresses alternate families starting with IPv6, keeping the resolver's order within one."""
-    infos = [
-        _info(socket.AF_INET, "10.0.0.1"),
-        _info(socket.AF_INET, "10.0.0.2"),
-        _info(socket.AF_INET, "10.0.0.3"),
-        _info(socket.AF_INET6, "fd00::1"),
-        _info(socket.AF_INET6, "fd00::2"),
-    ]
-    hosts = [sockaddr[0] for _family, sockaddr in interleave(infos)]
-    assert hosts == ["fd00::1", "10.0.0.1", "fd00::2", "10.0.0.2", "10.0.0.3"]
-
-
-def test_interleave_drops_repeated_addresses() -> None:
-    """An address the resolver lists twice is tried once."""
-    infos = [_info(socket.AF_INET, "10.0.0.1"), _info(socket.AF_INET, "10.0.0.1")]
-    assert interleave(infos) == [(socket.AF_INET, ("10.0.0.1", 80))]
 
 
 def test_happy_eyeballs_falls_back_to_ipv4_when_ipv6_never_answers(
@@ -75,7 +50,7 @@ def test_happy_eyeballs_falls_back_to_ipv4_when_ipv6_never_answers(
         assert stream.get_extra_info("server_addr") == ("127.0.0.1", dual_stack.port)
     finally:
         stream.close()
-    assert CONNECTION_ATTEMPT_DELAY <= elapsed < 0.5
+    assert HAPPY_EYEBALLS_DELAY <= elapsed < 0.5
     dual_stack.join()
     assert open_fds() == before
 
@@ -98,7 +73,7 @@ def test_happy_eyeballs_starts_the_next_attempt_at_once_after_a_refusal(
         assert stream.get_extra_info("server_addr") == ("127.0.0.1", server.port)
     finally:
         stream.close()
-    assert elapsed < CONNECTION_ATTEMPT_DELAY
+    assert elapsed < HAPPY_EYEBALLS_DELAY
 
 
 def test_happy_eyeballs_reports_the_last_error_when_every_address_fails(
@@ -190,7 +165,7 @@ def test_local_address_limits_attempts_to_its_family(
     started = time.monotonic()
     stream = SyncBackend().connect_tcp(FAKE, dual_stack.port, local_address="127.0.0.1")
     try:
-        assert time.monotonic() - started < CONNECTION_ATTEMPT_DELAY
+        assert time.monotonic() - started < HAPPY_EYEBALLS_DELAY
         assert stream.get_extra_info("client_addr")[0] == "127.0.0.1"
         _roundtrip(stream)
     finally:

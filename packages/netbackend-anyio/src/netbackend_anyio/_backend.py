@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import errno
-import os
 import socket
 import typing
 
 import anyio
 import anyio.abc
 
-from netbackend_base import SOCKET_OPTION, AsyncNetworkBackend, ConnectError, ConnectTimeout
+from netbackend_base import (
+    HAPPY_EYEBALLS_DELAY,
+    SOCKET_OPTION,
+    AsyncNetworkBackend,
+    ConnectError,
+    ConnectTimeout,
+    SocketTarget,
+    connect_socket,
+    numeric_targets,
+    targets_from_addrinfo,
+)
 
-from ._addresses import Target, numeric_targets, targets_from_addrinfo
 from ._stream import LIBRARY_ERRORS, AnyIOStream, describe
 
-__all__ = ("HAPPY_EYEBALLS_DELAY", "AnyIOBackend")
-
-HAPPY_EYEBALLS_DELAY = 0.25
-"""Seconds to wait for one connection attempt before starting the next (RFC 8305)."""
+__all__ = ("AnyIOBackend",)
 
 
 class AnyIOBackend(AsyncNetworkBackend):
@@ -89,7 +93,7 @@ class AnyIOBackend(AsyncNetworkBackend):
             ConnectError: No such socket, or the connection was refused.
         """
         options = list(socket_options or ())
-        target: Target = (socket.AF_UNIX, (path,))
+        target: SocketTarget = (socket.AF_UNIX, (path,))
         sock: socket.socket | None = None
         try:
             if timeout is None:
@@ -124,7 +128,7 @@ async def _wrap(sock: socket.socket, *, unix: bool) -> AnyIOStream:
     return AnyIOStream(stream, sock)
 
 
-async def _resolve(host: str, port: int) -> list[Target]:
+async def _resolve(host: str, port: int) -> list[SocketTarget]:
     targets = numeric_targets(host, port)
     if targets is not None:
         return targets
@@ -160,12 +164,14 @@ async def _connect_tcp(
 
 
 async def _happy_eyeballs(
-    targets: list[Target], local_address: str | None, options: list[SOCKET_OPTION]
+    targets: list[SocketTarget], local_address: str | None, options: list[SOCKET_OPTION]
 ) -> socket.socket:
     winners: list[socket.socket] = []
     errors: list[OSError] = []
 
-    async def attempt(target: Target, failed: anyio.Event, group: anyio.abc.TaskGroup) -> None:
+    async def attempt(
+        target: SocketTarget, failed: anyio.Event, group: anyio.abc.TaskGroup
+    ) -> None:
         try:
             sock = await _attempt(target, local_address, options)
         except OSError as exc:
@@ -205,33 +211,7 @@ def _summary(errors: list[OSError]) -> str:
 
 
 async def _attempt(
-    target: Target, local_address: str | None, options: list[SOCKET_OPTION]
+    target: SocketTarget, local_address: str | None, options: list[SOCKET_OPTION]
 ) -> socket.socket:
     """Create, configure and connect one socket; it is closed on any failure or cancel."""
-    family, address = target
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setblocking(False)
-        if family != socket.AF_UNIX:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for option in options:
-            sock.setsockopt(*option)
-        if local_address is not None:
-            sock.bind((local_address, 0))
-        while True:
-            code = sock.connect_ex(address[0] if family == socket.AF_UNIX else address)
-            if code in (0, errno.EISCONN):
-                return sock
-            if code not in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK, errno.EALREADY):
-                raise OSError(code, os.strerror(code))
-            await anyio.wait_writable(sock)
-            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if code:
-                raise OSError(code, os.strerror(code))
-            if family != socket.AF_UNIX:
-                return sock
-            # A Unix socket with a full backlog says EAGAIN without starting to connect:
-            # loop and ask again once it looks writable.
-    except BaseException:
-        sock.close()
-        raise
+    return await connect_socket(target, local_address, options, anyio.wait_writable)

@@ -102,9 +102,31 @@ from ._interfaces import (
 from ._interfaces import (
     NetworkStream as NetworkStream,
 )
+from ._sockets import (
+    HAPPY_EYEBALLS_DELAY as HAPPY_EYEBALLS_DELAY,
+)
+from ._sockets import (
+    SocketTarget as SocketTarget,
+)
+from ._sockets import (
+    connect_socket as connect_socket,
+)
+from ._sockets import (
+    interleave_targets as interleave_targets,
+)
+from ._sockets import (
+    new_socket as new_socket,
+)
+from ._sockets import (
+    numeric_targets as numeric_targets,
+)
+from ._sockets import (
+    targets_from_addrinfo as targets_from_addrinfo,
+)
 
 __all__ = (
     "CONTEXTS",
+    "HAPPY_EYEBALLS_DELAY",
     "SOCKET_OPTION",
     "AsyncEvent",
     "AsyncLock",
@@ -123,19 +145,25 @@ __all__ = (
     "ReadError",
     "ReadTimeout",
     "Semaphore",
+    "SocketTarget",
     "TimeoutException",
     "WriteError",
     "WriteTimeout",
     "__version__",
     "async_shielded",
     "async_sleep",
+    "connect_socket",
     "current_async_library",
     "default_async_backend",
     "default_backend",
     "find_backend",
     "installed_backends",
+    "interleave_targets",
     "load_class",
     "map_exceptions",
+    "new_socket",
+    "numeric_targets",
     "shielded",
     "sleep",
+    "targets_from_addrinfo",
 )

@@ -10,7 +10,7 @@ Theory of operation:
   A single address is connected with a plain blocking ``connect``.
 * Several addresses race without threads: each attempt is a non-blocking ``connect`` on
   its own socket, and one selector waits for whichever finishes first. A new attempt
-  starts every :data:`CONNECTION_ATTEMPT_DELAY` seconds (section 5), or at once when an
+  starts every ``netbackend_base.HAPPY_EYEBALLS_DELAY`` seconds (section 5), or at once when an
   attempt fails. The first socket to connect wins; on every way out (success, failure,
   timeout, ``KeyboardInterrupt``) every other socket is closed.
 * Errors surface as ``OSError`` (``TimeoutError`` for the deadline); the backend maps
@@ -22,7 +22,6 @@ from __future__ import annotations
 import collections
 import errno
 import ipaddress
-import itertools
 import os
 import selectors
 import socket
@@ -31,18 +30,15 @@ import time
 import typing
 from collections.abc import Iterable, Sequence
 
+from netbackend_base import HAPPY_EYEBALLS_DELAY, new_socket, targets_from_addrinfo
+
 if typing.TYPE_CHECKING:
     from netbackend_base import SOCKET_OPTION
 
 __all__ = (
-    "CONNECTION_ATTEMPT_DELAY",
-    "interleave",
     "open_tcp_socket",
     "open_unix_socket",
 )
-
-CONNECTION_ATTEMPT_DELAY = 0.25
-"""Seconds between the starts of two connection attempts (RFC 8305 section 5)."""
 
 Address = tuple[int, typing.Any]
 """``(family, sockaddr)`` of one candidate address."""
@@ -75,7 +71,7 @@ def open_tcp_socket(
     deadline = None if timeout is None else time.monotonic() + timeout
     # The options go to every attempt's socket, and the caller may hand us a generator.
     options = tuple(socket_options or ())
-    addresses = interleave(_resolve(host, port, deadline))
+    addresses = targets_from_addrinfo(_resolve(host, port, deadline))
     local_family = None if local_address is None else _literal_family(local_address)
     if local_family is not None:
         addresses = [address for address in addresses if address[0] == local_family]
@@ -85,7 +81,7 @@ def open_tcp_socket(
         raise OSError(f"no address found for {host!r}")
     if len(addresses) == 1:
         family, sockaddr = addresses[0]
-        sock = _new_tcp_socket(family, local_address, options)
+        sock = new_socket(family, local_address, options)
         try:
             sock.settimeout(_remaining(deadline))
             sock.connect(sockaddr)
@@ -114,22 +110,6 @@ def open_unix_socket(
         sock.close()
         raise
     return sock
-
-
-def interleave(infos: Iterable[AddrInfo]) -> list[Address]:
-    """Order ``getaddrinfo`` results for connecting: IPv6 first, then alternating families.
-
-    Within a family the resolver's order is kept; repeated addresses are dropped.
-    """
-    seen: set[Address] = set()
-    by_family: dict[bool, list[Address]] = {True: [], False: []}
-    for family, _type, _proto, _canonname, sockaddr in infos:
-        address = (family, sockaddr)
-        if address not in seen:
-            seen.add(address)
-            by_family[family == socket.AF_INET6].append(address)
-    pairs = itertools.zip_longest(by_family[True], by_family[False])
-    return [address for pair in pairs for address in pair if address is not None]
 
 
 def _resolve(host: str, port: int, deadline: float | None) -> Sequence[AddrInfo]:
@@ -175,7 +155,7 @@ def _race(
                 if waiting and (now >= next_start or not selector.get_map()):
                     family, sockaddr = waiting.popleft()
                     try:
-                        sock = _new_tcp_socket(family, local_address, options)
+                        sock = new_socket(family, local_address, options)
                         opened.append(sock)
                         sock.setblocking(False)
                         error = sock.connect_ex(sockaddr)
@@ -186,7 +166,7 @@ def _race(
                         winner = sock
                     elif error in _IN_PROGRESS:
                         selector.register(sock, selectors.EVENT_WRITE)
-                        next_start = now + CONNECTION_ATTEMPT_DELAY
+                        next_start = now + HAPPY_EYEBALLS_DELAY
                     else:
                         last_error = _failure(sock, error)
                     continue
@@ -214,24 +194,6 @@ def _race(
                 if sock is not winner:
                     sock.close()
     return winner
-
-
-def _new_tcp_socket(
-    family: int, local_address: str | None, options: tuple[SOCKET_OPTION, ...]
-) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # After TCP_NODELAY, so a caller may turn it off; before bind (SO_REUSEADDR) and
-        # connect (SO_RCVBUF sizes the window scale announced in the SYN).
-        for option in options:
-            sock.setsockopt(*option)
-        if local_address is not None:
-            sock.bind((local_address, 0))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def _failure(sock: socket.socket, error: int) -> OSError:
