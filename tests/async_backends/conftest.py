@@ -1,4 +1,13 @@
-"""Servers, certificates and fd accounting for the backend-specific tests.
+"""Backend variants, servers, certificates and fd accounting for the async backends.
+
+Every test that takes the ``case`` fixture runs once per async variant, each skipped
+when its package is not installed:
+
+* ``anyio-asyncio`` / ``anyio-trio``: ``netbackend_anyio.AnyIOBackend`` on each loop;
+* ``trio``: ``netbackend_trio.TrioBackend`` on trio.
+
+A missing package that ``NETBACKEND_TEST_SET`` (set by the CI matrix) says was installed
+fails instead of skipping.
 
 Servers run in plain threads with blocking sockets so that they work the same whichever
 event loop the test runs on.
@@ -6,15 +15,92 @@ event loop the test runs on.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import os
 import socket
 import ssl
 import threading
+import types
 import typing
 from collections.abc import Callable, Iterator
 
 import pytest
 import trustme
+
+from netbackend_base import AsyncNetworkBackend
+
+# The packages each CI backend set installs (see hatch.toml's matrix).
+_SET_VAR = "NETBACKEND_TEST_SET"
+_PROMISED = {
+    "all": frozenset({"netbackend_anyio", "netbackend_trio"}),
+    "anyio": frozenset({"netbackend_anyio"}),
+    "trio": frozenset({"netbackend_trio"}),
+}
+
+
+def require_package(name: str) -> types.ModuleType:
+    """Import backend package ``name``: skip when it is missing, fail if CI promised it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if name in _PROMISED.get(os.environ.get(_SET_VAR, ""), frozenset()):
+            pytest.fail(f"{_SET_VAR} promises {name}, but: {exc}")
+        pytest.skip(f"{name} is not installed")
+
+
+@pytest.fixture
+def require() -> Callable[[str], types.ModuleType]:
+    """:func:`require_package`, for tests that need a backend package outside ``case``."""
+    return require_package
+
+
+@dataclasses.dataclass(frozen=True)
+class AsyncCase:
+    """One async backend variant.
+
+    Attributes:
+        backend_class: The public backend class under test.
+        loop: The event loop anyio runs the test body on (``"asyncio"`` or ``"trio"``).
+        timer_module: The module whose ``move_on_after`` the backend's timeouts use.
+    """
+
+    backend_class: type[AsyncNetworkBackend]
+    loop: str
+    timer_module: types.ModuleType
+
+    def backend(self) -> AsyncNetworkBackend:
+        """A fresh backend instance."""
+        return self.backend_class()
+
+
+# variant id -> (package, backend class, loop, module whose move_on_after it uses)
+_VARIANTS = {
+    "anyio-asyncio": ("netbackend_anyio", "AnyIOBackend", "asyncio", "anyio"),
+    "anyio-trio": ("netbackend_anyio", "AnyIOBackend", "trio", "anyio"),
+    "trio": ("netbackend_trio", "TrioBackend", "trio", "trio"),
+}
+
+
+@pytest.fixture(params=list(_VARIANTS))
+def case(request: pytest.FixtureRequest) -> AsyncCase:
+    """The async backend variant under test; skips when its package is not installed."""
+    package, class_name, loop, timer = _VARIANTS[str(request.param)]
+    module = require_package(package)
+    if loop == "trio":
+        pytest.importorskip("trio")
+    found = getattr(module, class_name, None)
+    if found is None:
+        # An installed package without its class is a broken backend, not a missing one.
+        pytest.fail(f"{package} is installed but has no {class_name}")
+    return AsyncCase(found, loop, importlib.import_module(timer))
+
+
+@pytest.fixture
+def anyio_backend(case: AsyncCase) -> str:
+    """Run each async test on the loop its variant needs (overrides the root fixture)."""
+    return case.loop
+
 
 Handler = Callable[[socket.socket], None]
 DUAL_STACK_NAME = "dual.example.test"
