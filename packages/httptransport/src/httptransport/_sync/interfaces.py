@@ -118,6 +118,25 @@ class ConnectionInterface(RequestInterface):
         raise NotImplementedError()  # pragma: no cover
 
 
+# Parsed URL strings: clients send many requests to few URLs, and parsing costs more
+# than everything else in building a request. Each hit still builds a new URL object.
+_parsed_urls: dict[bytes | str, tuple[bytes, bytes, int | None, bytes]] = {}
+_PARSED_URLS_MAX = 512
+
+
+def _url(url: URL | bytes | str) -> URL:
+    if isinstance(url, (str, bytes)):
+        parts = _parsed_urls.get(url)
+        if parts is None:
+            parsed = enforce_url(url, name="url")
+            if len(_parsed_urls) >= _PARSED_URLS_MAX:
+                _parsed_urls.clear()
+            _parsed_urls[url] = (parsed.scheme, parsed.host, parsed.port, parsed.target)
+            return parsed
+        return URL(scheme=parts[0], host=parts[1], port=parts[2], target=parts[3])
+    return enforce_url(url, name="url")
+
+
 def _build_request(
     method: bytes | str,
     url: URL | bytes | str,
@@ -125,7 +144,7 @@ def _build_request(
     content: typing.Any,
     extensions: Extensions | None,
 ) -> Request:
-    url = enforce_url(url, name="url")
+    url = _url(url)
     header_list = include_request_headers(
         enforce_headers(headers, name="headers"), url=url, content=content
     )
