@@ -179,3 +179,47 @@ def _request() -> typing.Any:
     from httptransport import Request
 
     return Request("GET", "http://example.com/", headers=[(b"Host", b"example.com")])
+
+
+@pytest.mark.anyio
+async def test_cancelled_connect_wakes_a_waiter() -> None:
+    """A request cancelled while connecting hands its slot to the next queued request."""
+    backend = HangingBackend("connect")
+    async with AsyncConnectionPool(network_backend=backend, max_connections=1) as pool:
+        results: list[bytes] = []
+
+        async def first() -> None:
+            with anyio.CancelScope() as scope:
+                scopes.append(scope)
+                await pool.request("GET", "http://example.com/")
+
+        async def second() -> None:
+            results.append((await pool.request("GET", "http://example.com/")).content)
+
+        scopes: list[anyio.CancelScope] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(second)
+            await anyio.wait_all_tasks_blocked()
+            assert "1 queued" in repr(pool)
+            scopes[0].cancel()
+        assert results == [b"ok"]
+
+
+@pytest.mark.anyio
+async def test_response_closed_early_wakes_a_waiter() -> None:
+    """Closing an unfinished response hands its slot to the next queued request."""
+    backend = HangingBackend("none")
+    async with AsyncConnectionPool(network_backend=backend, max_connections=1) as pool:
+        results: list[bytes] = []
+        held = await pool.handle_async_request(_request())
+
+        async def second() -> None:
+            results.append((await pool.request("GET", "http://example.com/")).content)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(second)
+            await anyio.wait_all_tasks_blocked()
+            await held.aclose()
+        assert results == [b"ok"]

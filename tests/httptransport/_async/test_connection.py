@@ -9,9 +9,11 @@ import typing
 import pytest
 
 from httptransport import (
+    AsyncConnectionInterface,
     AsyncConnectionPool,
     AsyncHTTPConnection,
     ConnectError,
+    ConnectionNotAvailable,
     ConnectTimeout,
     Origin,
 )
@@ -183,3 +185,56 @@ def test_http2_refused_by_connection() -> None:
     """AsyncHTTPConnection(http2=True) raises NotImplementedError."""
     with pytest.raises(NotImplementedError, match="HTTP/2"):
         AsyncHTTPConnection(Origin(b"https", b"example.com", 443), http2=True)
+
+
+class _NeverAvailable(AsyncConnectionInterface):
+    """A connection that always declines its request."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def handle_async_request(self, request: typing.Any) -> typing.Any:
+        raise ConnectionNotAvailable()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    def is_idle(self) -> bool:
+        return False
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+
+@pytest.mark.anyio
+async def test_connection_declining_forever_gives_up() -> None:
+    """A request that keeps being declined by fresh connections fails after a few tries."""
+    created: list[_NeverAvailable] = []
+
+    class Pool(AsyncConnectionPool):
+        def create_connection(self, origin: Origin) -> AsyncConnectionInterface:
+            created.append(_NeverAvailable())
+            return created[-1]
+
+    async with Pool(network_backend=netbackend_mock.AsyncMockBackend([])) as pool:
+        with pytest.raises(ConnectionNotAvailable):
+            await pool.request("GET", "http://example.com/")
+        assert len(created) == 4
+        assert all(connection.closed for connection in created)
+        assert repr(pool).endswith("Connections: 0 active, 0 idle]>")
+
+
+@pytest.mark.anyio
+async def test_create_connection_failure_returns_the_slot() -> None:
+    """If create_connection raises, the slot it was to fill is given back."""
+
+    class Pool(AsyncConnectionPool):
+        def create_connection(self, origin: Origin) -> AsyncConnectionInterface:
+            raise OSError("no")
+
+    async with Pool(network_backend=netbackend_mock.AsyncMockBackend([])) as pool:
+        with pytest.raises(OSError, match="no"):
+            await pool.request("GET", "http://example.com/")
+        assert repr(pool).endswith(
+            "[Requests: 0 active, 0 queued | Connections: 0 active, 0 idle]>"
+        )

@@ -11,6 +11,8 @@ import pytest
 
 from httptransport import (
     ConnectError,
+    ConnectionInterface,
+    ConnectionNotAvailable,
     ConnectionPool,
     ConnectTimeout,
     HTTPConnection,
@@ -172,3 +174,54 @@ def test_http2_refused_by_connection() -> None:
     """HTTPConnection(http2=True) raises NotImplementedError."""
     with pytest.raises(NotImplementedError, match="HTTP/2"):
         HTTPConnection(Origin(b"https", b"example.com", 443), http2=True)
+
+
+class _NeverAvailable(ConnectionInterface):
+    """A connection that always declines its request."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def handle_request(self, request: typing.Any) -> typing.Any:
+        raise ConnectionNotAvailable()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_idle(self) -> bool:
+        return False
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+
+def test_connection_declining_forever_gives_up() -> None:
+    """A request that keeps being declined by fresh connections fails after a few tries."""
+    created: list[_NeverAvailable] = []
+
+    class Pool(ConnectionPool):
+        def create_connection(self, origin: Origin) -> ConnectionInterface:
+            created.append(_NeverAvailable())
+            return created[-1]
+
+    with Pool(network_backend=netbackend_mock.MockBackend([])) as pool:
+        with pytest.raises(ConnectionNotAvailable):
+            pool.request("GET", "http://example.com/")
+        assert len(created) == 4
+        assert all(connection.closed for connection in created)
+        assert repr(pool).endswith("Connections: 0 active, 0 idle]>")
+
+
+def test_create_connection_failure_returns_the_slot() -> None:
+    """If create_connection raises, the slot it was to fill is given back."""
+
+    class Pool(ConnectionPool):
+        def create_connection(self, origin: Origin) -> ConnectionInterface:
+            raise OSError("no")
+
+    with Pool(network_backend=netbackend_mock.MockBackend([])) as pool:
+        with pytest.raises(OSError, match="no"):
+            pool.request("GET", "http://example.com/")
+        assert repr(pool).endswith(
+            "[Requests: 0 active, 0 queued | Connections: 0 active, 0 idle]>"
+        )

@@ -299,3 +299,35 @@ def _request(url: str) -> typing.Any:
     from httptransport import Request
 
     return Request("GET", url, headers=[(b"Host", b"127.0.0.1")])
+
+
+def test_no_keepalive_closes_after_bodiless_response(server: typing.Any) -> None:
+    """With max_keepalive_connections=0 even a HEAD response's connection is closed."""
+    with ConnectionPool(max_keepalive_connections=0) as pool:
+        response = pool.request("HEAD", server.url())
+        assert response.status == 200
+        assert pool.connections == []
+
+
+def test_dead_idle_connection_is_replaced_before_use(
+    server: typing.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle connection found closed by the server is swapped before sending on it."""
+    import select
+
+    from httptransport._sync import http11
+
+    monkeypatch.setattr(http11, "IDLE_POLL_AFTER", 0.0)
+    events: list[str] = []
+
+    def trace(name: str, info: dict[str, typing.Any]) -> None:
+        events.append(name)
+
+    with ConnectionPool() as pool:
+        response = pool.request("GET", server.url())
+        sock = response.extensions["network_stream"].get_extra_info("socket")
+        assert server.close_idle() == 1
+        select.select([sock], [], [], 5.0)
+        pool.request("GET", server.url(), extensions={"trace": trace})
+        assert events[0] == "connection.connect_tcp.started"
+        assert server.connections_accepted == 2

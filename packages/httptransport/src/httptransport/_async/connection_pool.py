@@ -252,19 +252,18 @@ class AsyncConnectionPool(AsyncRequestInterface):
             raise
 
     async def _wait(self, ticket: Ticket[AsyncConnectionInterface], timeout: float | None) -> None:
+        # Grants made while waiting never carry an idle connection to evict (only an
+        # immediate grant does), so giving the ticket back is all there is to undo.
         try:
             granted = await ticket.waiter.wait(timeout)
         except BaseException:
             with self._lock:
                 woken, to_close = self._logic.cancel(ticket)
-                evict, ticket.evict = ticket.evict, None
-            if evict is not None:
-                await async_shielded(evict.aclose)
             await self._after_release(woken, to_close)
             raise
         if not granted:
             with self._lock:
-                if not ticket.granted:
+                if not ticket.granted:  # (else it was granted just as the wait timed out)
                     self._logic.cancel(ticket)
                     raise PoolTimeout("No connection became available within the pool timeout.")
 
@@ -300,11 +299,23 @@ class AsyncConnectionPool(AsyncRequestInterface):
             return connection
         return to_close
 
-    async def _drop(self, connection: AsyncConnectionInterface) -> None:
-        """Take a connection that failed mid-request out of the pool and close it."""
+    def _discard_active(self, connection: AsyncConnectionInterface) -> AsyncConnectionInterface:
+        """Take a connection whose request failed or was abandoned out of the pool.
+
+        Synchronous, so that it runs even while the caller is being cancelled.
+
+        Returns:
+            The connection, for the caller to close.
+        """
         with self._lock:
             woken, _ = self._logic.release(connection, reusable=False)
-        await self._after_release(woken, connection)
+        if woken is not None:
+            woken.waiter.set()
+        return connection
+
+    async def _drop(self, connection: AsyncConnectionInterface) -> None:
+        """Take a connection that failed mid-request out of the pool and close it."""
+        await async_shielded(self._discard_active(connection).aclose)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -381,21 +392,13 @@ class _PoolBody:
 
     async def aclose(self) -> None:
         """Close the body; an unfinished one takes its connection down with it."""
-        if self._released:
-            aclose = getattr(self._inner, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            return
-        self._released = True
-        complete = getattr(self._inner, "complete", False)
-        if complete:
-            to_close = self._pool._release(self._connection)
-        else:
-            with self._pool._lock:
-                woken, _ = self._pool._logic.release(self._connection, reusable=False)
-            if woken is not None:
-                woken.waiter.set()
-            to_close = self._connection
+        to_close: AsyncConnectionInterface | None = None
+        if not self._released:
+            self._released = True
+            if getattr(self._inner, "complete", False):
+                to_close = self._pool._release(self._connection)
+            else:
+                to_close = self._pool._discard_active(self._connection)
         try:
             aclose = getattr(self._inner, "aclose", None)
             if aclose is not None:

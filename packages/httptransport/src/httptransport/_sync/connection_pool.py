@@ -253,19 +253,18 @@ class ConnectionPool(RequestInterface):
             raise
 
     def _wait(self, ticket: Ticket[ConnectionInterface], timeout: float | None) -> None:
+        # Grants made while waiting never carry an idle connection to evict (only an
+        # immediate grant does), so giving the ticket back is all there is to undo.
         try:
             granted = ticket.waiter.wait(timeout)
         except BaseException:
             with self._lock:
                 woken, to_close = self._logic.cancel(ticket)
-                evict, ticket.evict = ticket.evict, None
-            if evict is not None:
-                shielded(evict.close)
             self._after_release(woken, to_close)
             raise
         if not granted:
             with self._lock:
-                if not ticket.granted:
+                if not ticket.granted:  # (else it was granted just as the wait timed out)
                     self._logic.cancel(ticket)
                     raise PoolTimeout("No connection became available within the pool timeout.")
 
@@ -301,11 +300,23 @@ class ConnectionPool(RequestInterface):
             return connection
         return to_close
 
-    def _drop(self, connection: ConnectionInterface) -> None:
-        """Take a connection that failed mid-request out of the pool and close it."""
+    def _discard_active(self, connection: ConnectionInterface) -> ConnectionInterface:
+        """Take a connection whose request failed or was abandoned out of the pool.
+
+        Synchronous, so that it runs even while the caller is being cancelled.
+
+        Returns:
+            The connection, for the caller to close.
+        """
         with self._lock:
             woken, _ = self._logic.release(connection, reusable=False)
-        self._after_release(woken, connection)
+        if woken is not None:
+            woken.waiter.set()
+        return connection
+
+    def _drop(self, connection: ConnectionInterface) -> None:
+        """Take a connection that failed mid-request out of the pool and close it."""
+        shielded(self._discard_active(connection).close)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -382,21 +393,13 @@ class _PoolBody:
 
     def close(self) -> None:
         """Close the body; an unfinished one takes its connection down with it."""
-        if self._released:
-            close = getattr(self._inner, "close", None)
-            if close is not None:
-                close()
-            return
-        self._released = True
-        complete = getattr(self._inner, "complete", False)
-        if complete:
-            to_close = self._pool._release(self._connection)
-        else:
-            with self._pool._lock:
-                woken, _ = self._pool._logic.release(self._connection, reusable=False)
-            if woken is not None:
-                woken.waiter.set()
-            to_close = self._connection
+        to_close: ConnectionInterface | None = None
+        if not self._released:
+            self._released = True
+            if getattr(self._inner, "complete", False):
+                to_close = self._pool._release(self._connection)
+            else:
+                to_close = self._pool._discard_active(self._connection)
         try:
             close = getattr(self._inner, "close", None)
             if close is not None:
