@@ -12,8 +12,10 @@ from httptransport import (
     HTTP11Connection,
     LocalProtocolError,
     Origin,
+    ReadError,
     RemoteProtocolError,
     Request,
+    WriteError,
 )
 
 netbackend_mock = pytest.importorskip("netbackend_mock")
@@ -305,3 +307,122 @@ def test_trace_on_fallback_paths() -> None:
     with pytest.raises(RemoteProtocolError):
         conn.request("GET", "http://example.com/", extensions={"trace": trace})
     assert "http11.receive_response_body.failed" in events
+
+
+class _FailingStream(netbackend_mock.MockStream):  # type: ignore[misc,name-defined]
+    """A mock stream whose writes fail, or (``read_error``) whose reads fail at the end."""
+
+    def __init__(self, chunks: list[bytes], read_error: bool = False) -> None:
+        super().__init__(chunks)
+        self.read_error = read_error
+        self.write_error = not read_error
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self.write_error:
+            raise WriteError("broken pipe")
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data: bytes = super().read(max_bytes, timeout)
+        if not data and self.read_error:
+            raise ReadError("reset")
+        return data
+
+
+@pytest.mark.parametrize("upgrade", [False, True], ids=["lean", "h11"])
+def test_write_error_then_early_response(upgrade: bool) -> None:
+    """A response sent before the server stopped reading is returned despite the write error."""
+    headers = [(b"Upgrade", b"x")] if upgrade else []
+    stream = _FailingStream(list(OK))
+    conn = HTTP11Connection(ORIGIN, stream)
+    response = conn.request("POST", "http://example.com/", headers=headers, content=b"x")
+    assert response.content == b"hello"
+    stream = _FailingStream([])
+    conn = HTTP11Connection(ORIGIN, stream)
+    with pytest.raises(WriteError):
+        conn.request("POST", "http://example.com/", headers=headers, content=b"x")
+    assert conn.is_closed()
+
+
+@pytest.mark.parametrize("upgrade", [False, True], ids=["lean", "h11"])
+def test_read_errors(upgrade: bool) -> None:
+    """A reset before any byte is a disconnect; a reset mid-head is a ReadError."""
+    headers = [(b"Upgrade", b"x")] if upgrade else []
+    conn = HTTP11Connection(ORIGIN, _FailingStream([], read_error=True))
+    with pytest.raises(RemoteProtocolError, match="without sending a response"):
+        conn.request("GET", "http://example.com/", headers=headers)
+    conn = HTTP11Connection(ORIGIN, _FailingStream([b"HTTP/1.1 200"], read_error=True))
+    with pytest.raises(ReadError):
+        conn.request("GET", "http://example.com/", headers=headers)
+
+
+def test_more_lean_path_edges() -> None:
+    """Odd but valid inputs take the right path; invalid ones raise h11's errors."""
+    conn, stream = _connection(OK + OK + OK)
+    conn.request(
+        "POST",
+        "http://example.com/",
+        headers={"Transfer-Encoding": "chunked", "Connection": "keep-alive"},
+    )
+    conn.request(
+        "POST", "http://example.com/", headers={"Content-Length": "3"}, content=_Parts([b"abc"])
+    )
+    conn.request("GET", "http://example.com/", extensions={"timeout": {"read": 1}})
+    assert stream.data_written.count(b"0\r\n\r\n") == 1
+    assert conn.can_handle_request(ORIGIN)
+    assert not conn._usable(0.0) or conn.is_idle()
+    bad_requests = [
+        Request("GE T", "http://example.com/", headers={"Host": "x"}),
+        Request("GET", "http://example.com/", headers={"Host": "x"}, extensions={"target": "/ "}),
+        Request("GET", "http://example.com/", headers={"Host": "x", "Bad Name": "1"}),
+        Request(
+            "POST",
+            "http://example.com/",
+            headers={"Host": "x", "Transfer-Encoding": "gzip"},
+            content=b"a",
+        ),
+    ]
+    for request in bad_requests:
+        conn, _ = _connection(list(OK))
+        with pytest.raises(LocalProtocolError):
+            conn.handle_request(request)
+
+
+def test_response_heads_the_lean_parser_passes_on() -> None:
+    """Control bytes, lines without colons, bad names and unframed bodies go to h11."""
+    conn, _ = _connection([b"HTTP/1.1 200 OK\r\nX: \x01\r\nContent-Length: 0\r\n\r\n"])
+    response = conn.request("GET", "http://example.com/")
+    assert response.headers == [(b"X", b"\x01"), (b"Content-Length", b"0")]
+    for head in [
+        b"HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nBad Name: 1\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+    ]:
+        conn, _ = _connection([head])
+        with pytest.raises(RemoteProtocolError):
+            conn.request("GET", "http://example.com/")
+    conn, _ = _connection([b"HTTP/1.1 200 OK\r\n\r\nuntil close"])
+    response = conn.request("GET", "http://example.com/")
+    assert response.content == b"until close"
+    assert conn.is_closed()
+
+
+def test_h11_body_edges() -> None:
+    """An h11-framed body: iterating past the end, an early close, a broken body."""
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    conn, _ = _connection([chunked + b"1\r\na\r\n0\r\n\r\n"])
+    response = conn.request("GET", "http://example.com/")
+    leftovers = []
+    for chunk in typing.cast(typing.Any, response.stream):
+        leftovers.append(chunk)
+    assert leftovers == []
+    conn, _ = _connection([chunked + b"1\r\na\r\n"])
+    with conn.stream("GET", "http://example.com/"):
+        pass
+    assert conn.is_closed()
+    conn, _ = _connection([chunked + b"zz\r\n"])
+    with pytest.raises(RemoteProtocolError):
+        conn.request("GET", "http://example.com/")
+    assert conn.is_closed()
+    with HTTP11Connection(ORIGIN, netbackend_mock.MockStream([])) as conn:
+        assert conn.is_available() is False
+    assert conn.is_closed()

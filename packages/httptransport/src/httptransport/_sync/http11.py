@@ -543,7 +543,6 @@ class HTTP11Connection(ConnectionInterface):
             leftover, _ = conn.trailing_data
             extensions["network_stream"] = HTTP11UpgradeStream(stream, leftover)
             body = _FixedBody(self, 0, False, read_timeout)
-            body.upgraded = True
         else:
             body = _H11Body(self, conn, read_timeout)
         response = Response(
@@ -647,7 +646,7 @@ def _length_mismatch(sent: int, declared: int) -> str:
 class _FixedBody:
     """A response body of known length, counted out of the buffer and the stream."""
 
-    __slots__ = ("_conn", "_keep_alive", "_remaining", "_timeout", "complete", "upgraded")
+    __slots__ = ("_conn", "_keep_alive", "_remaining", "_timeout", "complete")
 
     def __init__(
         self,
@@ -661,7 +660,6 @@ class _FixedBody:
         self._keep_alive = keep_alive
         self._timeout = timeout
         self.complete = False
-        self.upgraded = False
 
     def __iter__(self) -> _FixedBody:
         return self
@@ -669,8 +667,8 @@ class _FixedBody:
     def __next__(self) -> bytes:
         remaining = self._remaining
         if remaining <= 0:
-            if not self.complete:
-                self.finish()
+            # Either finished already, or the body of a 101/CONNECT response: that one
+            # is empty, and the connection belongs to whoever holds the response.
             raise StopIteration
         conn = self._conn
         try:
@@ -700,7 +698,7 @@ class _FixedBody:
     def finish(self) -> None:
         """The whole body has been read: end the cycle."""
         self.complete = True
-        self._conn._cycle_done(self._keep_alive and not self.upgraded)
+        self._conn._cycle_done(self._keep_alive)
 
     def close(self) -> None:
         """Close the body; the connection is closed too unless the body was complete."""
@@ -741,9 +739,7 @@ class _H11Body:
                         h11_conn.receive_data(data)
                     continue
                 if isinstance(event, h11.Data):
-                    if event.data:
-                        return bytes(event.data)
-                    continue
+                    return bytes(event.data)
                 break
             # EndOfMessage (or ConnectionClosed for a close-delimited body).
             self.complete = True
