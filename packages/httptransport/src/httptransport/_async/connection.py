@@ -234,6 +234,9 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
     def _usable(self, now: float) -> bool:
         return self._connection is not None and self._connection._usable(now)
 
+    def _expired(self, now: float) -> bool:
+        return self._connection is not None and self._connection._expired(now)
+
     def is_idle(self) -> bool:
         """Whether it is connected with no request in progress."""
         return self._connection is not None and self._connection.is_idle()

@@ -269,8 +269,16 @@ class ConnectionPool(RequestInterface):
                     raise PoolTimeout("No connection became available within the pool timeout.")
 
     def _pop_expired(self) -> ConnectionInterface | None:
+        # Only the coldest idle connection, and only its keep-alive expiry (no socket
+        # poll): whatever expired before it goes on a later request, one per request.
         oldest = self._logic.oldest_idle()
-        if oldest is not None and oldest.has_expired():
+        if oldest is None:
+            return None
+        if type(oldest) is HTTPConnection:
+            expired = oldest._expired(time.monotonic())
+        else:
+            expired = oldest.has_expired()
+        if expired:
             self._logic.discard(oldest)
             return oldest
         return None

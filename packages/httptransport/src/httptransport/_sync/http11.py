@@ -597,6 +597,11 @@ class HTTP11Connection(ConnectionInterface):
             return True
         return bool(self._network_stream.get_extra_info("is_readable"))
 
+    def _expired(self, now: float) -> bool:
+        """Whether its keep-alive expiry has passed (no socket poll)."""
+        expire_at = self._expire_at
+        return expire_at is not None and now > expire_at
+
     def _usable(self, now: float) -> bool:
         """The pool's cheap reuse check: expiry always, a server close only when idle
         for a while (a fresh connection that the server closed is caught by the
