@@ -127,9 +127,13 @@ class AnyIOStream(AsyncNetworkStream):
             return
         self._closed = True
         try:
-            # Forceful: without the TLS closing handshake, and immediately even when
-            # the caller is being cancelled.
-            await anyio.aclose_forcefully(self._stream)
+            # Shielded so that the close runs to its end even when the caller is being
+            # cancelled: anyio 4.10-4.13 close an asyncio transport with close(), one
+            # checkpoint, then abort(), and cancelling that checkpoint leaks the
+            # transport. It cannot wait on the peer: TLS layers are wrapped with
+            # standard_compatible=False, so there is no closing handshake.
+            with anyio.CancelScope(shield=True):
+                await self._stream.aclose()
         except Exception:
             pass
         # asyncio transports release their socket one loop iteration after abort();
