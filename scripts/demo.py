@@ -1,8 +1,9 @@
-"""Demo: open a TLS stream to a loopback server through every installed backend.
+"""Demo: real HTTPS requests to a loopback server through every installed backend.
 
-Starts a TLS echo server on 127.0.0.1 with a throw-away CA (trustme), then, for each
-backend that ``netbackend_base`` discovers, connects, runs the TLS handshake with ALPN
-and SNI, echoes a message, and prints what was negotiated.
+Starts an HTTPS server on 127.0.0.1 with a throw-away CA (trustme), then, for each
+backend that ``netbackend_base`` discovers and each event loop it serves, sends two
+requests on one keep-alive connection with an ``httptransport`` pool and prints what
+came back and what TLS negotiated.
 
 Run it with ``hatch run demo:run`` from the repository root.
 """
@@ -10,7 +11,7 @@ Run it with ``hatch run demo:run`` from the repository root.
 from __future__ import annotations
 
 import asyncio
-import socket
+import http.server
 import ssl
 import sys
 import threading
@@ -18,108 +19,95 @@ import typing
 
 import trustme
 
+import httptransport
 import netbackend_base
 
-MESSAGE = b"hello over TLS"
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with a short text body naming the path."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, so the second request reuses the connection
+
+    def do_GET(self) -> None:
+        body = f"hello from {self.path}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: typing.Any) -> None:
+        pass  # keep the demo's output to what the client saw
 
 
-class TLSEchoServer:
-    """A threaded TLS echo server on 127.0.0.1 that offers ALPN h2 and http/1.1."""
-
-    def __init__(self, ca: trustme.CA) -> None:
-        cert = ca.issue_cert("localhost", "127.0.0.1")
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert.configure_cert(self.context)
-        self.context.set_alpn_protocols(["h2", "http/1.1"])
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.listener.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                raw, _ = self.listener.accept()
-            except OSError:
-                return  # listener closed: the demo is over
-            threading.Thread(target=self._echo, args=(raw,), daemon=True).start()
-
-    def _echo(self, raw: socket.socket) -> None:
-        try:
-            with self.context.wrap_socket(raw, server_side=True) as conn:
-                while data := conn.recv(65536):
-                    conn.sendall(data)
-        except (OSError, ssl.SSLError):
-            pass  # the client went away mid-handshake or mid-echo
-
-    def close(self) -> None:
-        self.listener.close()
+def start_server(ca: trustme.CA) -> http.server.ThreadingHTTPServer:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
 
 
-def describe(stream: typing.Any) -> str:
+def describe(responses: list[httptransport.Response], pool: typing.Any) -> str:
+    first, last = responses[0], responses[-1]
+    stream = first.extensions["network_stream"]
     tls = stream.get_extra_info("ssl_object")
+    version = first.extensions["http_version"].decode()
+    bodies = " | ".join(r.content.decode().strip() for r in responses)
     return (
-        f"{tls.version()}, cipher {tls.cipher()[0]}, ALPN {tls.selected_alpn_protocol()!r}, "
-        f"local {stream.get_extra_info('client_addr')} -> {stream.get_extra_info('server_addr')}"
+        f"{first.status} {version} over {tls.version()}, {len(responses)} requests on "
+        f"{len(pool.connections)} connection; bodies: {bodies}; last status {last.status}"
     )
 
 
-def run_sync(backend_class: type[typing.Any], port: int, context: ssl.SSLContext) -> str:
-    backend: netbackend_base.NetworkBackend = backend_class()
-    stream = backend.connect_tcp("127.0.0.1", port, timeout=5)
-    try:
-        stream = stream.start_tls(context, server_hostname="localhost", timeout=5)
-        stream.write(MESSAGE)
-        echoed = stream.read(1024, timeout=5)
-        assert echoed == MESSAGE, echoed
-        return describe(stream)
-    finally:
-        stream.close()
+def run_sync(backend_class: type[typing.Any], url: str, context: ssl.SSLContext) -> str:
+    with httptransport.ConnectionPool(ssl_context=context, network_backend=backend_class()) as pool:
+        responses = [pool.request("GET", f"{url}/{n}") for n in ("first", "second")]
+        return describe(responses, pool)
 
 
-async def run_async(backend_class: type[typing.Any], port: int, context: ssl.SSLContext) -> str:
-    backend: netbackend_base.AsyncNetworkBackend = backend_class()
-    stream = await backend.connect_tcp("127.0.0.1", port, timeout=5)
-    try:
-        stream = await stream.start_tls(context, server_hostname="localhost", timeout=5)
-        await stream.write(MESSAGE)
-        echoed = await stream.read(1024, timeout=5)
-        assert echoed == MESSAGE, echoed
-        return describe(stream)
-    finally:
-        await stream.aclose()
+async def run_async(backend_class: type[typing.Any], url: str, context: ssl.SSLContext) -> str:
+    async with httptransport.AsyncConnectionPool(
+        ssl_context=context, network_backend=backend_class()
+    ) as pool:
+        responses = [await pool.request("GET", f"{url}/{n}") for n in ("first", "second")]
+        return describe(responses, pool)
 
 
 def main() -> int:
     ca = trustme.CA()
-    server = TLSEchoServer(ca)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
-    client_context.set_alpn_protocols(["h2", "http/1.1"])
+    server = start_server(ca)
+    url = f"https://localhost:{server.server_address[1]}"
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
 
     backends = netbackend_base.installed_backends()
     if not backends:
         print("No backend installed: pip install netbackend-sync netbackend-anyio netbackend-trio")
         return 1
+    print(f"HTTPS server on {url} (127.0.0.1)")
     failures = 0
     for info in backends:
-        for context in info.contexts:
-            label = f"{info.name:<6} ({info.distribution}) under {context:<7}"
+        for loop in info.contexts:
+            label = f"{info.name:<6} ({info.distribution}) under {loop:<7}"
             try:
                 cls = info.load()
-                if context == "sync":
-                    result = run_sync(cls, server.port, client_context)
-                elif context == "asyncio":
-                    result = asyncio.run(run_async(cls, server.port, client_context))
+                if loop == "sync":
+                    result = run_sync(cls, url, context)
+                elif loop == "asyncio":
+                    result = asyncio.run(run_async(cls, url, context))
                 else:
                     import trio
 
-                    result = trio.run(run_async, cls, server.port, client_context)
+                    result = trio.run(run_async, cls, url, context)
             except Exception as exc:
                 failures += 1
                 result = f"FAILED: {type(exc).__name__}: {exc}"
             print(f"{label}: {result}")
-    server.close()
+    server.shutdown()
+    server.server_close()
     return 1 if failures else 0
 
 
