@@ -1,0 +1,358 @@
+"""Requests through a SOCKS proxy: :class:`AsyncSOCKSProxy`.
+
+Theory of operation
+-------------------
+As for HTTP proxies (see :mod:`.http_proxy`), the proxy sits under the normal
+connection machinery: :class:`AsyncSOCKSBackend` is a network backend whose
+``connect_tcp(host, port)`` connects to the SOCKS server and runs the SOCKS handshake
+for ``host:port``; the pool's ordinary connection then does TLS to the origin and
+speaks HTTP over the tunnel, with its retries, timeouts and traces. Every request
+(``http://`` too) goes through a tunnel: SOCKS has no forwarding mode.
+
+The messages are built and parsed by socksio (the ``httptransport[socks]`` extra,
+imported only when a SOCKS proxy is created); reading exactly one reply at a time is
+done here, because socksio parses whole messages only. Each read and write of the
+handshake is bounded by the ``connect`` timeout, so a stalled server ends in
+:class:`ConnectTimeout`; a refusal, a hang-up or a reply that is not SOCKS ends in
+:class:`ProxyError` naming the reply code. Either way the socket is closed before the
+error propagates.
+
+Who resolves host names is chosen by the URL scheme, as curl does:
+
+* ``socks5h://`` and ``socks4a://``: the proxy (the name is sent as is);
+* ``socks5://`` and ``socks4://``: this client, before the handshake (``socks4``
+  can only carry an IPv4 address). The backend interface has no resolver, so the
+  system resolver runs in a helper thread that is polled without blocking the event
+  loop, within the ``connect`` timeout. IP literals skip resolution.
+
+Authentication: SOCKS5 offers username/password (RFC 1929) when credentials are
+given, next to "no authentication"; SOCKS4 sends the username as its user id.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+import typing
+from collections.abc import Iterable
+
+from netbackend_base import (
+    SOCKET_OPTION,
+    AsyncNetworkBackend,
+    AsyncNetworkStream,
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    ReadTimeout,
+    WriteError,
+    WriteTimeout,
+)
+
+from .._exceptions import ProxyError
+from .._models import URL
+from .._proxy_model import SOCKS_PROXY_SCHEMES, Proxy, parse_proxy_url
+from .connection_pool import AsyncConnectionPool
+from .http_proxy import AsyncProxyBackend, AsyncProxyRoutes, authority
+
+__all__ = ("SOCKS_INSTALL_HINT", "AsyncSOCKSBackend", "AsyncSOCKSProxy", "import_socksio")
+
+SOCKS_INSTALL_HINT = (
+    "Using a SOCKS proxy requires the socksio package: "
+    "pip install 'httptransport[socks]' (or pip install socksio)."
+)
+_DEFAULT_PORT = 1080
+_SOCKS5_AUTH_METHOD_NAMES = {0x00: "no authentication", 0x02: "username/password"}
+
+
+def import_socksio() -> typing.Any:
+    """Import socksio, or fail with an error that says how to install it.
+
+    Raises:
+        ImportError: socksio is not installed.
+    """
+    try:
+        import socksio
+    except ImportError as exc:
+        raise ImportError(SOCKS_INSTALL_HINT) from exc
+    return socksio
+
+
+def _code_name(enum: typing.Any, code: int) -> str:
+    try:
+        return str(enum(bytes([code])).name).lower().replace("_", " ")
+    except ValueError:
+        return "unknown reply code"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def _resolve(
+    backend: AsyncNetworkBackend, host: str, port: int, family: int, timeout: float | None
+) -> str:
+    """Resolve ``host`` with the system resolver without blocking the event loop.
+
+    Raises:
+        ConnectError: The name does not resolve (for ``family``).
+        ConnectTimeout: Resolution took longer than ``timeout``.
+    """
+    if _is_ip(host):
+        return host
+    outcome: list[typing.Any] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
+        except OSError as exc:
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="httptransport-resolve", daemon=True).start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.001
+    while not done.is_set():
+        if deadline is not None and time.monotonic() >= deadline:
+            raise ConnectTimeout(f"Timed out resolving {host!r} for the SOCKS proxy.")
+        await backend.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    result = outcome[0]
+    if isinstance(result, OSError) or not result:
+        raise ConnectError(f"Could not resolve {host!r} for the SOCKS proxy: {result}")
+    return str(result[0][4][0])
+
+
+class AsyncSOCKSBackend(AsyncProxyBackend):
+    """Tunnels through a SOCKS4/4a/5/5h proxy (see the module docstring).
+
+    Args:
+        proxy_url: The proxy (``socks5``, ``socks5h``, ``socks4`` or ``socks4a``).
+        credentials: ``(username, password)``, or ``None``.
+        network_backend: The real backend.
+        uds: Reach the proxy through this Unix socket.
+
+    Raises:
+        ImportError: socksio is not installed.
+    """
+
+    def __init__(
+        self,
+        proxy_url: URL,
+        credentials: tuple[bytes, bytes] | None = None,
+        network_backend: AsyncNetworkBackend | None = None,
+        uds: str | None = None,
+    ) -> None:
+        super().__init__(proxy_url, network_backend, None, uds)
+        self._socksio = import_socksio()
+        self._credentials = credentials
+
+    def default_port(self) -> int:
+        """SOCKS servers listen on 1080 by default."""
+        return _DEFAULT_PORT
+
+    async def handshake(
+        self, stream: AsyncNetworkStream, host: str, port: int, timeout: float | None
+    ) -> AsyncNetworkStream:
+        """Run the SOCKS handshake for ``host:port`` over ``stream``.
+
+        Raises:
+            ConnectError: ``socks5``/``socks4`` could not resolve ``host`` locally.
+            ConnectTimeout: The server or the resolver did not answer in time.
+            ProxyError: The server refused (reply code in the message), hung up,
+                or did not speak SOCKS.
+        """
+        scheme = self.proxy_url.scheme
+        try:
+            if scheme in (b"socks5", b"socks5h"):
+                if scheme == b"socks5":
+                    host = await _resolve(self._real_backend(), host, port, 0, timeout)
+                await self._socks5(stream, host, port, timeout)
+            else:
+                if scheme == b"socks4":
+                    host = await _resolve(
+                        self._real_backend(), host, port, socket.AF_INET, timeout
+                    )
+                await self._socks4(stream, host, port, timeout, scheme == b"socks4a")
+        except (ReadError, ReadTimeout, WriteError, WriteTimeout) as exc:
+            if isinstance(exc, (ReadTimeout, WriteTimeout)):
+                raise ConnectTimeout("Timed out during the SOCKS handshake.") from exc
+            raise ProxyError(
+                f"The SOCKS proxy broke the connection during the handshake: {exc}"
+            ) from exc
+        return stream
+
+    @staticmethod
+    async def _read_exact(stream: AsyncNetworkStream, size: int, timeout: float | None) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = await stream.read(size - len(data), timeout)
+            if not chunk:
+                raise ProxyError(
+                    "The SOCKS proxy closed the connection during the handshake"
+                    + (f" (after {data!r})." if data else ".")
+                )
+            data += chunk
+        return data
+
+    async def _socks5(
+        self, stream: AsyncNetworkStream, host: str, port: int, timeout: float | None
+    ) -> None:
+        socks5 = self._socksio.socks5
+        connection = socks5.SOCKS5Connection()
+        methods = [socks5.SOCKS5AuthMethod.NO_AUTH_REQUIRED]
+        if self._credentials is not None:
+            methods.append(socks5.SOCKS5AuthMethod.USERNAME_PASSWORD)
+        connection.send(socks5.SOCKS5AuthMethodsRequest(methods))
+        await stream.write(connection.data_to_send(), timeout)
+        reply = await self._read_exact(stream, 2, timeout)
+        if reply[0] != 5:
+            raise ProxyError(f"The proxy did not answer as a SOCKS5 server: {reply!r}")
+        method = reply[1]
+        if method == 0xFF:
+            raise ProxyError(
+                "The SOCKS5 proxy accepts none of the offered authentication methods "
+                f"({', '.join(_SOCKS5_AUTH_METHOD_NAMES[m[0]] for m in methods)}): "
+                "reply code 0xff."
+            )
+        if method not in (0x00, 0x02) or (method == 0x02 and self._credentials is None):
+            raise ProxyError(
+                f"The SOCKS5 proxy chose an authentication method that was not offered: "
+                f"0x{method:02x}."
+            )
+        connection.receive_data(reply)
+        if method == 0x02:
+            assert self._credentials is not None
+            username, password = self._credentials
+            connection.send(socks5.SOCKS5UsernamePasswordRequest(username, password))
+            await stream.write(connection.data_to_send(), timeout)
+            status = await self._read_exact(stream, 2, timeout)
+            if status != b"\x01\x00":
+                raise ProxyError(
+                    "The SOCKS5 proxy rejected the username/password: status "
+                    f"0x{status[1]:02x}."
+                )
+            connection.receive_data(status)
+        connection.send(
+            socks5.SOCKS5CommandRequest.from_address(socks5.SOCKS5Command.CONNECT, (host, port))
+        )
+        await stream.write(connection.data_to_send(), timeout)
+        head = await self._read_exact(stream, 4, timeout)
+        if head[0] != 5:
+            raise ProxyError(f"The proxy did not answer as a SOCKS5 server: {head!r}")
+        target = authority(host.encode("idna"), port).decode("ascii")
+        if head[1] != 0:
+            name = _code_name(socks5.SOCKS5ReplyCode, head[1])
+            raise ProxyError(
+                f"The SOCKS5 proxy could not connect to {target}: reply code "
+                f"0x{head[1]:02x} ({name})."
+            )
+        # The bound address that follows is of no use to us, but must be consumed.
+        if head[3] == 1:
+            size = 4
+        elif head[3] == 4:
+            size = 16
+        elif head[3] == 3:
+            size = (await self._read_exact(stream, 1, timeout))[0]
+        else:
+            raise ProxyError(f"The SOCKS5 proxy sent an unknown address type 0x{head[3]:02x}.")
+        await self._read_exact(stream, size + 2, timeout)
+
+    async def _socks4(
+        self,
+        stream: AsyncNetworkStream,
+        host: str,
+        port: int,
+        timeout: float | None,
+        remote_dns: bool,
+    ) -> None:
+        socks4 = self._socksio.socks4
+        user_id = self._credentials[0] if self._credentials is not None else b""
+        connection = socks4.SOCKS4Connection(user_id=user_id)
+        address = (host, port)
+        try:
+            if remote_dns and not _is_ip(host):
+                request = socks4.SOCKS4ARequest.from_address(socks4.SOCKS4Command.CONNECT, address)
+            else:
+                request = socks4.SOCKS4Request.from_address(socks4.SOCKS4Command.CONNECT, address)
+        except Exception as exc:  # socksio rejects IPv6 and such with various errors
+            raise ProxyError(f"SOCKS4 cannot address {host!r}: {exc}") from exc
+        connection.send(request)
+        await stream.write(connection.data_to_send(), timeout)
+        reply = await self._read_exact(stream, 8, timeout)
+        if reply[0] != 0:
+            raise ProxyError(f"The proxy did not answer as a SOCKS4 server: {reply!r}")
+        if reply[1] != 0x5A:
+            name = _code_name(socks4.SOCKS4ReplyCode, reply[1])
+            raise ProxyError(
+                f"The SOCKS4 proxy could not connect to {host}:{port}: reply code "
+                f"0x{reply[1]:02x} ({name})."
+            )
+
+
+class AsyncSOCKSProxy(AsyncConnectionPool):
+    """A connection pool that sends every request through a SOCKS proxy.
+
+    Args:
+        proxy_url: The proxy: ``socks5://`` (names resolved here), ``socks5h://``
+            (names resolved by the proxy), ``socks4://`` or ``socks4a://``;
+            credentials in it are used unless ``proxy_auth`` is given.
+        proxy_auth: ``(username, password)`` (SOCKS5), or ``(user_id, "")`` (SOCKS4).
+        ssl_context: TLS settings for the origins.
+        max_connections, max_keepalive_connections, keepalive_expiry, http1, http2,
+            retries, network_backend: As for :class:`AsyncConnectionPool`.
+        local_address, uds, socket_options: For the connections to the proxy
+            (``uds``: reach the proxy through this Unix socket).
+
+    Raises:
+        ImportError: socksio is not installed (the message says how to install it).
+        ValueError: ``proxy_url`` is not a SOCKS URL.
+    """
+
+    def __init__(
+        self,
+        proxy_url: URL | bytes | str,
+        proxy_auth: tuple[bytes | str, bytes | str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections: int | None = 10,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float | None = None,
+        http1: bool = True,
+        http2: bool = False,
+        retries: int = 0,
+        network_backend: AsyncNetworkBackend | None = None,
+        local_address: str | None = None,
+        uds: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> None:
+        url, credentials = parse_proxy_url(proxy_url, proxy_auth)
+        if url.scheme not in SOCKS_PROXY_SCHEMES:
+            raise ValueError(
+                f"AsyncSOCKSProxy needs a socks5, socks5h, socks4 or socks4a URL, "
+                f"not {bytes(url)!r}."
+            )
+        routes = AsyncProxyRoutes(
+            Proxy(url, credentials), network_backend=network_backend, uds=uds
+        )
+        super().__init__(
+            ssl_context=ssl_context,
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            keepalive_expiry=keepalive_expiry,
+            http1=http1,
+            http2=http2,
+            retries=retries,
+            local_address=local_address,
+            uds=None,
+            network_backend=routes.network_backend,
+            socket_options=socket_options,
+        )
+        self._proxy_routes = routes

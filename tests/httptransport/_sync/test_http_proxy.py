@@ -1,0 +1,383 @@
+# Generated from tests/httptransport/_async/test_http_proxy.py by scripts/unasync.py: do not edit.
+"""HTTP(S) proxies: forwarding, CONNECT tunnels, TLS-in-TLS, auth, refusals, options.
+
+Real proxies come from pproxy (a test dependency) run in a subprocess on 127.0.0.1;
+byte-level cases use the mock backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import inspect
+import logging
+import ssl
+import sys
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from httptransport import (
+    ConnectError,
+    ConnectionPool,
+    ConnectTimeout,
+    Origin,
+    ProxyError,
+)
+from httptransport._proxy_model import Proxy
+from httptransport._sync import HTTPProxy
+
+netbackend_mock = pytest.importorskip("netbackend_mock")
+
+
+def _load_servers() -> typing.Any:
+    name = "_httptransport_test_pproxy_server"
+    module = sys.modules.get(name)
+    if module is None:
+        path = Path(__file__).resolve().parent.parent / "proxies" / "pproxy_server.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+servers = _load_servers()
+
+USER, PASSWORD = "alice", "s3cret"
+SECRET = base64.b64encode(f"{USER}:{PASSWORD}".encode())
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
+TIMEOUTS = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
+PROXY_WIRED = "proxy" in inspect.signature(ConnectionPool.__init__).parameters
+
+
+@pytest.fixture(scope="module")
+def plain_proxy() -> Iterator[typing.Any]:
+    """An HTTP proxy without authentication."""
+    pytest.importorskip("pproxy")
+    with servers.running_proxy("http") as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def auth_proxy() -> Iterator[typing.Any]:
+    """An HTTP proxy that demands Basic credentials."""
+    pytest.importorskip("pproxy")
+    with servers.running_proxy("http", auth=f"{USER}:{PASSWORD}") as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def tls_proxy(tls_ca: typing.Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[typing.Any]:
+    """An HTTP proxy listening with TLS (an ``https://`` proxy)."""
+    pytest.importorskip("pproxy")
+    pem = tmp_path_factory.mktemp("tls-proxy") / "proxy.pem"
+    tls_ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    with servers.running_proxy("http+ssl", certfile=str(pem)) as proxy:
+        yield proxy
+
+
+def _url(proxy: typing.Any, scheme: str = "http", auth: str = "") -> str:
+    return f"{scheme}://{auth}127.0.0.1:{proxy.port}"
+
+
+def _all_closed(backend: typing.Any) -> bool:
+    return all(stream.closed for stream in backend.streams)
+
+
+# -- real proxies -------------------------------------------------------------------
+def test_forward_http_through_real_proxy(server: typing.Any, plain_proxy: typing.Any) -> None:
+    """An http:// request is forwarded by the proxy to the origin."""
+    with HTTPProxy(_url(plain_proxy)) as pool:
+        response = pool.request("GET", server.url("/"), extensions={"timeout": TIMEOUTS})
+    assert response.status == 200
+    assert response.content == b"Hello, world!"
+    assert server.connections_accepted == 1
+
+
+def test_tunnel_https_through_real_proxy(
+    tls_server: typing.Any, plain_proxy: typing.Any, client_ssl_context: ssl.SSLContext
+) -> None:
+    """An https:// request goes through a CONNECT tunnel, with TLS to the origin, reused."""
+    with HTTPProxy(_url(plain_proxy), ssl_context=client_ssl_context) as pool:
+        for _ in range(2):
+            response = pool.request("GET", tls_server.url("/"), extensions={"timeout": TIMEOUTS})
+            assert response.content == b"Hello, world!"
+    assert tls_server.connections_accepted == 1
+
+
+def test_real_proxy_demands_auth_for_tunnel(
+    tls_server: typing.Any, auth_proxy: typing.Any, client_ssl_context: ssl.SSLContext
+) -> None:
+    """Without credentials the tunnel fails with a ProxyError naming 407, and no slot leaks."""
+    with HTTPProxy(_url(auth_proxy), ssl_context=client_ssl_context) as pool:
+        with pytest.raises(ProxyError, match="407"):
+            pool.request("GET", tls_server.url("/"), extensions={"timeout": TIMEOUTS})
+        assert pool.connections == []
+    assert tls_server.connections_accepted == 0
+
+
+@pytest.mark.parametrize("where", ["url", "argument"])
+def test_real_proxy_auth_never_reaches_origin(
+    tls_server: typing.Any,
+    auth_proxy: typing.Any,
+    client_ssl_context: ssl.SSLContext,
+    where: str,
+) -> None:
+    """Credentials from the URL or proxy_auth open the tunnel; the origin never sees them."""
+    if where == "url":
+        pool = HTTPProxy(
+            _url(auth_proxy, auth=f"{USER}:{PASSWORD}@"), ssl_context=client_ssl_context
+        )
+    else:
+        pool = HTTPProxy(
+            _url(auth_proxy),
+            proxy_auth=(USER, PASSWORD),
+            proxy_headers={"X-Proxy-Only": "yes"},
+            ssl_context=client_ssl_context,
+        )
+    with pool:
+        response = pool.request("GET", tls_server.url("/headers"), extensions={"timeout": TIMEOUTS})
+    assert response.status == 200
+    assert b"proxy-authorization" not in response.content.lower()
+    assert b"x-proxy-only" not in response.content.lower()
+
+
+def test_real_proxy_auth_forwarding(server: typing.Any, auth_proxy: typing.Any) -> None:
+    """A forwarded request carries the credentials; without them the proxy answers 407."""
+    with HTTPProxy(_url(auth_proxy), proxy_auth=(USER, PASSWORD)) as pool:
+        response = pool.request("GET", server.url("/"), extensions={"timeout": TIMEOUTS})
+        assert response.content == b"Hello, world!"
+    with HTTPProxy(_url(auth_proxy)) as pool:
+        response = pool.request("GET", server.url("/"), extensions={"timeout": TIMEOUTS})
+        assert response.status == 407
+
+
+def test_https_proxy_tls_in_tls(
+    tls_server: typing.Any,
+    server: typing.Any,
+    tls_proxy: typing.Any,
+    client_ssl_context: ssl.SSLContext,
+) -> None:
+    """Through an https:// proxy: TLS to the proxy, then TLS-in-TLS to the origin."""
+    with HTTPProxy(
+        _url(tls_proxy, "https"),
+        ssl_context=client_ssl_context,
+        proxy_ssl_context=client_ssl_context,
+    ) as pool:
+        response = pool.request("GET", tls_server.url("/"), extensions={"timeout": TIMEOUTS})
+        assert response.content == b"Hello, world!"
+        response = pool.request("GET", server.url("/"), extensions={"timeout": TIMEOUTS})
+        assert response.content == b"Hello, world!"
+
+
+def test_stalled_connect_times_out(server: typing.Any) -> None:
+    """A proxy that never answers CONNECT ends in ConnectTimeout, not a hang."""
+    with servers.silent_listener() as port:
+        with HTTPProxy(f"http://127.0.0.1:{port}") as pool:
+            with pytest.raises(ConnectTimeout):
+                pool.request(
+                    "GET", "https://127.0.0.1:1/", extensions={"timeout": {"connect": 0.2}}
+                )
+            assert pool.connections == []
+
+
+def test_unreachable_proxy_is_a_connect_error(server: typing.Any) -> None:
+    """A proxy that refuses TCP connections gives ConnectError after the retries."""
+    with servers.silent_listener() as port:
+        pass  # closed again: nothing listens on the port now
+    with HTTPProxy(f"http://127.0.0.1:{port}") as pool:
+        with pytest.raises(ConnectError):
+            pool.request("GET", "https://127.0.0.1:1/", extensions={"timeout": TIMEOUTS})
+
+
+# -- bytes on the wire (mock backend) -------------------------------------------------
+def test_forward_uses_absolute_form_and_proxy_headers() -> None:
+    """Forwarded requests go to the proxy in absolute form with Proxy-Authorization."""
+    backend = netbackend_mock.MockBackend([OK])
+    with HTTPProxy(f"http://{USER}:{PASSWORD}@proxy.test:3128", network_backend=backend) as pool:
+        response = pool.request("GET", "http://example.com/path?q=1")
+    assert response.content == b"ok"
+    call = backend.connect_calls[0]
+    assert (call.host, call.port) == ("proxy.test", 3128)
+    written = backend.streams[0].data_written
+    assert written.startswith(b"GET http://example.com/path?q=1 HTTP/1.1\r\n")
+    assert b"Proxy-Authorization: Basic " + SECRET + b"\r\n" in written
+    assert b"Host: example.com\r\n" in written
+
+
+def test_connect_tunnel_bytes() -> None:
+    """CONNECT carries the proxy headers; the tunnelled request does not; TLS is to the origin."""
+    backend = netbackend_mock.MockBackend([ESTABLISHED, OK])
+    with HTTPProxy(
+        "http://proxy.test:3128",
+        proxy_auth=(USER, PASSWORD),
+        proxy_headers=[("X-Proxy-Only", "1")],
+        network_backend=backend,
+    ) as pool:
+        response = pool.request("GET", "https://example.com/")
+    assert response.content == b"ok"
+    stream = backend.streams[0]
+    connect, request = stream.written[0], b"".join(stream.written[1:])
+    assert connect.startswith(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n")
+    assert b"Proxy-Authorization: Basic " + SECRET in connect
+    assert b"X-Proxy-Only: 1" in connect
+    assert request.startswith(b"GET / HTTP/1.1\r\n")
+    assert b"Proxy-Authorization" not in request and b"X-Proxy-Only" not in request
+    assert stream.server_hostname == "example.com"
+
+
+def test_https_proxy_tls_to_proxy_then_origin() -> None:
+    """An https:// proxy gets its own TLS handshake before the origin's, on one stream."""
+    backend = netbackend_mock.MockBackend([ESTABLISHED, OK])
+    proxy_context = ssl.create_default_context()
+    with HTTPProxy(
+        "https://proxy.test", proxy_ssl_context=proxy_context, network_backend=backend
+    ) as pool:
+        pool.request("GET", "https://example.com/")
+    calls = backend.streams[0].tls_calls
+    assert [call.server_hostname for call in calls] == ["proxy.test", "example.com"]
+    assert calls[0].ssl_context is proxy_context
+    assert backend.connect_calls[0].port == 443
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        ([b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"], "407 Proxy Authentication"),
+        ([b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"], "403 Forbidden"),
+        ([b"HTTP/1.0 502 Bad Gateway\r\n\r\n"], "502 Bad Gateway"),
+        ([], "without answering"),
+        ([b"HTTP/1.1 200 Connection"], "in the middle"),
+        ([b"SSH-2.0-OpenSSH_9.6\r\n"], "other than HTTP"),
+        ([b"\x05\x00"], "in the middle"),
+    ],
+)
+def test_connect_refusals_are_proxy_errors(reply: list[bytes], message: str) -> None:
+    """Every refusal, hang-up or garbage reply is a ProxyError; streams and slots are freed."""
+    backend = netbackend_mock.MockBackend(reply)
+    with HTTPProxy("http://proxy.test", network_backend=backend) as pool:
+        with pytest.raises(ProxyError, match=message):
+            pool.request("GET", "https://example.com/")
+        assert pool.connections == []
+        assert "0 active" in repr(pool)
+    assert _all_closed(backend)
+
+
+def test_proxy_connect_honours_retries_local_address_and_socket_options() -> None:
+    """retries, local_address and socket_options apply to the connection to the proxy."""
+
+    class Flaky(netbackend_mock.MockBackend):  # type: ignore[misc,name-defined]
+        failures = 1
+
+        def connect_tcp(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectError("refused")
+            return super().connect_tcp(*args, **kwargs)
+
+    backend = Flaky([ESTABLISHED, OK])
+    options = [(6, 1, 1)]
+    with HTTPProxy(
+        "http://proxy.test",
+        retries=1,
+        local_address="0.0.0.0",
+        socket_options=options,
+        network_backend=backend,
+    ) as pool:
+        response = pool.request(
+            "GET", "https://example.com/", extensions={"timeout": {"connect": 3.0}}
+        )
+    assert response.content == b"ok"
+    assert backend.sleeps == [0.0]
+    call = backend.connect_calls[0]
+    assert (call.host, call.local_address, call.socket_options) == (
+        "proxy.test",
+        "0.0.0.0",
+        tuple(options),
+    )
+    assert call.timeout == 3.0
+
+
+def test_uds_reaches_the_proxy() -> None:
+    """With uds, the proxy is reached through the Unix socket, for tunnels and forwarding."""
+    backend = netbackend_mock.MockBackend([ESTABLISHED, OK])
+    with HTTPProxy("http://proxy.test", uds="/run/proxy.sock", network_backend=backend) as pool:
+        pool.request("GET", "https://example.com/")
+        pool.request("GET", "http://example.com/")
+    assert [call.path for call in backend.connect_calls] == ["/run/proxy.sock"] * 2
+    assert backend.streams[0].written[0].startswith(b"CONNECT example.com:443 ")
+    assert backend.streams[1].written[0].startswith(b"GET http://example.com/ ")
+
+
+def test_credentials_never_traced_or_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """Neither trace events nor DEBUG logs show the Proxy-Authorization value."""
+    events: list[str] = []
+
+    def trace(name: str, info: dict[str, typing.Any]) -> None:
+        events.append(f"{name} {info!r}")
+
+    backend = netbackend_mock.MockBackend([ESTABLISHED, OK])
+    caplog.set_level(logging.DEBUG, logger="httptransport")
+    with HTTPProxy(
+        "http://proxy.test", proxy_auth=(USER, PASSWORD), network_backend=backend
+    ) as pool:
+        pool.request("GET", "https://example.com/", extensions={"trace": trace})
+        pool.request("GET", "http://example.com/", extensions={"trace": trace})
+    text = "\n".join(events) + "\n" + caplog.text
+    assert "send_connect_request" in caplog.text
+    assert events
+    assert SECRET.decode() not in text and PASSWORD not in text
+
+
+def test_proxy_model() -> None:
+    """Proxy takes credentials from the URL or auth=, and never shows them in its repr."""
+    proxy = Proxy("http://bob:p%40ss@proxy.test:3128")
+    assert proxy.auth == (b"bob", b"p@ss")
+    assert proxy.url.host == b"proxy.test" and proxy.url.port == 3128
+    assert "p@ss" not in repr(proxy) and "p%40ss" not in repr(proxy)
+    assert Proxy("socks5://h", auth=("a", "b")).auth == (b"a", b"b")
+    with pytest.raises(ValueError, match="proxy scheme"):
+        Proxy("ftp://proxy.test")
+    with pytest.raises(ValueError):
+        HTTPProxy("socks5://proxy.test")
+
+
+def test_forward_connection_serves_only_its_origin() -> None:
+    """A forwarding connection is made per target origin and refuses others."""
+    pool = HTTPProxy("http://proxy.test")
+    connection = pool.create_connection(Origin(b"http", b"example.com", 80))
+    assert connection.can_handle_request(Origin(b"http", b"example.com", 80))
+    assert not connection.can_handle_request(Origin(b"http", b"example.org", 80))
+    assert "forwarding to http://example.com:80" in connection.info()
+
+
+# -- proxy= on the plain pool --------------------------------------------------------
+
+wired = pytest.mark.skipif(not PROXY_WIRED, reason="proxy= wiring pending")
+
+
+@wired
+def test_pool_proxy_argument_forwards_and_tunnels() -> None:
+    """A pool given proxy=Proxy(...) forwards http:// and tunnels https:// like HTTPProxy."""
+    backend = netbackend_mock.MockBackend([ESTABLISHED, OK])
+    proxy = Proxy("http://proxy.test:3128", auth=(USER, PASSWORD))
+    with ConnectionPool(proxy=proxy, network_backend=backend) as pool:  # type: ignore[call-arg,unused-ignore]
+        assert (pool.request("GET", "https://example.com/")).content == b"ok"
+        pool.request("GET", "http://example.com/")
+    assert backend.streams[0].written[0].startswith(b"CONNECT example.com:443 ")
+    assert b"Proxy-Authorization" not in b"".join(backend.streams[0].written[1:])
+    assert backend.streams[1].written[0].startswith(b"GET http://example.com/ ")
+    assert all(call.host == "proxy.test" for call in backend.connect_calls)
+
+
+@wired
+def test_pool_proxy_argument_real(server: typing.Any, plain_proxy: typing.Any) -> None:
+    """proxy= works against a real proxy."""
+    with ConnectionPool(proxy=Proxy(_url(plain_proxy))) as pool:  # type: ignore[call-arg,unused-ignore]
+        response = pool.request("GET", server.url("/"), extensions={"timeout": TIMEOUTS})
+    assert response.content == b"Hello, world!"
