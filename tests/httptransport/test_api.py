@@ -1,21 +1,24 @@
 """The one-off request() and stream() functions, against a real local HTTP/1.1 server.
 
-They need the connection pool; until ``httptransport.ConnectionPool`` exists every test
-here is skipped.
+They pick the installed blocking backend; in a matrix cell without netbackend-sync the
+network tests are skipped and the clear install error is checked instead.
 """
 
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 import httptransport
+from netbackend_base import BackendNotFoundError
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(httptransport, "ConnectionPool"), reason="the connection pool is not there yet"
+HAS_SYNC_BACKEND = importlib.util.find_spec("netbackend_sync") is not None
+needs_sync_backend = pytest.mark.skipif(
+    not HAS_SYNC_BACKEND, reason="netbackend-sync is not installed in this matrix cell"
 )
 
 
@@ -89,6 +92,7 @@ def header(response: httptransport.Response, name: bytes) -> bytes:
     return next(v for k, v in response.headers if k.lower() == name.lower())
 
 
+@needs_sync_backend
 def test_request_get(server_url: str) -> None:
     """request() returns the status, headers and the already-read body."""
     response = httptransport.request("GET", server_url + "/hello")
@@ -98,11 +102,13 @@ def test_request_get(server_url: str) -> None:
     assert response.extensions["http_version"] == b"HTTP/1.1"
 
 
+@needs_sync_backend
 def test_request_not_found(server_url: str) -> None:
     """Error statuses are returned, not raised."""
     assert httptransport.request(b"GET", server_url.encode() + b"/missing").status == 404
 
 
+@needs_sync_backend
 def test_request_post_bytes(server_url: str) -> None:
     """A bytes body goes out with Content-Length and the Host header is filled in."""
     response = httptransport.request("POST", server_url + "/echo", content=b"abc")
@@ -111,6 +117,7 @@ def test_request_post_bytes(server_url: str) -> None:
     assert header(response, b"x-host") == server_url.removeprefix("http://").encode()
 
 
+@needs_sync_backend
 def test_request_post_iterable(server_url: str) -> None:
     """An iterable body goes out chunked."""
     response = httptransport.request(
@@ -120,6 +127,7 @@ def test_request_post_iterable(server_url: str) -> None:
     assert header(response, b"x-framing") == b"chunked"
 
 
+@needs_sync_backend
 def test_stream(server_url: str) -> None:
     """stream() yields an unread response whose body can be iterated."""
     with httptransport.stream("GET", server_url + "/hello") as response:
@@ -129,6 +137,7 @@ def test_stream(server_url: str) -> None:
         assert b"".join(response.iter_stream()) == b"Hello, world!"
 
 
+@needs_sync_backend
 def test_request_connect_error() -> None:
     """A refused connection raises ConnectError."""
     import socket
@@ -144,3 +153,10 @@ def test_request_unsupported_protocol() -> None:
     """A URL without a usable scheme raises UnsupportedProtocol."""
     with pytest.raises(httptransport.UnsupportedProtocol):
         httptransport.request("GET", "ftp://127.0.0.1/")
+
+
+@pytest.mark.skipif(HAS_SYNC_BACKEND, reason="netbackend-sync is installed in this matrix cell")
+def test_request_without_a_backend_names_the_install() -> None:
+    """With no blocking backend installed, request() says which package to install."""
+    with pytest.raises(BackendNotFoundError, match="pip install netbackend-sync"):
+        httptransport.request("GET", "http://127.0.0.1:9/")
