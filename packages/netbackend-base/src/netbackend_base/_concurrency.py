@@ -204,19 +204,32 @@ async def async_shielded(
     ``fn`` has finished; an exception from ``fn`` wins over it.
 
     Under trio this is a shielded cancel scope. Under asyncio ``fn`` runs in its own
-    task and the caller keeps waiting for it through any number of ``cancel()`` calls
-    (anyio's cancel scopes repeat them).
+    task and the caller keeps waiting for it through any number of ``cancel()`` calls.
+    When the caller runs under anyio (already imported by the caller, so it is taken
+    from ``sys.modules``, never imported here), the wait also sits in a shielded anyio
+    cancel scope: anyio re-sends its cancellation on every loop iteration, and without
+    the shield the wait would spin at full CPU until ``fn`` finished.
     """
-    if current_async_library() == "trio":
-        trio = _trio()
-        with trio.CancelScope(shield=True):
+    on_trio = current_async_library() == "trio"
+    # trio, or anyio when it drives this asyncio task: both have shielded cancel scopes.
+    scopes = _trio() if on_trio else sys.modules.get("anyio")
+    if scopes is None:
+        return await _asyncio_shielded(fn, *args, **kwargs)
+    with scopes.CancelScope(shield=True):
+        if on_trio:
             result = await fn(*args, **kwargs)
-        # Leaving a shielded scope does not deliver a pending cancellation by itself: it
-        # would wait for the caller's next checkpoint, and code the caller meant to skip
-        # would run first.
-        await trio.lowlevel.checkpoint_if_cancelled()
-        return result
+        else:
+            result = await _asyncio_shielded(fn, *args, **kwargs)
+    # Leaving a shielded scope does not deliver a pending cancellation by itself: it
+    # would wait for the caller's next checkpoint, and code the caller meant to skip
+    # would run first.
+    await scopes.lowlevel.checkpoint_if_cancelled()
+    return result
 
+
+async def _asyncio_shielded(
+    fn: typing.Callable[P, typing.Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+) -> T:
     async def call() -> T:
         return await fn(*args, **kwargs)
 
