@@ -302,3 +302,73 @@ def tls_server(request: pytest.FixtureRequest, tls_ca: typing.Any) -> Iterator[S
     srv = Server(context)
     yield srv
     srv.stop()
+
+
+def _http2_servers() -> typing.Any:
+    """Load ``http2_servers.py`` beside this file (tests run with importlib imports)."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    name = "_httptransport_http2_servers"
+    module = sys.modules.get(name)
+    if module is None:
+        pytest.importorskip("h2")
+        path = pathlib.Path(__file__).with_name("http2_servers.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def h2_server(
+    request: pytest.FixtureRequest, tls_ca: typing.Any, tmp_path: typing.Any
+) -> Iterator[typing.Callable[..., typing.Any]]:
+    """A factory of hypercorn HTTP/2 servers: ``h2_server(tls=True)`` (ALPN h2) or h2c."""
+    _require_backend(request)
+    pytest.importorskip("hypercorn")
+    module = _http2_servers()
+    servers: list[typing.Any] = []
+
+    def make(tls: bool = True) -> typing.Any:
+        srv = module.HypercornServer(tls_ca if tls else None, tmp_path)
+        servers.append(srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        srv.stop()
+
+
+@pytest.fixture
+def h2_peer(
+    request: pytest.FixtureRequest, tls_ca: typing.Any
+) -> Iterator[typing.Callable[..., typing.Any]]:
+    """A factory of scripted HTTP/2 peers: ``h2_peer(script, tls=False, settings=None)``;
+    ``script(peer, n)`` runs in a thread per connection (see ``http2_servers.py``)."""
+    _require_backend(request)
+    module = _http2_servers()
+    peers: list[typing.Any] = []
+
+    def make(
+        script: typing.Callable[..., None], tls: bool = False, settings: typing.Any = None
+    ) -> typing.Any:
+        context = None
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            tls_ca.issue_cert("127.0.0.1").configure_cert(context)
+            context.set_alpn_protocols(["h2"])
+        peer = module.ScriptedPeer(script, ssl_context=context, settings=settings)
+        peers.append(peer)
+        return peer
+
+    yield make
+    for peer in peers:
+        peer.stop()
+    for peer in peers:
+        if peer.errors:  # pragma: no cover - a broken script
+            raise peer.errors[0]

@@ -54,10 +54,12 @@ POOL_NAMES = {
     "ConnectionPool",
     "HTTPConnection",
     "HTTP11Connection",
+    "HTTP2Connection",
     "ConnectionInterface",
     "AsyncConnectionPool",
     "AsyncHTTPConnection",
     "AsyncHTTP11Connection",
+    "AsyncHTTP2Connection",
     "AsyncConnectionInterface",
 }
 

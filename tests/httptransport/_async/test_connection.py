@@ -119,17 +119,6 @@ async def test_default_tls_context_is_pool_owned_with_alpn() -> None:
 
 
 @pytest.mark.anyio
-async def test_server_choosing_h2_is_refused() -> None:
-    """If ALPN picks h2 (the caller's context offered it) the request fails clearly."""
-    backend = netbackend_mock.AsyncMockBackend(OK, http2=True)
-    async with AsyncConnectionPool(network_backend=backend) as pool:
-        with pytest.raises(NotImplementedError, match="HTTP/2"):
-            await pool.request("GET", "https://example.com/")
-        assert pool.connections == []
-    assert backend.streams[0].closed
-
-
-@pytest.mark.anyio
 async def test_uds_socket_options_local_address() -> None:
     """uds, socket_options and local_address reach the backend's connect call."""
     options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -179,12 +168,6 @@ async def test_connect_trace_events() -> None:
         "connection.connect_unix_socket.started",
         "connection.connect_unix_socket.complete",
     ]
-
-
-def test_http2_refused_by_connection() -> None:
-    """AsyncHTTPConnection(http2=True) raises NotImplementedError."""
-    with pytest.raises(NotImplementedError, match="HTTP/2"):
-        AsyncHTTPConnection(Origin(b"https", b"example.com", 443), http2=True)
 
 
 class _NeverAvailable(AsyncConnectionInterface):

@@ -262,12 +262,10 @@ async def test_unsupported_urls() -> None:
             await pool.request("GET", "http:///path")
 
 
-def test_http2_is_refused() -> None:
-    """http2=True raises instead of silently speaking HTTP/1.1."""
-    with pytest.raises(NotImplementedError, match="HTTP/2 is not implemented"):
-        AsyncConnectionPool(http2=True)
+def test_no_protocol_is_refused() -> None:
+    """Disabling both protocols raises ValueError."""
     with pytest.raises(ValueError):
-        AsyncConnectionPool(http1=False)
+        AsyncConnectionPool(http1=False, http2=False)
 
 
 @pytest.mark.anyio

@@ -112,16 +112,6 @@ def test_default_tls_context_is_pool_owned_with_alpn() -> None:
     assert isinstance(_tls_calls(backend)[0].ssl_context, ssl.SSLContext)
 
 
-def test_server_choosing_h2_is_refused() -> None:
-    """If ALPN picks h2 (the caller's context offered it) the request fails clearly."""
-    backend = netbackend_mock.MockBackend(OK, http2=True)
-    with ConnectionPool(network_backend=backend) as pool:
-        with pytest.raises(NotImplementedError, match="HTTP/2"):
-            pool.request("GET", "https://example.com/")
-        assert pool.connections == []
-    assert backend.streams[0].closed
-
-
 def test_uds_socket_options_local_address() -> None:
     """uds, socket_options and local_address reach the backend's connect call."""
     options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -168,12 +158,6 @@ def test_connect_trace_events() -> None:
         "connection.connect_unix_socket.started",
         "connection.connect_unix_socket.complete",
     ]
-
-
-def test_http2_refused_by_connection() -> None:
-    """HTTPConnection(http2=True) raises NotImplementedError."""
-    with pytest.raises(NotImplementedError, match="HTTP/2"):
-        HTTPConnection(Origin(b"https", b"example.com", 443), http2=True)
 
 
 class _NeverAvailable(ConnectionInterface):

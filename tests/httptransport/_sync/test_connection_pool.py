@@ -244,12 +244,10 @@ def test_unsupported_urls() -> None:
             pool.request("GET", "http:///path")
 
 
-def test_http2_is_refused() -> None:
-    """http2=True raises instead of silently speaking HTTP/1.1."""
-    with pytest.raises(NotImplementedError, match="HTTP/2 is not implemented"):
-        ConnectionPool(http2=True)
+def test_no_protocol_is_refused() -> None:
+    """Disabling both protocols raises ValueError."""
     with pytest.raises(ValueError):
-        ConnectionPool(http1=False)
+        ConnectionPool(http1=False, http2=False)
 
 
 def test_socket_options_and_local_address(server: typing.Any) -> None:

@@ -78,6 +78,7 @@ try:
     from ._async import AsyncConnectionInterface as AsyncConnectionInterface  # type: ignore[import-not-found,unused-ignore]
     from ._async import AsyncConnectionPool as AsyncConnectionPool  # type: ignore[import-not-found,unused-ignore]
     from ._async import AsyncHTTP11Connection as AsyncHTTP11Connection  # type: ignore[import-not-found,unused-ignore]
+    from ._async import AsyncHTTP2Connection as AsyncHTTP2Connection  # type: ignore[import-not-found,unused-ignore]
     from ._async import AsyncHTTPConnection as AsyncHTTPConnection  # type: ignore[import-not-found,unused-ignore]
 except ImportError as exc:  # absent, or present without these names yet
     if exc.name != f"{__name__}._async":
@@ -88,6 +89,7 @@ else:
         "AsyncConnectionInterface",
         "AsyncConnectionPool",
         "AsyncHTTP11Connection",
+        "AsyncHTTP2Connection",
         "AsyncHTTPConnection",
     )
 
@@ -95,6 +97,7 @@ try:
     from ._sync import ConnectionInterface as ConnectionInterface  # type: ignore[import-not-found,unused-ignore]
     from ._sync import ConnectionPool as ConnectionPool  # type: ignore[import-not-found,unused-ignore]
     from ._sync import HTTP11Connection as HTTP11Connection  # type: ignore[import-not-found,unused-ignore]
+    from ._sync import HTTP2Connection as HTTP2Connection  # type: ignore[import-not-found,unused-ignore]
     from ._sync import HTTPConnection as HTTPConnection  # type: ignore[import-not-found,unused-ignore]
 except ImportError as exc:  # absent, or present without these names yet
     if exc.name != f"{__name__}._sync":
@@ -105,6 +108,7 @@ else:
         "ConnectionInterface",
         "ConnectionPool",
         "HTTP11Connection",
+        "HTTP2Connection",
         "HTTPConnection",
     )
 

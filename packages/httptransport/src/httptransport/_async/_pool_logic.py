@@ -24,6 +24,21 @@ slot's connection is either *active* (a request owns it, or it is being opened) 
   oldest waiter wants another origin, the connection is closed and its slot handed to
   that waiter, which then opens its own connection. Nothing ever scans the queue.
 
+Multiplexed connections (HTTP/2) carry up to a *capacity* of requests at once. A
+connection registered with a capacity other than 1 is *tracked*: its number of requests
+in use is counted, and while ``0 < in_use < capacity`` it sits in a per-origin set of
+*shared* connections, which :meth:`PoolLogic.acquire` tries before the idle stacks (so
+concurrent requests pile onto one HTTP/2 connection, and a saturated one is passed
+over for a new slot). With no request in use it is parked idle like any other. Its
+capacity may change at any time (:meth:`PoolLogic.set_capacity`: the server's stream
+limit arrived, or the connection turned out to be HTTP/1.1); a rise is handed straight
+to queued requests for its origin. A request done with a tracked connection hands the
+freed capacity to the oldest waiter *for that origin*, which is why the waiter queue is
+also indexed per origin (each ticket is in both, O(1) removal from either). A tracked
+connection that may take no new requests (GOAWAY, an error) *retires*: it leaves the
+shared set and the idle stacks at once, but keeps its slot until its last request is
+done. Untracked connections (HTTP/1.1) never pay for any of this.
+
 Each request holds a :class:`Ticket`, which records what it was granted so that a
 request that gives up (timeout, cancellation) at any point can hand back exactly what
 it holds: :meth:`PoolLogic.cancel`.
@@ -82,9 +97,11 @@ class Ticket(typing.Generic[C]):
         evict: An idle connection the grant removed from the pool to free the slot;
             the request must close it.
         waiter: Whatever the I/O layer uses to wake the request (an event).
+        shared: Whether ``connection`` was already carrying other requests (a
+            multiplexed connection in use), so it must not be checked as an idle one.
     """
 
-    __slots__ = ("connection", "evict", "granted", "key", "waiter")
+    __slots__ = ("connection", "evict", "granted", "key", "shared", "waiter")
 
     def __init__(self, key: typing.Hashable) -> None:
         self.key = key
@@ -92,6 +109,7 @@ class Ticket(typing.Generic[C]):
         self.granted = False
         self.evict: C | None = None
         self.waiter: typing.Any = None
+        self.shared = False
 
 
 class PoolLogic(typing.Generic[C]):
@@ -106,11 +124,16 @@ class PoolLogic(typing.Generic[C]):
     """
 
     __slots__ = (
+        "_capacity",
         "_idle",
         "_idle_order",
+        "_in_use",
+        "_key_waiters",
         "_max_connections",
         "_max_idle",
         "_reserved",
+        "_retiring",
+        "_shared",
         "_waiters",
         "active_requests",
         "connections",
@@ -130,6 +153,13 @@ class PoolLogic(typing.Generic[C]):
         self._idle: dict[typing.Hashable, list[C]] = {}
         self._idle_order: OrderedDict[C, typing.Hashable] = OrderedDict()
         self._waiters: OrderedDict[Ticket[C], None] = OrderedDict()
+        self._key_waiters: dict[typing.Hashable, OrderedDict[Ticket[C], None]] = {}
+        # Tracked (multiplexed) connections only: capacity, requests in use, the
+        # per-origin sets of those with spare capacity, and those retiring.
+        self._capacity: dict[C, int] = {}
+        self._in_use: dict[C, int] = {}
+        self._shared: dict[typing.Hashable, dict[C, None]] = {}
+        self._retiring: set[C] = set()
         self.active_requests = 0
 
     # -- introspection --------------------------------------------------------------
@@ -153,6 +183,17 @@ class PoolLogic(typing.Generic[C]):
         """Whether ``connection`` is parked."""
         return connection in self._idle_order
 
+    def tracked(self, connection: C) -> bool:
+        """Whether ``connection`` was registered as multiplexed (capacity other than 1)."""
+        return connection in self._capacity
+
+    def in_use(self, connection: C) -> int:
+        """How many requests use ``connection`` (tracked connections; else 0 or 1)."""
+        count = self._in_use.get(connection)
+        if count is not None:
+            return count
+        return int(connection in self.connections and connection not in self._idle_order)
+
     def oldest_idle(self) -> C | None:
         """The idle connection that has been parked the longest, if any."""
         for connection in self._idle_order:
@@ -174,12 +215,23 @@ class PoolLogic(typing.Generic[C]):
         """
         key = ticket.key
         if reuse:
+            shared = self._shared.get(key)
+            if shared:
+                connection = next(iter(shared))
+                self._take(connection, key)
+                ticket.connection = connection
+                ticket.granted = True
+                ticket.shared = True
+                self.active_requests += 1
+                return True
             stack = self._idle.get(key)
             if stack:
                 connection = stack.pop()
                 if not stack:
                     del self._idle[key]
                 del self._idle_order[connection]
+                if connection in self._in_use:
+                    self._take(connection, key)
                 ticket.connection = connection
                 ticket.granted = True
                 self.active_requests += 1
@@ -192,13 +244,59 @@ class PoolLogic(typing.Generic[C]):
                 self._grant_slot(ticket, self._pop_coldest())
                 return True
         self._waiters[ticket] = None
+        waiters = self._key_waiters.get(key)
+        if waiters is None:
+            waiters = self._key_waiters[key] = OrderedDict()
+        waiters[ticket] = None
         return False
 
-    def register(self, ticket: Ticket[C], connection: C) -> None:
-        """Record the connection a granted ticket opened in its slot."""
+    def register(self, ticket: Ticket[C], connection: C, capacity: int = 1) -> list[Ticket[C]]:
+        """Record the connection a granted ticket opened in its slot.
+
+        Args:
+            capacity: How many requests it may carry at once; any value but 1 makes it
+                a tracked (multiplexed) connection, even if its capacity later drops
+                to 1.
+
+        Returns:
+            Queued tickets for the same origin granted this connection's spare
+            capacity (wake them up).
+        """
         self._reserved -= 1
-        self.connections[connection] = ticket.key
+        key = ticket.key
+        self.connections[connection] = key
         ticket.connection = connection
+        if capacity == 1:
+            return []
+        self._capacity[connection] = capacity
+        self._in_use[connection] = 1
+        if capacity > 1:
+            self._shared.setdefault(key, {})[connection] = None
+        return self._fill(connection, key)
+
+    def set_capacity(self, connection: C, capacity: int) -> list[Ticket[C]]:
+        """A tracked connection's capacity changed (an untracked one's never does).
+
+        Returns:
+            Queued tickets granted the connection's new spare capacity (wake them up).
+        """
+        old = self._capacity.get(connection)
+        if old is None or old == capacity:
+            return []
+        self._capacity[connection] = capacity
+        key = self.connections.get(connection)
+        in_use = self._in_use[connection]
+        if key is None or in_use == 0 or connection in self._retiring:
+            return []
+        shared = self._shared.get(key)
+        if in_use < capacity:
+            if shared is None:
+                shared = self._shared[key] = {}
+            shared[connection] = None
+            return self._fill(connection, key)
+        if shared is not None and connection in shared:
+            self._unshare(connection, key)
+        return []
 
     def release(self, connection: C, *, reusable: bool) -> tuple[Ticket[C] | None, C | None]:
         """A request is done with ``connection``.
@@ -213,10 +311,12 @@ class PoolLogic(typing.Generic[C]):
         """
         self.active_requests -= 1
         key = self.connections.get(connection)
+        if connection in self._in_use:
+            return self._release_tracked(connection, key, reusable)
         if not reusable or key is None:
             return self._drop(connection), None
         if self._waiters:
-            ticket, _ = self._waiters.popitem(last=False)
+            ticket = self._pop_waiter()
             if ticket.key == key:
                 ticket.connection = connection
                 ticket.granted = True
@@ -225,6 +325,50 @@ class PoolLogic(typing.Generic[C]):
             del self.connections[connection]
             self._grant_slot(ticket, None)
             return ticket, connection
+        return self._park(connection, key)
+
+    def _release_tracked(
+        self, connection: C, key: typing.Hashable | None, reusable: bool
+    ) -> tuple[Ticket[C] | None, C | None]:
+        in_use = self._in_use[connection] - 1
+        self._in_use[connection] = in_use
+        if key is None:  # the pool was cleared meanwhile
+            if in_use == 0:
+                self._forget(connection)
+            return None, None
+        if not reusable or connection in self._retiring:
+            self._unshare(connection, key)
+            if in_use:
+                self._retiring.add(connection)
+                return None, None
+            del self.connections[connection]
+            self._forget(connection)
+            return self._wake_for_slot(), connection
+        if in_use < self._capacity[connection]:
+            waiters = self._key_waiters.get(key)
+            if waiters:
+                ticket = self._pop_waiter(key)
+                self._in_use[connection] = in_use + 1
+                ticket.connection = connection
+                ticket.granted = True
+                ticket.shared = in_use > 0
+                self.active_requests += 1
+                return ticket, None
+        if in_use:
+            if in_use < self._capacity[connection]:
+                self._shared.setdefault(key, {})[connection] = None
+            return None, None
+        self._unshare(connection, key)
+        if self._waiters:
+            # The oldest waiter wants another origin: close this one, hand over its slot.
+            ticket = self._pop_waiter()
+            del self.connections[connection]
+            self._forget(connection)
+            self._grant_slot(ticket, None)
+            return ticket, connection
+        return self._park(connection, key)
+
+    def _park(self, connection: C, key: typing.Hashable) -> tuple[Ticket[C] | None, C | None]:
         self._idle.setdefault(key, []).append(connection)
         self._idle_order[connection] = key
         if self._max_idle is not None and len(self._idle_order) > self._max_idle:
@@ -259,7 +403,8 @@ class PoolLogic(typing.Generic[C]):
             ``(woken, to_close)`` as for :meth:`release`.
         """
         if not ticket.granted:
-            self._waiters.pop(ticket, None)
+            if self._waiters.pop(ticket, 0) is None:
+                self._unqueue(ticket)
             return None, None
         ticket.granted = False
         connection = ticket.connection
@@ -283,6 +428,7 @@ class PoolLogic(typing.Generic[C]):
         if connection is not None:
             ticket.connection = None
             if self.connections.pop(connection, None) is not None:
+                self._forget(connection)
                 self._reserved += 1
                 return
         # The connection was already gone (the pool was cleared): take a fresh slot.
@@ -298,6 +444,10 @@ class PoolLogic(typing.Generic[C]):
         self.connections.clear()
         self._idle.clear()
         self._idle_order.clear()
+        self._shared.clear()
+        self._retiring.clear()
+        self._capacity = {c: n for c, n in self._capacity.items() if self._in_use[c]}
+        self._in_use = {c: n for c, n in self._in_use.items() if n}
         return connections
 
     # -- internals ------------------------------------------------------------------
@@ -317,17 +467,75 @@ class PoolLogic(typing.Generic[C]):
         if not stack:
             del self._idle[key]
         del self.connections[connection]
+        if connection in self._in_use:
+            self._forget(connection)
         return connection
 
     def _drop(self, connection: C) -> Ticket[C] | None:
         self.connections.pop(connection, None)
+        if connection in self._in_use:
+            self._forget(connection)
         return self._wake_for_slot()
 
     def _wake_for_slot(self) -> Ticket[C] | None:
         if self._waiters and (
             self._max_connections is None or self.slot_count < self._max_connections
         ):
-            ticket, _ = self._waiters.popitem(last=False)
+            ticket = self._pop_waiter()
             self._grant_slot(ticket, None)
             return ticket
         return None
+
+    def _pop_waiter(self, key: typing.Hashable = None) -> Ticket[C]:
+        """Dequeue the oldest waiter (for ``key``, if given) from both queues."""
+        if key is None:
+            ticket, _ = self._waiters.popitem(last=False)
+            self._unqueue(ticket)
+            return ticket
+        waiters = self._key_waiters[key]
+        ticket, _ = waiters.popitem(last=False)
+        if not waiters:
+            del self._key_waiters[key]
+        del self._waiters[ticket]
+        return ticket
+
+    def _unqueue(self, ticket: Ticket[C]) -> None:
+        waiters = self._key_waiters.get(ticket.key)
+        if waiters is not None and waiters.pop(ticket, 0) is None and not waiters:
+            del self._key_waiters[ticket.key]
+
+    def _take(self, connection: C, key: typing.Hashable) -> None:
+        """One more request on a tracked connection."""
+        in_use = self._in_use[connection] + 1
+        self._in_use[connection] = in_use
+        if in_use < self._capacity[connection]:
+            if in_use == 1:
+                self._shared.setdefault(key, {})[connection] = None
+        else:
+            self._unshare(connection, key)
+
+    def _unshare(self, connection: C, key: typing.Hashable) -> None:
+        shared = self._shared.get(key)
+        if shared is not None and shared.pop(connection, 0) is None and not shared:
+            del self._shared[key]
+
+    def _fill(self, connection: C, key: typing.Hashable) -> list[Ticket[C]]:
+        """Grant a tracked connection's spare capacity to waiters for its origin."""
+        woken: list[Ticket[C]] = []
+        waiters = self._key_waiters.get(key)
+        capacity = self._capacity[connection]
+        while waiters and self._in_use[connection] < capacity:
+            ticket = self._pop_waiter(key)
+            self._take(connection, key)
+            ticket.connection = connection
+            ticket.granted = True
+            ticket.shared = True
+            self.active_requests += 1
+            woken.append(ticket)
+            waiters = self._key_waiters.get(key)
+        return woken
+
+    def _forget(self, connection: C) -> None:
+        self._capacity.pop(connection, None)
+        self._in_use.pop(connection, None)
+        self._retiring.discard(connection)

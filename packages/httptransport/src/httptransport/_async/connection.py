@@ -9,11 +9,17 @@ Unix socket), with ``retries`` further attempts on connect errors after growing 
 request goes straight to the :class:`AsyncHTTP11Connection` that speaks HTTP/1.1 over
 the stream.
 
-HTTP/2 is not implemented yet. ``http2=True`` raises ``NotImplementedError`` at once
-instead of silently speaking HTTP/1.1. The TLS context the pool builds offers only
-``http/1.1`` through ALPN; a caller's own context is used as it is (never modified),
-and should its ALPN list lead a server to choose ``h2``, the connection is closed with
-``NotImplementedError`` rather than sending HTTP/1.1 to an HTTP/2 server.
+HTTP/2 (:mod:`.http2`) is chosen exactly as httpcore 1.0 chooses it: when TLS
+negotiates ``h2`` through ALPN, or when ``http2=True, http1=False`` (prior knowledge,
+which over cleartext is h2c). With ``http2=True`` the TLS context the pool builds offers
+``h2`` as well as ``http/1.1``; a caller's own context is used as it is. h2 is imported
+only then, since it is an optional dependency.
+
+A connection that may turn out to be HTTP/2 reports a provisional capacity of many
+streams while it connects, so that the pool can send concurrent requests to it at once
+instead of opening a connection each; the first request connects (under a lock) and the
+others wait for it. Should the server pick HTTP/1.1, the extra requests get
+:class:`ConnectionNotAvailable` and the pool places them elsewhere.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Iterable, Iterator
 
 from netbackend_base import (
     SOCKET_OPTION,
+    AsyncLock,
     AsyncNetworkBackend,
     AsyncNetworkStream,
     ConnectError,
@@ -32,19 +39,18 @@ from netbackend_base import (
     default_async_backend,
 )
 
+from .._exceptions import ConnectionNotAvailable
 from .._models import Origin, Request, Response
 from .._ssl import default_ssl_context
 from .._trace import NO_TRACE, Trace, tracing_enabled
+from .http2 import INITIAL_MAX_STREAMS, AsyncHTTP2Connection, import_h2
 from .http11 import AsyncHTTP11Connection
 from .interfaces import AsyncConnectionInterface
 
-__all__ = ("HTTP2_NOT_IMPLEMENTED", "AsyncHTTPConnection", "http11_ssl_context")
+__all__ = ("AsyncHTTPConnection", "alpn_ssl_context", "check_protocols", "http11_ssl_context")
 
 logger = logging.getLogger("httptransport.connection")
 
-HTTP2_NOT_IMPLEMENTED = (
-    "HTTP/2 is not implemented in httptransport yet: use http2=False (the default)."
-)
 _TLS_SCHEMES = (b"https", b"wss")
 
 
@@ -52,6 +58,14 @@ def http11_ssl_context() -> ssl.SSLContext:
     """A new default TLS context that offers only ``http/1.1`` through ALPN."""
     context = default_ssl_context()
     context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def alpn_ssl_context(http1: bool, http2: bool) -> ssl.SSLContext:
+    """A new default TLS context offering, through ALPN, the protocols enabled."""
+    context = default_ssl_context()
+    protocols = (["http/1.1"] if http1 else []) + (["h2"] if http2 else [])
+    context.set_alpn_protocols(protocols)
     return context
 
 
@@ -64,16 +78,16 @@ def _retry_delays() -> Iterator[float]:
 
 
 def check_protocols(http1: bool, http2: bool) -> None:
-    """Reject protocol choices this version cannot honour.
+    """Reject protocol choices that cannot be honoured.
 
     Raises:
-        NotImplementedError: ``http2`` is set.
+        ImportError: ``http2`` is set and h2 is not installed.
         ValueError: Neither protocol is enabled.
     """
+    if not http1 and not http2:
+        raise ValueError("http1=False and http2=False leave no protocol to speak.")
     if http2:
-        raise NotImplementedError(HTTP2_NOT_IMPLEMENTED)
-    if not http1:
-        raise ValueError("http1=False leaves no protocol to speak.")
+        import_h2()
 
 
 class AsyncHTTPConnection(AsyncConnectionInterface):
@@ -81,21 +95,24 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
 
     Args:
         origin: Where to connect.
-        ssl_context: The TLS context for https; a default one (ALPN ``http/1.1``)
-            when ``None``. Never modified.
+        ssl_context: The TLS context for https; a default one offering the enabled
+            protocols through ALPN when ``None``. Never modified.
         keepalive_expiry: Seconds an idle connection stays reusable.
-        http1: Must be true (HTTP/1.1 is the only protocol implemented).
-        http2: Must be false: HTTP/2 is not implemented yet.
+        http1: Whether HTTP/1.1 may be spoken.
+        http2: Whether HTTP/2 may be spoken (negotiated through ALPN over TLS; with
+            ``http1=False``, spoken with prior knowledge).
         retries: Further connect attempts after a connect error or timeout.
         local_address: The local IP address to connect from.
         uds: A Unix socket path to connect to instead of the origin's host and port.
         network_backend: The backend; the installed default for the running event
             loop when ``None``.
         socket_options: Socket options applied before connecting.
+        keepalive_ping: For HTTP/2, PING a connection idle this many seconds before
+            reusing it (see :class:`AsyncHTTP2Connection`); ``None`` (the default) never.
 
     Raises:
-        NotImplementedError: ``http2=True``.
-        ValueError: ``http1=False``.
+        ImportError: ``http2=True`` and h2 is not installed.
+        ValueError: Neither protocol is enabled.
     """
 
     def __init__(
@@ -110,9 +127,17 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         uds: str | None = None,
         network_backend: AsyncNetworkBackend | None = None,
         socket_options: Iterable[SOCKET_OPTION] | None = None,
+        *,
+        keepalive_ping: float | None = None,
     ) -> None:
         check_protocols(http1, http2)
         self._origin = origin
+        self._http1 = http1
+        self._http2 = http2
+        self._keepalive_ping = keepalive_ping
+        # Whether it may speak HTTP/2 once connected (and so carry concurrent requests).
+        self._multiplex = http2 and (origin.scheme in _TLS_SCHEMES or not http1)
+        self._connect_lock = AsyncLock() if self._multiplex else None
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
         self._retries = retries
@@ -120,16 +145,18 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         self._uds = uds
         self._network_backend = network_backend
         self._socket_options = socket_options
-        self._connection: AsyncHTTP11Connection | None = None
+        self._connection: AsyncHTTP11Connection | AsyncHTTP2Connection | None = None
         self._connect_failed = False
 
     async def handle_async_request(self, request: Request) -> Response:
-        """Connect if this is the first request, then send it over HTTP/1.1.
+        """Connect if this is the first request, then send it over the negotiated protocol.
 
         Raises:
             ConnectError: The connection could not be made (after the retries).
             ConnectTimeout: Connecting took longer than the ``connect`` timeout.
-            NotImplementedError: The server chose HTTP/2 through the caller's ALPN.
+            ConnectionNotAvailable: Another request's connect failed, or the
+                connection cannot take this request after all.
+            ImportError: The server chose HTTP/2 and h2 is not installed.
             RuntimeError: The request is for another origin.
         """
         connection = self._connection
@@ -139,21 +166,44 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
                     f"Attempted to send request to {request.url.origin} "
                     f"on connection to {self._origin}"
                 )
-            try:
-                stream = await self._connect(request)
-                ssl_object = stream.get_extra_info("ssl_object")
-                if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
-                    await stream.aclose()
-                    raise NotImplementedError(
-                        "The server chose HTTP/2 through ALPN, and " + HTTP2_NOT_IMPLEMENTED
-                    )
-            except BaseException:
-                self._connect_failed = True
-                raise
-            connection = self._connection = AsyncHTTP11Connection(
-                self._origin, stream, self._keepalive_expiry
-            )
+            lock = self._connect_lock
+            if lock is None:
+                connection = await self._open(request)
+            else:
+                # Concurrent requests to a connection that may be HTTP/2: one connects.
+                async with lock:
+                    connection = self._connection
+                    if connection is None:
+                        if self._connect_failed:
+                            raise ConnectionNotAvailable()
+                        connection = await self._open(request)
         return await connection.handle_async_request(request)
+
+    async def _open(self, request: Request) -> AsyncHTTP11Connection | AsyncHTTP2Connection:
+        try:
+            stream = await self._connect(request)
+            ssl_object = stream.get_extra_info("ssl_object")
+            negotiated_h2 = ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2"
+            connection: AsyncHTTP11Connection | AsyncHTTP2Connection
+            if negotiated_h2 or (self._http2 and not self._http1):
+                try:
+                    connection = AsyncHTTP2Connection(
+                        self._origin,
+                        stream,
+                        self._keepalive_expiry,
+                        keepalive_ping=self._keepalive_ping,
+                    )
+                except BaseException:
+                    await stream.aclose()
+                    raise
+            else:
+                self._multiplex = False
+                connection = AsyncHTTP11Connection(self._origin, stream, self._keepalive_expiry)
+        except BaseException:
+            self._connect_failed = True
+            raise
+        self._connection = connection
+        return connection
 
     async def _connect(self, request: Request) -> AsyncNetworkStream:
         timeouts = request.extensions.get("timeout") or {}
@@ -196,7 +246,7 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
                 if origin.scheme in _TLS_SCHEMES:
                     ssl_context = self._ssl_context
                     if ssl_context is None:
-                        ssl_context = self._ssl_context = http11_ssl_context()
+                        ssl_context = self._ssl_context = alpn_ssl_context(self._http1, self._http2)
                     sni_hostname = request.extensions.get("sni_hostname")
                     kwargs = {
                         "ssl_context": ssl_context,
@@ -223,9 +273,33 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         """Whether ``origin`` is this connection's origin."""
         return origin == self._origin
 
+    def stream_capacity(self) -> int:
+        """How many requests it can carry at once: 1 for HTTP/1.1, the server's stream
+        limit for HTTP/2 (provisionally 100 while a possibly-HTTP/2 connection connects)."""
+        connection = self._connection
+        if connection is None:
+            if self._multiplex and not self._connect_failed:
+                return INITIAL_MAX_STREAMS
+            return 1
+        if type(connection) is AsyncHTTP11Connection:
+            return 1
+        return typing.cast(AsyncHTTP2Connection, connection).stream_capacity()
+
+    def accepting(self) -> bool:
+        """Whether it may take requests, now or later (not closed, failed or draining)."""
+        connection = self._connection
+        if connection is None:
+            return not self._connect_failed
+        if type(connection) is AsyncHTTP11Connection:
+            return not connection.is_closed()
+        return typing.cast(AsyncHTTP2Connection, connection).accepting()
+
     def is_available(self) -> bool:
-        """Whether it is connected and idle."""
-        return self._connection is not None and self._connection.is_available()
+        """Whether it could take a request now (one that may become HTTP/2 can while it
+        connects)."""
+        if self._connection is None:
+            return self._multiplex and not self._connect_failed
+        return self._connection.is_available()
 
     def has_expired(self) -> bool:
         """Whether it is idle and must not be reused."""
@@ -248,7 +322,7 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         return self._connection.is_closed()
 
     def info(self) -> str:
-        """The HTTP/1.1 connection's info, or ``CONNECTING`` / ``CONNECTION FAILED``."""
+        """The protocol connection's info, or ``CONNECTING`` / ``CONNECTION FAILED``."""
         if self._connection is None:
             return "CONNECTION FAILED" if self._connect_failed else "CONNECTING"
         return self._connection.info()

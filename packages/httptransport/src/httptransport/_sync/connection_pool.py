@@ -23,6 +23,17 @@ it. A request:
    pool the moment the body has been read to its end, or is dropped if the response is
    closed early; a response without a body releases it before it is returned.
 
+HTTP/2: a connection that may speak it (``http2=True`` and TLS, or prior knowledge)
+is registered with a capacity of many requests (``stream_capacity()``; provisional
+until the server's SETTINGS arrive), so concurrent requests share it, even while it
+connects; the pool re-reads its capacity after each request and on release, so the
+server's SETTINGS_MAX_CONCURRENT_STREAMS is honoured as it changes, and a saturated
+connection makes the next request open another one within ``max_connections``. A
+request that fails on such a connection (a reset stream) or closes its response early
+does not take the connection down with it; one that received GOAWAY retires once its
+last stream is done. A shared connection that turns out unable to take a request (it
+raises :class:`ConnectionNotAvailable`) sends the request round the pool again.
+
 Releasing hands the connection directly to the oldest waiter (or closes it and hands
 its slot over, if that waiter wants another origin), so nothing ever scans the queue
 or the connections.
@@ -58,7 +69,7 @@ from netbackend_base import (
 from .._async._pool_logic import PoolLock, PoolLogic, Ticket
 from .._exceptions import ConnectionNotAvailable, PoolTimeout, UnsupportedProtocol
 from .._models import DEFAULT_PORTS, Origin, Request, Response
-from .connection import HTTPConnection, check_protocols, http11_ssl_context
+from .connection import HTTPConnection, alpn_ssl_context, check_protocols
 from .interfaces import ConnectionInterface, RequestInterface
 
 __all__ = ("ConnectionPool",)
@@ -67,31 +78,39 @@ _SCHEMES = frozenset((b"http", b"https", b"ws", b"wss"))
 # How many times one request may be moved to another connection because the one it
 # got had been closed by the server while idle.
 _MAX_STALE_RETRIES = 3
+# How many times one request may be sent round the pool again because a shared
+# connection had no stream free after all (its server lowered its limit).
+_MAX_REROUTES = 100
 
 
 class ConnectionPool(RequestInterface):
-    """A pool of HTTP/1.1 connections, reused per origin.
+    """A pool of HTTP/1.1 and HTTP/2 connections, reused per origin.
 
     Args:
         ssl_context: The TLS context for https connections; never modified. When
-            ``None``, the pool builds one default context (ALPN ``http/1.1``) and shares
-            it between its connections.
+            ``None``, the pool builds one default context (offering through ALPN the
+            protocols enabled) and shares it between its connections.
         max_connections: The most connections open at once; ``None`` for no limit.
         max_keepalive_connections: The most *idle* connections kept open; ``None`` for
             up to ``max_connections``.
         keepalive_expiry: Seconds an idle connection stays reusable; ``None`` for ever.
-        http1: Must be true (HTTP/1.1 is the only protocol implemented).
-        http2: Must be false: HTTP/2 is not implemented yet.
+        http1: Whether HTTP/1.1 may be spoken.
+        http2: Whether HTTP/2 may be spoken: negotiated through ALPN over TLS, or
+            with prior knowledge (h2c over cleartext) when ``http1=False``. Needs the
+            ``http2`` extra (h2).
         retries: Further connect attempts after a connect error or timeout.
         local_address: The local IP address to connect from (``"0.0.0.0"`` for IPv4).
         uds: A Unix socket path to connect to instead of each origin's host and port.
         network_backend: The backend; the installed default for the running event loop
             (found at the first request) when ``None``.
         socket_options: Socket options applied to each socket before it connects.
+        keepalive_ping: HTTP/2 only: a connection idle at least this many seconds is
+            checked with a PING before it is reused, and replaced if the server does
+            not answer; ``None`` (the default) never pings.
 
     Raises:
-        NotImplementedError: ``http2=True``.
-        ValueError: ``http1=False``.
+        ImportError: ``http2=True`` and h2 is not installed.
+        ValueError: Neither protocol is enabled.
     """
 
     def __init__(
@@ -107,8 +126,11 @@ class ConnectionPool(RequestInterface):
         uds: str | None = None,
         network_backend: NetworkBackend | None = None,
         socket_options: Iterable[SOCKET_OPTION] | None = None,
+        *,
+        keepalive_ping: float | None = None,
     ) -> None:
         check_protocols(http1, http2)
+        self._keepalive_ping = keepalive_ping
         self._ssl_context = ssl_context
         self._own_ssl_context: ssl.SSLContext | None = None
         self._max_connections = sys.maxsize if max_connections is None else max_connections
@@ -137,7 +159,7 @@ class ConnectionPool(RequestInterface):
         if ssl_context is None and origin.scheme in (b"https", b"wss"):
             ssl_context = self._own_ssl_context
             if ssl_context is None:
-                ssl_context = self._own_ssl_context = http11_ssl_context()
+                ssl_context = self._own_ssl_context = alpn_ssl_context(self._http1, self._http2)
         return HTTPConnection(
             origin=origin,
             ssl_context=ssl_context,
@@ -149,6 +171,7 @@ class ConnectionPool(RequestInterface):
             uds=self._uds,
             network_backend=self._network_backend,
             socket_options=self._socket_options,
+            keepalive_ping=self._keepalive_ping,
         )
 
     @property
@@ -186,11 +209,23 @@ class ConnectionPool(RequestInterface):
             self._network_backend = default_backend()
         reuse = True
         stale = 0
+        reroutes = 0
+        logic = self._logic
         while True:
             connection = self._checkout(key, request, pool_timeout, reuse)
             try:
                 response = connection.handle_request(request)
             except ConnectionNotAvailable:
+                if logic.tracked(connection) and _accepting(connection):
+                    # A shared connection with no stream free after all: try again.
+                    self._update_capacity(connection)
+                    to_close = self._release(connection)
+                    if to_close is not None:
+                        shielded(to_close.close)
+                    reroutes += 1
+                    if reroutes > _MAX_REROUTES:
+                        raise
+                    continue
                 self._drop(connection)
                 stale += 1
                 if stale > _MAX_STALE_RETRIES:
@@ -200,6 +235,8 @@ class ConnectionPool(RequestInterface):
             except BaseException:
                 self._drop(connection)
                 raise
+            if logic.tracked(connection):
+                self._update_capacity(connection)
             stream = response.stream
             if getattr(stream, "complete", False) is True:
                 to_close = self._release(connection)
@@ -208,6 +245,15 @@ class ConnectionPool(RequestInterface):
                 return response
             response.stream = _PoolBody(self, connection, stream)
             return response
+
+    def _update_capacity(self, connection: ConnectionInterface) -> None:
+        capacity = getattr(connection, "stream_capacity", None)
+        if capacity is None:  # pragma: no cover - a custom connection
+            return
+        with self._lock:
+            woken = self._logic.set_capacity(connection, capacity())
+        for ticket in woken:
+            ticket.waiter.set()
 
     def _checkout(
         self,
@@ -236,15 +282,20 @@ class ConnectionPool(RequestInterface):
                 shielded(evict.close)
             connection = ticket.connection
             if connection is not None:
-                if _usable(connection):
+                if ticket.shared or _usable(connection):
                     return connection
                 # Dead or expired: close it, and open a new one in its slot.
                 with self._lock:
                     logic.swap_for_slot(ticket)
                 shielded(connection.close)
             connection = self.create_connection(Origin(*key))
+            capacity = 1
+            if type(connection) is HTTPConnection and connection._multiplex:
+                capacity = connection.stream_capacity()
             with self._lock:
-                logic.register(ticket, connection)
+                others = logic.register(ticket, connection, capacity)
+            for other in others:
+                other.waiter.set()
             return connection
         except BaseException:
             with self._lock:
@@ -299,23 +350,33 @@ class ConnectionPool(RequestInterface):
         Returns:
             A connection the caller must close.
         """
-        reusable = connection.is_idle()
+        logic = self._logic
+        if logic.tracked(connection):
+            self._update_capacity(connection)
+            reusable = _accepting(connection)
+        else:
+            reusable = connection.is_idle()
         with self._lock:
-            woken, to_close = self._logic.release(connection, reusable=reusable)
+            woken, to_close = logic.release(connection, reusable=reusable)
+            gone = connection not in logic.connections
         if woken is not None:
             woken.waiter.set()
-        if not reusable and to_close is None and not connection.is_closed():
+        if not reusable and to_close is None and gone and not connection.is_closed():
             return connection
         return to_close
 
-    def _discard_active(self, connection: ConnectionInterface) -> ConnectionInterface:
+    def _discard_active(self, connection: ConnectionInterface) -> ConnectionInterface | None:
         """Take a connection whose request failed or was abandoned out of the pool.
 
-        Synchronous, so that it runs even while the caller is being cancelled.
+        Synchronous, so that it runs even while the caller is being cancelled. A
+        multiplexed connection that is still fine (only the request's stream failed)
+        stays; one retiring stays until its last request is done.
 
         Returns:
-            The connection, for the caller to close.
+            The connection, for the caller to close, if it left the pool.
         """
+        if self._logic.tracked(connection):
+            return self._release(connection)
         with self._lock:
             woken, _ = self._logic.release(connection, reusable=False)
         if woken is not None:
@@ -324,7 +385,9 @@ class ConnectionPool(RequestInterface):
 
     def _drop(self, connection: ConnectionInterface) -> None:
         """Take a connection that failed mid-request out of the pool and close it."""
-        shielded(self._discard_active(connection).close)
+        to_close = self._discard_active(connection)
+        if to_close is not None:
+            shielded(to_close.close)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -349,6 +412,13 @@ class ConnectionPool(RequestInterface):
             f"{logic.queued_count} queued | Connections: {len(logic.connections) - idle} "
             f"active, {idle} idle]>"
         )
+
+
+def _accepting(connection: ConnectionInterface) -> bool:
+    accepting = getattr(connection, "accepting", None)
+    if accepting is None:  # pragma: no cover - a custom connection
+        return not connection.is_closed()
+    return bool(accepting())
 
 
 def _usable(connection: ConnectionInterface) -> bool:
@@ -404,6 +474,19 @@ class _PoolBody:
         to_close: ConnectionInterface | None = None
         if not self._released:
             self._released = True
+            pool = self._pool
+            if pool._logic.tracked(self._connection) and not getattr(
+                self._inner, "complete", False
+            ):
+                # A multiplexed connection outlives this response: reset the stream
+                # first, then give the connection back.
+                try:
+                    self._inner.close()
+                finally:
+                    to_close = pool._discard_active(self._connection)
+                    if to_close is not None:
+                        shielded(to_close.close)
+                return
             if getattr(self._inner, "complete", False):
                 to_close = self._pool._release(self._connection)
             else:
