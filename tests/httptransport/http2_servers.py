@@ -16,6 +16,7 @@ import typing
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 
 __all__ = ("HypercornServer", "PeerConnection", "ScriptedPeer", "asgi_app")
 
@@ -142,7 +143,12 @@ class PeerConnection:
             if not data:
                 self.closed = True
                 return []
-            events = self.h2.receive_data(data)
+            try:
+                events = self.h2.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                # Frames after our own GOAWAY: h2 refuses them; the script is done.
+                self.closed = True
+                return []
             self.flush()
             if events:
                 self.received.extend(events)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import sys
+import threading
 import typing
 
 import pytest
@@ -11,9 +12,14 @@ import pytest
 from httptransport import (
     AsyncConnectionPool,
     AsyncHTTPConnection,
+    LocalProtocolError,
     Origin,
+    PoolTimeout,
+    ReadError,
+    RemoteProtocolError,
 )
 
+h2_connection = pytest.importorskip("h2.connection")
 h2_events = pytest.importorskip("h2.events")
 h2_settings = pytest.importorskip("h2.settings")
 hpack = pytest.importorskip("hpack")
@@ -178,3 +184,323 @@ async def test_abandoned_streams_free_their_slots(h2_peer: typing.Any) -> None:
     resets = [e for e in peer.connections[0].received if isinstance(e, h2_events.StreamReset)]
     assert len(resets) == 1000
     assert {e.error_code for e in resets} == {8}  # CANCEL
+
+
+def _answer_all(peer: typing.Any, index: int) -> None:
+    """Answer every request with its path, plus a trailer; record what arrived."""
+    while True:
+        events = peer.events()
+        if not events:
+            return
+        for event in events:
+            if isinstance(event, h2_events.StreamEnded):
+                request = next(
+                    e
+                    for e in peer.received
+                    if isinstance(e, h2_events.RequestReceived) and e.stream_id == event.stream_id
+                )
+                peer.respond(event.stream_id, _path(request), trailers=[(b"x-check", b"7")])
+
+
+@pytest.mark.anyio
+async def test_headers_trailers_and_stream_id(h2_peer: typing.Any) -> None:
+    """:authority comes from Host, connection-specific headers are dropped, trailers
+    and stream ids are reported."""
+    peer = h2_peer(_answer_all)
+    headers = {
+        "Host": "example.org:8443",
+        "Connection": "keep-alive",
+        "Keep-Alive": "5",
+        "Proxy-Connection": "x",
+        "Upgrade": "h2c",
+        "TE": "gzip",
+        "X-Keep": "yes",
+    }
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        response = await pool.request("GET", peer.url("/a"), headers=headers)
+        assert response.content == b"/a"
+        assert response.extensions["trailers"] == [(b"x-check", b"7")]
+        assert response.extensions["stream_id"] == 1
+        response = await pool.request("GET", peer.url("/b"), headers={"TE": "trailers"})
+        assert response.extensions["stream_id"] == 3
+    requests = [e for e in peer.connections[0].received if isinstance(e, h2_events.RequestReceived)]
+    first = requests[0].headers
+    assert first[:4] == [
+        (b":method", b"GET"),
+        (b":authority", b"example.org:8443"),
+        (b":scheme", b"http"),
+        (b":path", b"/a"),
+    ]
+    assert [name for name, _ in first[4:]] == [b"x-keep"]
+    assert (b"te", b"trailers") in requests[1].headers
+
+
+def _reset_second(peer: typing.Any, index: int) -> None:
+    """Reset stream 3, answer the others."""
+    while True:
+        events = peer.events()
+        if not events:
+            return
+        for event in events:
+            if isinstance(event, h2_events.StreamEnded):
+                if event.stream_id == 3:
+                    peer.h2.reset_stream(3, error_code=2)
+                    peer.flush()
+                else:
+                    peer.respond(event.stream_id)
+
+
+@pytest.mark.anyio
+async def test_rst_stream_fails_only_its_request(h2_peer: typing.Any) -> None:
+    """RST_STREAM fails that request; the connection carries on."""
+    peer = h2_peer(_reset_second)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        assert (await pool.request("GET", peer.url())).content == b"ok"
+        with pytest.raises(RemoteProtocolError, match="reset"):
+            await pool.request("GET", peer.url())
+        assert (await pool.request("GET", peer.url())).content == b"ok"
+        assert len(pool.connections) == 1
+    assert len(peer.connections) == 1
+
+
+def _goaway_after_two(peer: typing.Any, index: int) -> None:
+    """First connection: take two requests, GOAWAY with last_stream_id=1, answer 1.
+    Later connections: answer everything."""
+    if index:
+        _answer_all(peer, index)
+        return
+    ids = peer.requests(2)
+    assert ids == [1, 3]
+    peer.h2.close_connection(error_code=0, last_stream_id=1)
+    peer.flush()
+    # h2 refuses to send after its own GOAWAY; a graceful server still answers.
+    peer.h2.state_machine.state = h2_connection.ConnectionState.SERVER_OPEN
+    peer.respond(1, b"one")
+    peer.events()  # until the client hangs up
+
+
+@pytest.mark.anyio
+async def test_goaway_retries_unprocessed_streams(
+    h2_peer: typing.Any, concurrently: typing.Any
+) -> None:
+    """Streams above GOAWAY's last_stream_id go to a new connection; the rest finish."""
+    peer = h2_peer(_goaway_after_two)
+    bodies: list[bytes] = []
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+
+        async def one() -> None:
+            bodies.append((await pool.request("GET", peer.url("/x"))).content)
+
+        await concurrently(one, 2)
+    assert sorted(bodies) == [b"/x", b"one"]
+    assert len(peer.connections) == 2
+
+
+def _goaway_error(peer: typing.Any, index: int) -> None:
+    """GOAWAY with an error code after the first request arrived."""
+    if index:
+        _answer_all(peer, index)
+        return
+    peer.requests(1)
+    peer.h2.close_connection(error_code=1, last_stream_id=1)
+    peer.flush()
+    peer.events()
+
+
+@pytest.mark.anyio
+async def test_goaway_with_error_fails_processed_streams(h2_peer: typing.Any) -> None:
+    """A processed stream fails with RemoteProtocolError on an error GOAWAY; the next
+    request gets a new connection."""
+    peer = h2_peer(_goaway_error)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        with pytest.raises(RemoteProtocolError, match="GOAWAY"):
+            await pool.request("GET", peer.url("/x"))
+        assert (await pool.request("GET", peer.url("/y"))).content == b"/y"
+        assert len(pool.connections) == 1
+    assert len(peer.connections) == 2
+
+
+def _garbage(peer: typing.Any, index: int) -> None:
+    """Answer with a DATA frame on stream 0, which is a connection error."""
+    peer.requests(1)
+    peer.sock.sendall(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x")
+    peer.events()
+
+
+@pytest.mark.anyio
+async def test_protocol_error_closes_only_that_connection(
+    h2_peer: typing.Any, h2_server: typing.Any
+) -> None:
+    """A malformed frame is a RemoteProtocolError; the connection goes, others stay."""
+    bad = h2_peer(_garbage)
+    good = h2_server(tls=False)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        assert (await pool.request("GET", good.url())).content == b"hello"
+        with pytest.raises(RemoteProtocolError):
+            await pool.request("GET", bad.url())
+        assert len(pool.connections) == 1
+        assert (await pool.request("GET", good.url())).content == b"hello"
+
+
+def _hang_up(peer: typing.Any, index: int) -> None:
+    """Read the request, then close the socket."""
+    peer.requests(1)
+
+
+@pytest.mark.anyio
+async def test_server_hangup_is_remote_protocol_error(h2_peer: typing.Any) -> None:
+    """EOF before the response is a RemoteProtocolError and the connection is dropped."""
+    peer = h2_peer(_hang_up)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        # EOF, or a reset if our last frames were still unread when it closed.
+        with pytest.raises((RemoteProtocolError, ReadError)):
+            await pool.request("GET", peer.url())
+        assert pool.connections == []
+
+
+def _one_at_a_time(peer: typing.Any, index: int) -> None:
+    """Allow one stream; answer each request once the next connection has appeared or
+    straight away for the second connection."""
+    _answer_all(peer, index)
+
+
+@pytest.mark.anyio
+async def test_saturated_connection_opens_another(
+    h2_peer: typing.Any, concurrently: typing.Any
+) -> None:
+    """With MAX_CONCURRENT_STREAMS=1 concurrent requests spread over new connections."""
+    peer = h2_peer(_one_at_a_time, settings={MAX_STREAMS: 1})
+    async with AsyncConnectionPool(http1=False, http2=True, max_connections=3) as pool:
+        # Learn the limit first (the server's SETTINGS arrive with the first answer).
+        assert (await pool.request("GET", peer.url("/first"))).content == b"/first"
+
+        async def one() -> None:
+            assert (await pool.request("GET", peer.url("/n"))).content == b"/n"
+
+        await concurrently(one, 6)
+        assert 1 <= len(pool.connections) <= 3
+    assert len(peer.connections) <= 3
+
+
+def _lower_limit(peer: typing.Any, index: int) -> None:
+    """Take three streams, lower MAX_CONCURRENT_STREAMS to 1, then answer them all,
+    and everything after."""
+    ids = peer.requests(3)
+    peer.h2.update_settings({MAX_STREAMS: 1})
+    peer.flush()
+    for stream_id in ids:
+        peer.respond(stream_id, b"early")
+    _answer_all(peer, index)
+
+
+@pytest.mark.anyio
+async def test_lowered_limit_below_in_flight_does_not_deadlock(
+    h2_peer: typing.Any, concurrently: typing.Any
+) -> None:
+    """A limit lowered below the streams in flight lets them finish, then is obeyed."""
+    peer = h2_peer(_lower_limit)
+    async with AsyncConnectionPool(http1=False, http2=True, max_connections=1) as pool:
+        bodies: list[bytes] = []
+
+        async def one() -> None:
+            bodies.append((await pool.request("GET", peer.url("/later"))).content)
+
+        await concurrently(one, 3)
+        assert bodies == [b"early"] * 3
+        bodies.clear()
+        await concurrently(one, 4)
+        assert bodies == [b"/later"] * 4
+        connection = pool.connections[0]
+        assert connection.stream_capacity() == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_slow_reader_gets_backpressure(h2_peer: typing.Any) -> None:
+    """The server can send no more than our stream window until the body is consumed."""
+    from httptransport._async.http2 import STREAM_WINDOW
+
+    total = 4 * 1024 * 1024
+    stalled = threading.Event()
+    stalls: list[int] = []
+
+    def big_body(peer: typing.Any, index: int) -> None:
+        [stream_id] = peer.requests(1)
+        conn = peer.h2
+        conn.send_headers(stream_id, [(b":status", b"200")])
+        sent = 0
+        while sent < total:
+            size = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
+            size = min(size, total - sent)
+            if size <= 0:
+                stalls.append(sent)
+                stalled.set()
+                peer.flush()
+                if peer.until(lambda e: isinstance(e, h2_events.WindowUpdated)) is None:
+                    return
+                continue
+            conn.send_data(stream_id, b"x" * size, end_stream=sent + size == total)
+            sent += size
+        peer.flush()
+        peer.events()
+
+    peer = h2_peer(big_body)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        async with pool.stream("GET", peer.url()) as response:
+            body = typing.cast(typing.AsyncIterator[bytes], response.stream)
+            received = len(await body.__anext__())
+            assert stalled.wait(10)
+            assert stalls[0] <= STREAM_WINDOW
+            async for chunk in body:
+                received += len(chunk)
+        assert received == total
+    assert len(stalls) > 1
+
+
+@pytest.mark.anyio
+async def test_waiting_for_a_stream_slot_is_bounded_by_the_pool_timeout(
+    h2_peer: typing.Any,
+) -> None:
+    """With every stream of the only connection busy, a request times out as PoolTimeout."""
+    peer = h2_peer(_unfinished_responder, settings={MAX_STREAMS: 1})
+    async with AsyncConnectionPool(http1=False, http2=True, max_connections=1) as pool:
+        assert (await pool.request("GET", peer.url("/ok"))).content == b"done"
+        async with pool.stream("GET", peer.url("/more")):
+            with pytest.raises(PoolTimeout):
+                await pool.request("GET", peer.url("/ok"), extensions={"timeout": {"pool": 0.1}})
+        assert (await pool.request("GET", peer.url("/ok"))).content == b"done"
+
+
+@pytest.mark.anyio
+async def test_keepalive_ping_checks_idle_connections(h2_peer: typing.Any) -> None:
+    """With keepalive_ping set, an idle connection is PINGed before it is reused."""
+    peer = h2_peer(_answer_all)
+    async with AsyncConnectionPool(http1=False, http2=True, keepalive_ping=0.0) as pool:
+        for _ in range(3):
+            assert (await pool.request("GET", peer.url("/p"))).content == b"/p"
+    pings = [e for e in peer.connections[0].received if isinstance(e, h2_events.PingReceived)]
+    assert len(pings) == 2
+    assert len(peer.connections) == 1
+
+
+@pytest.mark.anyio
+async def test_invalid_request_header_is_local_protocol_error(h2_peer: typing.Any) -> None:
+    """Header values HTTP/2 forbids raise LocalProtocolError; the connection carries on."""
+    peer = h2_peer(_answer_all)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        assert (await pool.request("GET", peer.url("/a"))).content == b"/a"
+        with pytest.raises(LocalProtocolError):
+            await pool.request("GET", peer.url("/a"), headers={"x-bad": "a\r\nb"})
+        assert (await pool.request("GET", peer.url("/b"))).content == b"/b"
+        assert len(pool.connections) == 1
+
+
+@pytest.mark.anyio
+async def test_frame_h2_refuses_is_local_protocol_error(h2_peer: typing.Any) -> None:
+    """A request h2 itself refuses raises LocalProtocolError and closes that connection."""
+    peer = h2_peer(_answer_all)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        assert (await pool.request("GET", peer.url("/a"))).content == b"/a"
+        with pytest.raises(LocalProtocolError):
+            await pool.request("GET", peer.url("/a"), headers={":path": "/again"})
+        assert pool.connections == []
+        assert (await pool.request("GET", peer.url("/b"))).content == b"/b"

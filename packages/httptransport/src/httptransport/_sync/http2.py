@@ -54,6 +54,7 @@ h2 is an optional dependency: it is imported the first time a connection is crea
 from __future__ import annotations
 
 import logging
+import re
 import time
 import typing
 from collections import deque
@@ -67,7 +68,13 @@ from .._models import ByteStream, Origin, Request, Response
 from .._trace import NO_TRACE, Trace, tracing_enabled
 from .interfaces import ConnectionInterface
 
-__all__ = ("CONNECTION_WINDOW", "STREAM_WINDOW", "HTTP2Connection", "import_h2")
+__all__ = (
+    "CONNECTION_WINDOW",
+    "PING_TIMEOUT",
+    "STREAM_WINDOW",
+    "HTTP2Connection",
+    "import_h2",
+)
 
 logger = logging.getLogger("httptransport.http2")
 
@@ -79,6 +86,8 @@ CONNECTION_WINDOW = 16 * 1024 * 1024
 # The concurrency limit assumed until the server's SETTINGS say otherwise (RFC 9113
 # section 6.5.2 recommends servers allow at least 100).
 INITIAL_MAX_STREAMS = 100
+# How long a keep-alive PING waits for its ACK when the request sets no read timeout.
+PING_TIMEOUT = 10.0
 INSTALL_HINT = "HTTP/2 needs the h2 package: pip install httptransport[http2]"
 
 # Request headers that are connection-specific and must not appear in HTTP/2 (RFC 9113
@@ -86,6 +95,8 @@ INSTALL_HINT = "HTTP/2 needs the h2 package: pip install httptransport[http2]"
 _CONNECTION_SPECIFIC = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
 )
+
+_bad_value = re.compile(rb"[\r\n\x00]|^[ \t]|[ \t]$").search
 
 _h2: typing.Any = None
 
@@ -108,7 +119,25 @@ def import_h2() -> typing.Any:
             raise ImportError(INSTALL_HINT) from exc
         _h2 = h2
         _Events.bind(h2)
+        _Events.machine = _draining_state_machine(h2.connection)
     return _h2.connection
+
+
+def _draining_state_machine(module: typing.Any) -> typing.Any:
+    """h2's connection state machine, except that a received GOAWAY leaves it open.
+
+    h2 treats GOAWAY as the end of everything and rejects every later frame, but the
+    streams at or below ``last_stream_id`` are still being answered (RFC 9113 section
+    6.8). We keep receiving (and sending WINDOW_UPDATE, RST_STREAM) for them, and refuse
+    new streams ourselves.
+    """
+    base = module.H2ConnectionStateMachine
+    states = module.ConnectionState
+    inputs = module.ConnectionInputs
+    transitions = dict(base._transitions)
+    transitions[(states.CLIENT_OPEN, inputs.RECV_GOAWAY)] = (None, states.CLIENT_OPEN)
+    transitions[(states.IDLE, inputs.RECV_GOAWAY)] = (None, states.CLIENT_OPEN)
+    return type("DrainingStateMachine", (base,), {"_transitions": transitions})
 
 
 class _Events:
@@ -126,6 +155,7 @@ class _Events:
     h2_error: type[Exception] = Exception
     protocol_error: type[Exception] = Exception
     no_ids: type[Exception] = Exception
+    machine: typing.Any = None
 
     @classmethod
     def bind(cls, h2: typing.Any) -> None:
@@ -167,8 +197,9 @@ class HTTP2Connection(ConnectionInterface):
         keepalive_expiry: Seconds an idle connection stays reusable; ``None`` for ever.
         keepalive_ping: When set, a connection idle at least this many seconds is
             checked with a PING (RFC 9113 section 6.7) before it takes a request; if no
-            acknowledgement comes within the request's ``read`` timeout (or this many
-            seconds, when none is given) it is closed and the request goes elsewhere.
+            acknowledgement comes within the request's ``read`` timeout (or
+            :data:`PING_TIMEOUT` seconds, when none is given) it is closed and the
+            request goes elsewhere.
 
     Raises:
         ImportError: h2 is not installed.
@@ -190,6 +221,7 @@ class HTTP2Connection(ConnectionInterface):
         self._keepalive_ping = keepalive_ping
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
         conn = h2_connection.H2Connection(config=config)
+        conn.state_machine = _Events.machine()
         codes = h2.settings.SettingCodes
         conn.local_settings = h2.settings.Settings(
             client=True,
@@ -245,7 +277,7 @@ class HTTP2Connection(ConnectionInterface):
             and self._request_count
             and time.monotonic() - self._idle_since >= self._keepalive_ping
         ):
-            self._check_alive(read_timeout if read_timeout is not None else self._keepalive_ping)
+            self._check_alive(read_timeout if read_timeout is not None else PING_TIMEOUT)
         traced = tracing_enabled(request, logger)
         stream = self._open_stream()
         try:
@@ -327,7 +359,7 @@ class HTTP2Connection(ConnectionInterface):
                     conn.increment_flow_control_window(CONNECTION_WINDOW - 65535)
                 conn.send_headers(stream.id, headers, end_stream=end)
             except _Events.h2_error as exc:
-                raise LocalProtocolError(str(exc) or type(exc).__name__) from exc
+                raise self._local_error(exc) from exc
         self._flush(timeout)
         return end
 
@@ -355,7 +387,7 @@ class HTTP2Connection(ConnectionInterface):
                                     stream.id, view[start : min(window, start + size)].tobytes()
                                 )
                         except _Events.h2_error as exc:
-                            raise LocalProtocolError(str(exc) or type(exc).__name__) from exc
+                            raise self._local_error(exc) from exc
                         view = view[window:]
                     else:
                         stream.blocked = True
@@ -372,7 +404,7 @@ class HTTP2Connection(ConnectionInterface):
             try:
                 conn.end_stream(stream.id)
             except _Events.h2_error as exc:
-                raise LocalProtocolError(str(exc) or type(exc).__name__) from exc
+                raise self._local_error(exc) from exc
         self._flush(timeout)
 
     def _receive_head(
@@ -547,13 +579,14 @@ class HTTP2Connection(ConnectionInterface):
                 continue
             del self._streams[stream_id]
             self._signal(stream)
-        if graceful:
-            # h2 refuses every frame after GOAWAY; the streams the server still
-            # processes must be able to finish, so its state machine is reopened (new
-            # streams are refused by _draining instead).
-            self._h2.state_machine.state = _h2.connection.ConnectionState.CLIENT_OPEN
-        else:
+        if not graceful:
             self._fail(RemoteProtocolError("The server closed the connection with GOAWAY."))
+
+    def _local_error(self, exc: Exception) -> LocalProtocolError:
+        """h2 refused a frame of ours: its state is suspect, so the connection goes."""
+        error = LocalProtocolError(str(exc) or type(exc).__name__)
+        self._fail(error)
+        return error
 
     def _fail(self, error: BaseException) -> None:
         """The connection is broken: fail every stream and wake every request."""
@@ -757,6 +790,9 @@ def _request_headers(request: Request) -> list[tuple[bytes, bytes]]:
     authority: bytes | None = None
     fields: list[tuple[bytes, bytes]] = []
     for name, value in request.headers:
+        if _bad_value(value) is not None:
+            # RFC 9113 section 8.2.1: no CR, LF or NUL, no surrounding whitespace.
+            raise LocalProtocolError(f"Invalid HTTP/2 header value for {name!r}.")
         lowered = name.lower()
         if lowered == b"host":
             if authority is None:
