@@ -204,3 +204,184 @@ def test_locks() -> None:
         other.join()
     try_lock()
     assert results == [False, True]
+
+
+def _open_shared(logic: PoolLogic[str], key: object, name: str, capacity: int) -> Ticket[str]:
+    ticket: Ticket[str] = Ticket(key)
+    assert logic.acquire(ticket)
+    assert logic.register(ticket, name, capacity) == []
+    return ticket
+
+
+def test_multiplexed_connection_is_shared_up_to_its_capacity() -> None:
+    """A tracked connection takes requests up to its capacity, then a new slot is opened."""
+    logic: PoolLogic[str] = PoolLogic(2, None)
+    _open_shared(logic, A, "h2", 3)
+    grants = [Ticket(A) for _ in range(2)]
+    for ticket in grants:
+        assert logic.acquire(ticket)
+        assert (ticket.connection, ticket.shared) == ("h2", True)
+    assert logic.in_use("h2") == 3
+    extra: Ticket[str] = Ticket(A)
+    assert logic.acquire(extra)
+    assert extra.connection is None  # saturated: a new connection in a new slot
+    assert logic.slot_count == 2
+    assert logic.tracked("h2")
+    assert not logic.tracked("other")
+
+
+def test_released_stream_capacity_goes_to_a_waiter_for_that_origin() -> None:
+    """Freed capacity on a shared connection goes to the oldest waiter for its origin,
+    even behind a waiter for another origin."""
+    logic: PoolLogic[str] = PoolLogic(1, None)
+    _open_shared(logic, A, "h2", 2)
+    assert logic.set_capacity("h2", 1) == []
+    other: Ticket[str] = Ticket(B)
+    same: Ticket[str] = Ticket(A)
+    assert not logic.acquire(other)
+    assert not logic.acquire(same)
+    assert logic.set_capacity("h2", 2) == [same]
+    assert (same.connection, same.granted, logic.in_use("h2")) == ("h2", True, 2)
+    later: Ticket[str] = Ticket(A)
+    assert not logic.acquire(later)
+    woken, to_close = logic.release("h2", reusable=True)
+    assert (woken, to_close) == (later, None)
+    assert later.shared
+    assert logic.queued_count == 1
+
+
+def test_last_release_parks_or_hands_the_slot_over() -> None:
+    """An unused tracked connection is parked; with another origin waiting it is closed
+    and its slot handed over."""
+    logic: PoolLogic[str] = PoolLogic(1, None)
+    ticket = _open_shared(logic, A, "h2", 5)
+    assert logic.release("h2", reusable=True) == (None, None)
+    assert logic.is_idle("h2")
+    reused: Ticket[str] = Ticket(A)
+    assert logic.acquire(reused)
+    assert (reused.connection, reused.shared, logic.in_use("h2")) == ("h2", False, 1)
+    second: Ticket[str] = Ticket(A)
+    assert logic.acquire(second)
+    assert second.shared
+    other: Ticket[str] = Ticket(B)
+    assert not logic.acquire(other)
+    assert logic.release("h2", reusable=True) == (None, None)
+    woken, to_close = logic.release("h2", reusable=True)
+    assert (woken, to_close) == (other, "h2")
+    assert other.granted and other.connection is None
+    assert not logic.tracked("h2")
+    assert ticket.key == A
+
+
+def test_retiring_connection_keeps_its_slot_until_the_last_request() -> None:
+    """A connection that may take no new requests leaves the shared set at once and
+    frees its slot when its last request is done."""
+    logic: PoolLogic[str] = PoolLogic(1, None)
+    _open_shared(logic, A, "h2", 4)
+    logic.acquire(Ticket(A))
+    assert logic.release("h2", reusable=False) == (None, None)
+    assert "h2" in logic.connections
+    waiting: Ticket[str] = Ticket(A)
+    assert not logic.acquire(waiting)  # not shared any more, and the slot is taken
+    assert logic.release("h2", reusable=True) == (waiting, "h2")
+    assert logic.connections == {}
+    assert waiting.granted and waiting.connection is None
+
+
+def test_lowered_capacity_stops_sharing_and_raise_refills() -> None:
+    """Lowering the capacity to the requests in use stops new grants; raising it again
+    grants waiters at once; unknown or untracked connections are ignored."""
+    logic: PoolLogic[str] = PoolLogic(1, None)
+    _open_shared(logic, A, "h2", 10)
+    logic.acquire(Ticket(A))
+    assert logic.set_capacity("h2", 2) == []
+    assert logic.set_capacity("h2", 2) == []
+    blocked = [Ticket(A), Ticket(A)]
+    for ticket in blocked:
+        assert not logic.acquire(ticket)
+    assert logic.set_capacity("h2", 1) == []
+    assert logic.set_capacity("h2", 4) == blocked
+    assert logic.set_capacity("nope", 3) == []
+    _, _ = logic.release("h2", reusable=True)
+    assert logic.in_use("h2") == 3
+    assert logic.set_capacity("h2", 3) == []  # in use == capacity: not shared
+    assert logic.acquire(Ticket(A)) is False
+
+
+def test_capacity_change_of_idle_or_retiring_connection_grants_nothing() -> None:
+    """Capacity changes on idle or retiring connections never grant anything."""
+    logic: PoolLogic[str] = PoolLogic(2, None)
+    _open_shared(logic, A, "h2", 2)
+    logic.release("h2", reusable=True)
+    assert logic.set_capacity("h2", 5) == []
+    ticket: Ticket[str] = Ticket(A)
+    assert logic.acquire(ticket)
+    logic.acquire(Ticket(A))
+    logic.release("h2", reusable=False)
+    assert logic.set_capacity("h2", 9) == []
+
+
+def test_cancel_queued_ticket_and_shared_grant() -> None:
+    """Cancelling a queued ticket removes it from both queues; cancelling a shared grant
+    gives one request back."""
+    logic: PoolLogic[str] = PoolLogic(1, None)
+    _open_shared(logic, A, "h2", 2)
+    assert logic.set_capacity("h2", 1) == []
+    queued: Ticket[str] = Ticket(A)
+    assert not logic.acquire(queued)
+    assert logic.cancel(queued) == (None, None)
+    assert logic.queued_count == 0
+    assert logic.set_capacity("h2", 2) == []
+    shared: Ticket[str] = Ticket(A)
+    assert logic.acquire(shared)
+    assert logic.cancel(shared) == (None, None)
+    assert logic.in_use("h2") == 1
+    assert logic.in_use("other") == 0
+
+
+def test_register_grants_queued_requests_for_the_new_connection() -> None:
+    """Registering a multiplexed connection hands its spare capacity to queued requests
+    for its origin at once."""
+    logic: PoolLogic[str] = PoolLogic(1, None)
+    first: Ticket[str] = Ticket(A)
+    assert logic.acquire(first)
+    queued = [Ticket(A), Ticket(A), Ticket(A)]
+    for ticket in queued:
+        assert not logic.acquire(ticket)
+    assert logic.register(first, "h2", 3) == queued[:2]
+    assert logic.queued_count == 1
+
+
+def test_clear_and_discard_forget_tracked_connections() -> None:
+    """Clearing the pool keeps only the counts of requests still running; their releases
+    then forget the connection; discarding an idle tracked connection forgets it too."""
+    logic: PoolLogic[str] = PoolLogic(3, None)
+    _open_shared(logic, A, "busy", 2)
+    _open_shared(logic, B, "idle", 2)
+    logic.release("idle", reusable=True)
+    assert sorted(logic.clear()) == ["busy", "idle"]
+    assert not logic.tracked("idle")
+    assert logic.release("busy", reusable=True) == (None, None)
+    assert not logic.tracked("busy")
+    _open_shared(logic, A, "again", 2)
+    logic.release("again", reusable=True)
+    assert logic.discard("again") is None
+    assert not logic.tracked("again")
+
+
+def test_swap_for_slot_and_eviction_forget_tracked_connections() -> None:
+    """A dead idle tracked connection swapped for a slot, or evicted as the coldest,
+    is forgotten."""
+    logic: PoolLogic[str] = PoolLogic(1, None)
+    _open_shared(logic, A, "h2", 2)
+    logic.release("h2", reusable=True)
+    ticket: Ticket[str] = Ticket(A)
+    assert logic.acquire(ticket)
+    logic.swap_for_slot(ticket)
+    assert not logic.tracked("h2")
+    logic.register(ticket, "h2b", 2)
+    logic.release("h2b", reusable=True)
+    other: Ticket[str] = Ticket(B)
+    assert logic.acquire(other)
+    assert other.evict == "h2b"
+    assert not logic.tracked("h2b")

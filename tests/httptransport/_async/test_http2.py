@@ -207,7 +207,7 @@ async def test_headers_trailers_and_stream_id(h2_peer: typing.Any) -> None:
     """:authority comes from Host, connection-specific headers are dropped, trailers
     and stream ids are reported."""
     peer = h2_peer(_answer_all)
-    headers = {
+    headers: dict[bytes | str, bytes | str] = {
         "Host": "example.org:8443",
         "Connection": "keep-alive",
         "Keep-Alive": "5",

@@ -77,8 +77,8 @@ _CORE = (
 try:
     from ._async import AsyncConnectionInterface as AsyncConnectionInterface  # type: ignore[import-not-found,unused-ignore]
     from ._async import AsyncConnectionPool as AsyncConnectionPool  # type: ignore[import-not-found,unused-ignore]
-    from ._async import AsyncHTTP11Connection as AsyncHTTP11Connection  # type: ignore[import-not-found,unused-ignore]
     from ._async import AsyncHTTP2Connection as AsyncHTTP2Connection  # type: ignore[import-not-found,unused-ignore]
+    from ._async import AsyncHTTP11Connection as AsyncHTTP11Connection  # type: ignore[import-not-found,unused-ignore]
     from ._async import AsyncHTTPConnection as AsyncHTTPConnection  # type: ignore[import-not-found,unused-ignore]
 except ImportError as exc:  # absent, or present without these names yet
     if exc.name != f"{__name__}._async":
@@ -96,8 +96,8 @@ else:
 try:
     from ._sync import ConnectionInterface as ConnectionInterface  # type: ignore[import-not-found,unused-ignore]
     from ._sync import ConnectionPool as ConnectionPool  # type: ignore[import-not-found,unused-ignore]
-    from ._sync import HTTP11Connection as HTTP11Connection  # type: ignore[import-not-found,unused-ignore]
     from ._sync import HTTP2Connection as HTTP2Connection  # type: ignore[import-not-found,unused-ignore]
+    from ._sync import HTTP11Connection as HTTP11Connection  # type: ignore[import-not-found,unused-ignore]
     from ._sync import HTTPConnection as HTTPConnection  # type: ignore[import-not-found,unused-ignore]
 except ImportError as exc:  # absent, or present without these names yet
     if exc.name != f"{__name__}._sync":

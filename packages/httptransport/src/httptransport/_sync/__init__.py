@@ -14,8 +14,8 @@ from .socks_proxy import SOCKSProxy as SOCKSProxy
 __all__ = (
     "ConnectionInterface",
     "ConnectionPool",
-    "HTTP11Connection",
     "HTTP2Connection",
+    "HTTP11Connection",
     "HTTPConnection",
     "HTTPProxy",
     "SOCKSProxy",
