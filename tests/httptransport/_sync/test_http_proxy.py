@@ -38,7 +38,8 @@ def _load_servers() -> typing.Any:
     if module is None:
         path = Path(__file__).resolve().parent.parent / "proxies" / "pproxy_server.py"
         spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -178,7 +179,8 @@ def test_https_proxy_tls_in_tls(
 def test_stalled_connect_times_out(server: typing.Any) -> None:
     """A proxy that never answers CONNECT ends in ConnectTimeout, not a hang."""
     with servers.silent_listener() as port:
-        with HTTPProxy(f"http://127.0.0.1:{port}") as pool:
+        pool = HTTPProxy(f"http://127.0.0.1:{port}")
+        with pool:
             with pytest.raises(ConnectTimeout):
                 pool.request(
                     "GET", "https://127.0.0.1:1/", extensions={"timeout": {"connect": 0.2}}
@@ -190,9 +192,11 @@ def test_unreachable_proxy_is_a_connect_error(server: typing.Any) -> None:
     """A proxy that refuses TCP connections gives ConnectError after the retries."""
     with servers.silent_listener() as port:
         pass  # closed again: nothing listens on the port now
-    with HTTPProxy(f"http://127.0.0.1:{port}") as pool:
+    pool = HTTPProxy(f"http://127.0.0.1:{port}")
+    with pool:
         with pytest.raises(ConnectError):
             pool.request("GET", "https://127.0.0.1:1/", extensions={"timeout": TIMEOUTS})
+        assert pool.connections == []
 
 
 # -- bytes on the wire (mock backend) -------------------------------------------------
@@ -227,7 +231,8 @@ def test_connect_tunnel_bytes() -> None:
     assert b"Proxy-Authorization: Basic " + SECRET in connect
     assert b"X-Proxy-Only: 1" in connect
     assert request.startswith(b"GET / HTTP/1.1\r\n")
-    assert b"Proxy-Authorization" not in request and b"X-Proxy-Only" not in request
+    assert b"Proxy-Authorization" not in request
+    assert b"X-Proxy-Only" not in request
     assert stream.server_hostname == "example.com"
 
 
@@ -331,15 +336,18 @@ def test_credentials_never_traced_or_logged(caplog: pytest.LogCaptureFixture) ->
     text = "\n".join(events) + "\n" + caplog.text
     assert "send_connect_request" in caplog.text
     assert events
-    assert SECRET.decode() not in text and PASSWORD not in text
+    assert SECRET.decode() not in text
+    assert PASSWORD not in text
 
 
 def test_proxy_model() -> None:
     """Proxy takes credentials from the URL or auth=, and never shows them in its repr."""
     proxy = Proxy("http://bob:p%40ss@proxy.test:3128")
     assert proxy.auth == (b"bob", b"p@ss")
-    assert proxy.url.host == b"proxy.test" and proxy.url.port == 3128
-    assert "p@ss" not in repr(proxy) and "p%40ss" not in repr(proxy)
+    assert proxy.url.host == b"proxy.test"
+    assert proxy.url.port == 3128
+    assert "p@ss" not in repr(proxy)
+    assert "p%40ss" not in repr(proxy)
     assert Proxy("socks5://h", auth=("a", "b")).auth == (b"a", b"b")
     with pytest.raises(ValueError, match="proxy scheme"):
         Proxy("ftp://proxy.test")

@@ -47,7 +47,8 @@ class ProxyProcess:
         args = [sys.executable, "-m", "pproxy", "-l", uri, "--auth", "0"]
         if certfile is not None:
             args += ["--ssl", certfile]
-        self._log = tempfile.TemporaryFile()
+        # Closed in stop(): the file outlives this method.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(args, stdout=self._log, stderr=self._log)
         try:
             self._wait_ready()

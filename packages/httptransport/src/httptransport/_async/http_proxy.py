@@ -384,9 +384,7 @@ class AsyncForwardHTTPConnection(AsyncConnectionInterface):
                 f"Attempted to send request to {url.origin} on connection to {self._origin}"
             )
         own = {name.lower() for name, _ in request.headers}
-        headers = _RedactedHeaders(
-            [(n, v) for n, v in self._proxy_headers if n.lower() not in own]
-        )
+        headers = _RedactedHeaders([(n, v) for n, v in self._proxy_headers if n.lower() not in own])
         headers.extend(request.headers)
         proxy = self._proxy_origin
         # "target" is already applied to request.url; a copy without it keeps the new
@@ -470,7 +468,6 @@ class AsyncProxyRoutes:
     ) -> None:
         self.proxy = proxy
         url = proxy.url
-        self._proxy_origin = url.origin
         self._real_backend = network_backend
         self._uds = uds
         self._keepalive_expiry = keepalive_expiry
@@ -488,6 +485,7 @@ class AsyncProxyRoutes:
             )
         elif url.scheme in HTTP_PROXY_SCHEMES:
             self._forwards = True
+            self._proxy_origin = url.origin
             self._headers = _proxy_headers(proxy.headers, proxy.auth)
             self.network_backend = AsyncHTTPTunnelBackend(
                 url,
@@ -617,4 +615,3 @@ class AsyncHTTPProxy(AsyncConnectionPool):
         if forward is not None:
             return forward
         return super().create_connection(origin)
-

@@ -9,9 +9,10 @@ for ``host:port``; the pool's ordinary connection then does TLS to the origin an
 speaks HTTP over the tunnel, with its retries, timeouts and traces. Every request
 (``http://`` too) goes through a tunnel: SOCKS has no forwarding mode.
 
-The messages are built and parsed by socksio (the ``httptransport[socks]`` extra,
-imported only when a SOCKS proxy is created); reading exactly one reply at a time is
-done here, because socksio parses whole messages only. Each read and write of the
+SOCKS5 messages are built by socksio (the ``httptransport[socks]`` extra, imported
+only when a SOCKS proxy is created); SOCKS4 requests are built here, because socksio
+refuses the empty user id most servers expect. Replies are read here exactly one
+message at a time. Each read and write of the
 handshake is bounded by the ``connect`` timeout, so a stalled server ends in
 :class:`ConnectTimeout`; a refusal, a hang-up or a reply that is not SOCKS ends in
 :class:`ProxyError` naming the reply code. Either way the socket is closed before the
@@ -178,9 +179,7 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
                 await self._socks5(stream, host, port, timeout)
             else:
                 if scheme == b"socks4":
-                    host = await _resolve(
-                        self._real_backend(), host, port, socket.AF_INET, timeout
-                    )
+                    host = await _resolve(self._real_backend(), host, port, socket.AF_INET, timeout)
                 await self._socks4(stream, host, port, timeout, scheme == b"socks4a")
         except (ReadError, ReadTimeout, WriteError, WriteTimeout) as exc:
             if isinstance(exc, (ReadTimeout, WriteTimeout)):
@@ -237,8 +236,7 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
             status = await self._read_exact(stream, 2, timeout)
             if status != b"\x01\x00":
                 raise ProxyError(
-                    "The SOCKS5 proxy rejected the username/password: status "
-                    f"0x{status[1]:02x}."
+                    f"The SOCKS5 proxy rejected the username/password: status 0x{status[1]:02x}."
                 )
             connection.receive_data(status)
         connection.send(
@@ -276,17 +274,18 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
     ) -> None:
         socks4 = self._socksio.socks4
         user_id = self._credentials[0] if self._credentials is not None else b""
-        connection = socks4.SOCKS4Connection(user_id=user_id)
-        address = (host, port)
-        try:
-            if remote_dns and not _is_ip(host):
-                request = socks4.SOCKS4ARequest.from_address(socks4.SOCKS4Command.CONNECT, address)
-            else:
-                request = socks4.SOCKS4Request.from_address(socks4.SOCKS4Command.CONNECT, address)
-        except Exception as exc:  # socksio rejects IPv6 and such with various errors
-            raise ProxyError(f"SOCKS4 cannot address {host!r}: {exc}") from exc
-        connection.send(request)
-        await stream.write(connection.data_to_send(), timeout)
+        # Built here rather than by socksio, which refuses an empty user id.
+        if remote_dns and not _is_ip(host):
+            address = b"\x00\x00\x00\x01"
+            trailer = host.encode("idna") + b"\x00"
+        else:
+            try:
+                address = socket.inet_aton(host)
+            except OSError:
+                raise ProxyError(f"SOCKS4 can only address IPv4 hosts, not {host!r}.") from None
+            trailer = b""
+        request = b"\x04\x01" + port.to_bytes(2, "big") + address + user_id + b"\x00" + trailer
+        await stream.write(request, timeout)
         reply = await self._read_exact(stream, 8, timeout)
         if reply[0] != 0:
             raise ProxyError(f"The proxy did not answer as a SOCKS4 server: {reply!r}")
@@ -339,9 +338,7 @@ class AsyncSOCKSProxy(AsyncConnectionPool):
                 f"AsyncSOCKSProxy needs a socks5, socks5h, socks4 or socks4a URL, "
                 f"not {bytes(url)!r}."
             )
-        routes = AsyncProxyRoutes(
-            Proxy(url, credentials), network_backend=network_backend, uds=uds
-        )
+        routes = AsyncProxyRoutes(Proxy(url, credentials), network_backend=network_backend, uds=uds)
         super().__init__(
             ssl_context=ssl_context,
             max_connections=max_connections,

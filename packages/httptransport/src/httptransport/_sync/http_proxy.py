@@ -467,7 +467,6 @@ class ProxyRoutes:
     ) -> None:
         self.proxy = proxy
         url = proxy.url
-        self._proxy_origin = url.origin
         self._real_backend = network_backend
         self._uds = uds
         self._keepalive_expiry = keepalive_expiry
@@ -485,6 +484,7 @@ class ProxyRoutes:
             )
         elif url.scheme in HTTP_PROXY_SCHEMES:
             self._forwards = True
+            self._proxy_origin = url.origin
             self._headers = _proxy_headers(proxy.headers, proxy.auth)
             self.network_backend = HTTPTunnelBackend(
                 url,

@@ -10,9 +10,10 @@ for ``host:port``; the pool's ordinary connection then does TLS to the origin an
 speaks HTTP over the tunnel, with its retries, timeouts and traces. Every request
 (``http://`` too) goes through a tunnel: SOCKS has no forwarding mode.
 
-The messages are built and parsed by socksio (the ``httptransport[socks]`` extra,
-imported only when a SOCKS proxy is created); reading exactly one reply at a time is
-done here, because socksio parses whole messages only. Each read and write of the
+SOCKS5 messages are built by socksio (the ``httptransport[socks]`` extra, imported
+only when a SOCKS proxy is created); SOCKS4 requests are built here, because socksio
+refuses the empty user id most servers expect. Replies are read here exactly one
+message at a time. Each read and write of the
 handshake is bounded by the ``connect`` timeout, so a stalled server ends in
 :class:`ConnectTimeout`; a refusal, a hang-up or a reply that is not SOCKS ends in
 :class:`ProxyError` naming the reply code. Either way the socket is closed before the
@@ -272,17 +273,18 @@ class SOCKSBackend(ProxyBackend):
     ) -> None:
         socks4 = self._socksio.socks4
         user_id = self._credentials[0] if self._credentials is not None else b""
-        connection = socks4.SOCKS4Connection(user_id=user_id)
-        address = (host, port)
-        try:
-            if remote_dns and not _is_ip(host):
-                request = socks4.SOCKS4ARequest.from_address(socks4.SOCKS4Command.CONNECT, address)
-            else:
-                request = socks4.SOCKS4Request.from_address(socks4.SOCKS4Command.CONNECT, address)
-        except Exception as exc:  # socksio rejects IPv6 and such with various errors
-            raise ProxyError(f"SOCKS4 cannot address {host!r}: {exc}") from exc
-        connection.send(request)
-        stream.write(connection.data_to_send(), timeout)
+        # Built here rather than by socksio, which refuses an empty user id.
+        if remote_dns and not _is_ip(host):
+            address = b"\x00\x00\x00\x01"
+            trailer = host.encode("idna") + b"\x00"
+        else:
+            try:
+                address = socket.inet_aton(host)
+            except OSError:
+                raise ProxyError(f"SOCKS4 can only address IPv4 hosts, not {host!r}.") from None
+            trailer = b""
+        request = b"\x04\x01" + port.to_bytes(2, "big") + address + user_id + b"\x00" + trailer
+        stream.write(request, timeout)
         reply = self._read_exact(stream, 8, timeout)
         if reply[0] != 0:
             raise ProxyError(f"The proxy did not answer as a SOCKS4 server: {reply!r}")

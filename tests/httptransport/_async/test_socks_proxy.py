@@ -1,0 +1,289 @@
+"""SOCKS proxies: SOCKS5 (with and without auth), socks5h, SOCKS4/4a, every reply code.
+
+Real proxies come from pproxy (a test dependency) run in a subprocess on 127.0.0.1;
+byte-level cases use the mock backend.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ssl
+import sys
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from httptransport import ConnectTimeout, ProxyError
+from httptransport._async import AsyncSOCKSProxy
+
+netbackend_mock = pytest.importorskip("netbackend_mock")
+pytest.importorskip("socksio")
+
+
+def _load_servers() -> typing.Any:
+    name = "_httptransport_test_pproxy_server"
+    module = sys.modules.get(name)
+    if module is None:
+        path = Path(__file__).resolve().parent.parent / "proxies" / "pproxy_server.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+servers = _load_servers()
+
+USER, PASSWORD = "alice", "s3cret"
+TIMEOUTS = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+SOCKS5_NO_AUTH = b"\x05\x00"
+SOCKS5_GRANTED = b"\x05\x00\x00\x01\x7f\x00\x00\x01\x04\x38"
+SOCKS4_GRANTED = b"\x00\x5a\x04\x38\x7f\x00\x00\x01"
+
+
+@pytest.fixture(scope="module")
+def socks_proxy() -> Iterator[typing.Any]:
+    """A SOCKS4/SOCKS5 proxy without authentication."""
+    pytest.importorskip("pproxy")
+    with servers.running_proxy("socks4+socks5") as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def socks_auth_proxy() -> Iterator[typing.Any]:
+    """A SOCKS5 proxy that demands a username and password."""
+    pytest.importorskip("pproxy")
+    with servers.running_proxy("socks5", auth=f"{USER}:{PASSWORD}") as proxy:
+        yield proxy
+
+
+# -- real proxies -------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h", "socks4", "socks4a"])
+async def test_real_socks_proxy(
+    scheme: str,
+    server: typing.Any,
+    tls_server: typing.Any,
+    socks_proxy: typing.Any,
+    client_ssl_context: ssl.SSLContext,
+) -> None:
+    """http:// and https:// requests go through each SOCKS flavour, and are reused."""
+    async with AsyncSOCKSProxy(
+        f"{scheme}://127.0.0.1:{socks_proxy.port}", ssl_context=client_ssl_context
+    ) as pool:
+        for url in (server.url("/"), tls_server.url("/"), tls_server.url("/")):
+            response = await pool.request("GET", url, extensions={"timeout": TIMEOUTS})
+            assert response.content == b"Hello, world!"
+    assert tls_server.connections_accepted == 1
+
+
+@pytest.mark.anyio
+async def test_real_socks5h_lets_the_proxy_resolve(
+    tls_server: typing.Any, socks_proxy: typing.Any, client_ssl_context: ssl.SSLContext
+) -> None:
+    """With socks5h the proxy resolves the host name (localhost here)."""
+    async with AsyncSOCKSProxy(
+        f"socks5h://127.0.0.1:{socks_proxy.port}", ssl_context=client_ssl_context
+    ) as pool:
+        response = await pool.request(
+            "GET", f"https://localhost:{tls_server.port}/", extensions={"timeout": TIMEOUTS}
+        )
+    assert response.content == b"Hello, world!"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("where", ["url", "argument"])
+async def test_real_socks5_auth(
+    where: str, server: typing.Any, socks_auth_proxy: typing.Any
+) -> None:
+    """Username/password from the URL or proxy_auth are accepted by the server."""
+    if where == "url":
+        pool = AsyncSOCKSProxy(f"socks5://{USER}:{PASSWORD}@127.0.0.1:{socks_auth_proxy.port}")
+    else:
+        pool = AsyncSOCKSProxy(
+            f"socks5://127.0.0.1:{socks_auth_proxy.port}", proxy_auth=(USER, PASSWORD)
+        )
+    async with pool:
+        response = await pool.request("GET", server.url("/"), extensions={"timeout": TIMEOUTS})
+    assert response.content == b"Hello, world!"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("auth", [None, (USER, "wrong")])
+async def test_real_socks5_auth_refused(
+    auth: tuple[str, str] | None, server: typing.Any, socks_auth_proxy: typing.Any
+) -> None:
+    """Missing or wrong credentials give a ProxyError and free the slot."""
+    async with AsyncSOCKSProxy(
+        f"socks5://127.0.0.1:{socks_auth_proxy.port}", proxy_auth=auth
+    ) as pool:
+        with pytest.raises(ProxyError):
+            await pool.request("GET", server.url("/"), extensions={"timeout": TIMEOUTS})
+        assert pool.connections == []
+    assert server.connections_accepted == 0
+
+
+@pytest.mark.anyio
+async def test_stalled_socks_handshake_times_out(server: typing.Any) -> None:
+    """A SOCKS server that never answers ends in ConnectTimeout, not a hang."""
+    with servers.silent_listener() as port:
+        pool = AsyncSOCKSProxy(f"socks5://127.0.0.1:{port}")
+        async with pool:
+            with pytest.raises(ConnectTimeout):
+                await pool.request(
+                    "GET", "http://127.0.0.1:1/", extensions={"timeout": {"connect": 0.2}}
+                )
+            assert pool.connections == []
+
+
+# -- bytes on the wire (mock backend) -------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_socks5h_sends_the_name_and_auth() -> None:
+    """socks5h sends the host name; credentials go through RFC 1929; TLS is to the origin."""
+    backend = netbackend_mock.AsyncMockBackend([b"\x05\x02", b"\x01\x00", SOCKS5_GRANTED, OK])
+    async with AsyncSOCKSProxy(
+        f"socks5h://{USER}:{PASSWORD}@proxy.test", network_backend=backend
+    ) as pool:
+        response = await pool.request("GET", "https://example.com/")
+    assert response.content == b"ok"
+    assert (backend.connect_calls[0].host, backend.connect_calls[0].port) == ("proxy.test", 1080)
+    written = backend.streams[0].written
+    assert written[0] == b"\x05\x02\x00\x02"
+    assert written[1] == b"\x01\x05alice\x06s3cret"
+    assert written[2] == b"\x05\x01\x00\x03\x0bexample.com\x01\xbb"
+    assert written[3].startswith(b"GET / HTTP/1.1\r\n")
+    assert backend.streams[0].server_hostname == "example.com"
+
+
+@pytest.mark.anyio
+async def test_socks5_resolves_locally() -> None:
+    """Plain socks5 resolves the name here and sends an address, never the name."""
+    backend = netbackend_mock.AsyncMockBackend([SOCKS5_NO_AUTH, SOCKS5_GRANTED, OK])
+    async with AsyncSOCKSProxy("socks5://proxy.test", network_backend=backend) as pool:
+        await pool.request("GET", "http://localhost:8080/")
+    command = backend.streams[0].written[1]
+    assert command[:3] == b"\x05\x01\x00"
+    assert command[3] in (1, 4)
+    assert b"localhost" not in command
+    assert command.endswith(b"\x1f\x90")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("scheme", "host", "expected"),
+    [
+        ("socks4", "127.0.0.1", b"\x04\x01\x00\x50\x7f\x00\x00\x01alice\x00"),
+        ("socks4a", "example.com", b"\x04\x01\x00\x50\x00\x00\x00\x01alice\x00example.com\x00"),
+    ],
+)
+async def test_socks4_request_bytes(scheme: str, host: str, expected: bytes) -> None:
+    """SOCKS4 sends an IPv4 address, SOCKS4a the name; the username is the user id."""
+    backend = netbackend_mock.AsyncMockBackend([SOCKS4_GRANTED, OK])
+    async with AsyncSOCKSProxy(
+        f"{scheme}://proxy.test", proxy_auth=(USER, ""), network_backend=backend
+    ) as pool:
+        assert (await pool.request("GET", f"http://{host}/")).content == b"ok"
+    assert backend.streams[0].written[0] == expected
+
+
+SOCKS5_FAILURES = [
+    (bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0]), f"reply code 0x{code:02x}") for code in range(1, 10)
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("replies", "message"),
+    [
+        *[([SOCKS5_NO_AUTH, reply], message) for reply, message in SOCKS5_FAILURES],
+        ([b"\x05\xff"], "reply code 0xff"),
+        ([b"\x05\x01"], "not offered"),
+        ([b"\x05\x02", b"\x01\x01"], "status 0x01"),
+        ([b"HTTP/1.1 400 Bad"], "SOCKS5 server"),
+        ([SOCKS5_NO_AUTH, b"\x04\x00\x00\x01"], "SOCKS5 server"),
+        ([SOCKS5_NO_AUTH, b"\x05\x00\x00\x07"], "address type 0x07"),
+        ([], "closed the connection"),
+        ([SOCKS5_NO_AUTH], "closed the connection"),
+        ([SOCKS5_NO_AUTH, b"\x05\x00"], "closed the connection"),
+    ],
+)
+async def test_socks5_failures_are_proxy_errors(replies: list[bytes], message: str) -> None:
+    """Every SOCKS5 refusal, hang-up or garbage reply is a ProxyError naming the code."""
+    backend = netbackend_mock.AsyncMockBackend(replies)
+    async with AsyncSOCKSProxy(
+        "socks5h://proxy.test", proxy_auth=(USER, PASSWORD), network_backend=backend
+    ) as pool:
+        with pytest.raises(ProxyError, match=message):
+            await pool.request("GET", "http://example.com/")
+        assert pool.connections == []
+    assert all(stream.closed for stream in backend.streams)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("replies", "message"),
+    [
+        ([b"\x00\x5b\x00\x00\x00\x00\x00\x00"], "0x5b \\(request rejected or failed\\)"),
+        ([b"\x00\x5c\x00\x00\x00\x00\x00\x00"], "0x5c \\(connection failed\\)"),
+        ([b"\x00\x5d\x00\x00\x00\x00\x00\x00"], "0x5d \\(authentication failed\\)"),
+        ([b"\x00\x01\x00\x00\x00\x00\x00\x00"], "0x01 \\(unknown reply code\\)"),
+        ([b"\x05\x00\x00\x00\x00\x00\x00\x00"], "SOCKS4 server"),
+        ([b"\x00\x5a\x00"], "closed the connection"),
+    ],
+)
+async def test_socks4_failures_are_proxy_errors(replies: list[bytes], message: str) -> None:
+    """Every SOCKS4 refusal, hang-up or garbage reply is a ProxyError naming the code."""
+    backend = netbackend_mock.AsyncMockBackend(replies)
+    async with AsyncSOCKSProxy("socks4a://proxy.test", network_backend=backend) as pool:
+        with pytest.raises(ProxyError, match=message):
+            await pool.request("GET", "http://example.com/")
+        assert pool.connections == []
+    assert all(stream.closed for stream in backend.streams)
+
+
+@pytest.mark.anyio
+async def test_socks_options_reach_the_proxy_connection() -> None:
+    """local_address, socket_options, the connect timeout and uds apply to the proxy socket."""
+    backend = netbackend_mock.AsyncMockBackend([SOCKS5_NO_AUTH, SOCKS5_GRANTED, OK])
+    async with AsyncSOCKSProxy(
+        "socks5h://proxy.test:9050",
+        local_address="0.0.0.0",
+        socket_options=[(6, 1, 1)],
+        network_backend=backend,
+    ) as pool:
+        await pool.request("GET", "http://example.com/", extensions={"timeout": {"connect": 2.0}})
+    call = backend.connect_calls[0]
+    assert (call.port, call.local_address, call.socket_options, call.timeout) == (
+        9050,
+        "0.0.0.0",
+        ((6, 1, 1),),
+        2.0,
+    )
+    backend = netbackend_mock.AsyncMockBackend([SOCKS5_NO_AUTH, SOCKS5_GRANTED, OK])
+    async with AsyncSOCKSProxy(
+        "socks5h://proxy.test", uds="/run/socks.sock", network_backend=backend
+    ) as pool:
+        await pool.request("GET", "http://example.com/")
+    assert backend.connect_calls[0].path == "/run/socks.sock"
+
+
+def test_missing_socksio_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without socksio, creating a SOCKS proxy says to install httptransport[socks]."""
+    monkeypatch.setitem(sys.modules, "socksio", None)
+    with pytest.raises(ImportError, match=r"httptransport\[socks\]"):
+        AsyncSOCKSProxy("socks5://proxy.test")
+
+
+def test_socks_proxy_rejects_http_urls() -> None:
+    """AsyncSOCKSProxy only takes SOCKS URLs."""
+    with pytest.raises(ValueError, match="socks5"):
+        AsyncSOCKSProxy("http://proxy.test")
