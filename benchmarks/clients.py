@@ -59,17 +59,37 @@ class CoreSync:
         self.pool.close()
 
 
+def _protocols(http2: str | None) -> dict[str, bool]:
+    """Pool keyword arguments: ``"tls"`` offers h2 through ALPN, ``"h2c"`` is prior knowledge."""
+    if http2 == "tls":
+        return {"http1": True, "http2": True}
+    if http2 == "h2c":
+        return {"http1": False, "http2": True}
+    return {}
+
+
 class CoreAsync:
     """httpcore-1.0-style ``AsyncConnectionPool``; the library picks asyncio or trio itself."""
 
     def __init__(
-        self, module: str, url: str, pool: int, stream: bool, headers: Headers, ctx: ssl.SSLContext
+        self,
+        module: str,
+        url: str,
+        pool: int,
+        stream: bool,
+        headers: Headers,
+        ctx: ssl.SSLContext,
+        http2: str | None = None,
     ) -> None:
         mod = _module(module)
-        self.pool = mod.AsyncConnectionPool(ssl_context=ctx, max_connections=pool)
+        self.pool = mod.AsyncConnectionPool(
+            ssl_context=ctx, max_connections=pool, **_protocols(http2)
+        )
         self.url = url
         self.stream = stream
         self.headers = list(headers)
+        # Checked on every response, so that nobody scores by falling back to HTTP/1.1.
+        self.version = b"HTTP/2" if http2 else None
 
     async def fetch(self) -> tuple[int, int]:
         if self.stream:
@@ -79,6 +99,8 @@ class CoreAsync:
                     size += len(chunk)
                 return response.status, size
         response = await self.pool.request("GET", self.url, headers=self.headers)
+        if self.version is not None and response.extensions.get("http_version") != self.version:
+            raise RuntimeError(f"spoke {response.extensions.get('http_version')!r}, not HTTP/2")
         return response.status, len(response.content)
 
     async def close(self) -> None:
@@ -165,10 +187,16 @@ def open_sync(
 
 
 async def open_async(
-    client: str, url: str, pool: int, stream: bool, headers: Headers, ctx: ssl.SSLContext
+    client: str,
+    url: str,
+    pool: int,
+    stream: bool,
+    headers: Headers,
+    ctx: ssl.SSLContext,
+    http2: str | None = None,
 ) -> AsyncClient:
     if client in HTTPCORE_LIKE:
-        return CoreAsync(client, url, pool, stream, headers, ctx)
+        return CoreAsync(client, url, pool, stream, headers, ctx, http2)
     if client == "aiohttp":
         return AiohttpAsync(url, pool, stream, headers, ctx)
     raise ValueError(f"{client} has no async adapter")

@@ -103,6 +103,7 @@ def run_worker(
         "expected": sc.expected_size,
         "stream": sc.kind == "download",
         "headers": [["Connection", "close"]] if sc.kind == "tls-new" else [],
+        "http2": {"h2-tls": "tls", "h2c": "h2c"}.get(sc.kind),
         "tasks": sc.tasks,
         "pool": sc.pool,
         "warmup": timing.warmup,

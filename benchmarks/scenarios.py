@@ -16,7 +16,8 @@ class Scenario:
     key: str
     title: str
     runner: str  # "sync", "asyncio" or "trio"
-    kind: str  # "small" (1 KiB keep-alive), "download" (16 MiB streamed), "tls-new"
+    kind: str  # "small" (1 KiB keep-alive), "download" (16 MiB streamed), "tls-new",
+    # "h2-tls" / "h2c" (1 KiB over HTTP/2: TLS with ALPN h2, or prior-knowledge cleartext)
     tasks: int  # concurrent tasks (1 for the sync runner)
     pool: int  # connection-pool size handed to the client
     clients: tuple[str, ...]
@@ -30,6 +31,7 @@ class Scenario:
 _SYNC = ("httptransport", "httpcore", "httpcore2", "urllib3")
 _ASYNC = ("httptransport", "httpcore", "httpcore2", "aiohttp")
 _TRIO = ("httptransport", "httpcore", "httpcore2")
+_HTTP2 = ("httptransport", "httpcore", "httpcore2")
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("a-sync-keepalive", "sync, 1 keep-alive conn, sequential 1 KiB GETs",
@@ -46,6 +48,10 @@ SCENARIOS: tuple[Scenario, ...] = (
              "asyncio", "download", 1, 1, _ASYNC, "MB/s"),
     Scenario("f-sync-tls-new-conn", "sync, new TLS connection per 1 KiB GET",
              "sync", "tls-new", 1, 1, _SYNC, "req/s"),
+    Scenario("g1-asyncio-h2-tls", "asyncio, HTTP/2 over TLS, 1 conn, 100 streams, 1 KiB GETs",
+             "asyncio", "h2-tls", 100, 1, _HTTP2, "req/s"),
+    Scenario("g2-asyncio-h2c", "asyncio, HTTP/2 cleartext (h2c), 1 conn, 100 streams, 1 KiB GETs",
+             "asyncio", "h2c", 100, 1, _HTTP2, "req/s"),
 )  # fmt: skip
 
 

@@ -210,4 +210,8 @@ http {{
             return f"http://{HOST}:{self.http_port}/16m"
         if kind == "tls-new":
             return f"https://{HOST}:{self.tls_port}/close/1k"
+        if kind == "h2-tls":
+            return f"https://{HOST}:{self.tls_port}/1k"
+        if kind == "h2c":
+            return f"http://{HOST}:{self.h2c_port}/1k"
         return f"http://{HOST}:{self.http_port}/1k"

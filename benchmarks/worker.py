@@ -82,7 +82,7 @@ def _run_sync(job: dict[str, Any], client: clients.SyncClient) -> dict[str, Any]
 async def _run_async(job: dict[str, Any], ctx: ssl.SSLContext, runner: str) -> dict[str, Any]:
     expected: int = job["expected"]
     client = await clients.open_async(
-        job["client"], job["url"], job["pool"], job["stream"], _headers(job), ctx
+        job["client"], job["url"], job["pool"], job["stream"], _headers(job), ctx, job.get("http2")
     )
 
     async def gather(n: int, task: Callable[[], Awaitable[None]]) -> None:

@@ -268,7 +268,8 @@ def test_last_release_parks_or_hands_the_slot_over() -> None:
     assert logic.release("h2", reusable=True) == (None, None)
     woken, to_close = logic.release("h2", reusable=True)
     assert (woken, to_close) == (other, "h2")
-    assert other.granted and other.connection is None
+    assert other.granted
+    assert other.connection is None
     assert not logic.tracked("h2")
     assert ticket.key == A
 
@@ -285,7 +286,8 @@ def test_retiring_connection_keeps_its_slot_until_the_last_request() -> None:
     assert not logic.acquire(waiting)  # not shared any more, and the slot is taken
     assert logic.release("h2", reusable=True) == (waiting, "h2")
     assert logic.connections == {}
-    assert waiting.granted and waiting.connection is None
+    assert waiting.granted
+    assert waiting.connection is None
 
 
 def test_lowered_capacity_stops_sharing_and_raise_refills() -> None:

@@ -95,6 +95,11 @@ _CONNECTION_SPECIFIC = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
 )
 
+_token = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+").fullmatch
+# Header names seen before, mapped to their lower-case form (checked once each).
+_names: dict[bytes, bytes] = {}
+_NAMES_MAX = 2048
+_SENSITIVE = frozenset((b"authorization", b"proxy-authorization"))
 _bad_value = re.compile(rb"[\r\n\x00]|^[ \t]|[ \t]$").search
 
 _h2: typing.Any = None
@@ -155,6 +160,7 @@ class _Events:
     protocol_error: type[Exception] = Exception
     no_ids: type[Exception] = Exception
     machine: typing.Any = None
+    never_indexed: typing.Any = None
 
     @classmethod
     def bind(cls, h2: typing.Any) -> None:
@@ -171,6 +177,9 @@ class _Events:
         cls.h2_error = h2.exceptions.H2Error
         cls.protocol_error = h2.exceptions.ProtocolError
         cls.no_ids = h2.exceptions.NoAvailableStreamIDError
+        import hpack
+
+        cls.never_indexed = hpack.NeverIndexedHeaderTuple
 
 
 class _Stream:
@@ -218,7 +227,14 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         self._network_stream = stream
         self._keepalive_expiry = keepalive_expiry
         self._keepalive_ping = keepalive_ping
-        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        # Outgoing headers are checked and normalised by _request_headers (cheaper than
+        # h2's generic pass, which dominated the cost of sending a request).
+        config = h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
         conn = h2_connection.H2Connection(config=config)
         conn.state_machine = _Events.machine()
         codes = h2.settings.SettingCodes
@@ -278,14 +294,17 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         ):
             await self._check_alive(read_timeout if read_timeout is not None else PING_TIMEOUT)
         traced = tracing_enabled(request, logger)
-        stream = self._open_stream()
+        headers = _request_headers(request)
+        body = request.stream
+        end = type(body) is ByteStream and not b"".join(body)
+        stream = self._open_stream(headers, end)
         try:
             async with (
                 Trace("send_request_headers", logger, request, {"request": request})
                 if traced
                 else NO_TRACE
             ):
-                end = await self._send_headers(stream, request, write_timeout)
+                await self._flush(write_timeout)
             if not end:
                 async with (
                     Trace("send_request_body", logger, request, {"request": request})
@@ -323,44 +342,36 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             self._finish(stream)
         return response
 
-    def _open_stream(self) -> _Stream:
+    def _open_stream(self, headers: list[tuple[bytes, bytes]], end: bool) -> _Stream:
+        """Start a stream with the request's HEADERS queued (the preface first, once).
+
+        One section under ``_state``: h2 hands out a stream id only when HEADERS are
+        sent on it, so taking the id and sending must not be split.
+        """
         with self._state:
             if self._error is not None or self._closed or self._draining:
                 raise ConnectionNotAvailable()
             if len(self._streams) >= self._max_streams:
                 raise ConnectionNotAvailable()
+            conn = self._h2
             try:
-                stream_id = self._h2.get_next_available_stream_id()
+                stream_id = conn.get_next_available_stream_id()
             except _Events.no_ids:
                 self._draining = True
                 raise ConnectionNotAvailable() from None
-            stream = _Stream(stream_id)
-            self._streams[stream_id] = stream
-            self._request_count += 1
-            self._expire_at = None
-            return stream
-
-    async def _send_headers(self, stream: _Stream, request: Request, timeout: float | None) -> bool:
-        """Queue the request's HEADERS (with the connection preface first) and flush.
-
-        Returns:
-            Whether the request has no body (END_STREAM was set on the headers).
-        """
-        body = request.stream
-        end = type(body) is ByteStream and not b"".join(body)
-        headers = _request_headers(request)
-        with self._state:
-            conn = self._h2
             try:
                 if not self._initiated:
                     self._initiated = True
                     conn.initiate_connection()
                     conn.increment_flow_control_window(CONNECTION_WINDOW - 65535)
-                conn.send_headers(stream.id, headers, end_stream=end)
+                conn.send_headers(stream_id, headers, end_stream=end)
             except _Events.h2_error as exc:
                 raise self._local_error(exc) from exc
-        await self._flush(timeout)
-        return end
+            stream = _Stream(stream_id)
+            self._streams[stream_id] = stream
+            self._request_count += 1
+            self._expire_at = None
+            return stream
 
     async def _send_body(self, stream: _Stream, request: Request, timeout: float | None) -> None:
         body = request.stream
@@ -370,13 +381,13 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         async for chunk in body:
             view = memoryview(chunk)
             while view:
-                if stream.error is not None:
-                    raise stream.error
-                if stream.events:
-                    # The server answered (or reset the stream) before the body was all
-                    # sent: stop sending, the response says what happened.
-                    return
                 with self._state:
+                    if stream.error is not None:
+                        raise stream.error
+                    if stream.events:
+                        # The server answered (or reset the stream) before the body was
+                        # all sent: stop sending, the response says what happened.
+                        return
                     window = min(conn.local_flow_control_window(stream.id), len(view))
                     if window > 0:
                         size = conn.max_outbound_frame_size
@@ -784,15 +795,29 @@ def _reset_error(event: typing.Any) -> RemoteProtocolError:
 
 
 def _request_headers(request: Request) -> list[tuple[bytes, bytes]]:
-    """The request's HTTP/2 header list: pseudo-headers first, ``:authority`` from Host."""
+    """The request's HTTP/2 header list: pseudo-headers first, ``:authority`` from Host.
+
+    Does what h2's outbound validation and normalisation would (RFC 9113 section 8.2):
+    names lower-cased and checked as tokens, values free of CR, LF, NUL and surrounding
+    whitespace, connection-specific fields dropped, and credentials marked never to be
+    indexed by HPACK (RFC 7541 section 7.1.3).
+
+    Raises:
+        LocalProtocolError: A name or value HTTP/2 cannot carry.
+    """
     url = request.url
     authority: bytes | None = None
     fields: list[tuple[bytes, bytes]] = []
     for name, value in request.headers:
-        if _bad_value(value) is not None:
-            # RFC 9113 section 8.2.1: no CR, LF or NUL, no surrounding whitespace.
+        lowered = _names.get(name)
+        if lowered is None:
+            if _token(name) is None:
+                raise LocalProtocolError(f"Invalid HTTP/2 header name {name!r}.")
+            lowered = name.lower()
+            if len(_names) < _NAMES_MAX:
+                _names[name] = lowered
+        if value and _bad_value(value) is not None:
             raise LocalProtocolError(f"Invalid HTTP/2 header value for {name!r}.")
-        lowered = name.lower()
         if lowered == b"host":
             if authority is None:
                 authority = value
@@ -800,18 +825,25 @@ def _request_headers(request: Request) -> list[tuple[bytes, bytes]]:
             lowered == b"te" and value.strip().lower() != b"trailers"
         ):
             continue
+        elif lowered in _SENSITIVE:
+            fields.append(_Events.never_indexed(lowered, value))
         else:
             fields.append((lowered, value))
     if authority is None:
         authority = url.host if url.port is None else b"%b:%d" % (url.host, url.port)
     method = request.method
+    if _token(method) is None:
+        raise LocalProtocolError(f"Invalid HTTP/2 method {method!r}.")
+    target = url.target
+    if not target or _bad_value(target) is not None or b" " in target:
+        raise LocalProtocolError(f"Invalid HTTP/2 request target {target!r}.")
     if method == b"CONNECT":
         return [(b":method", method), (b":authority", authority), *fields]
     return [
         (b":method", method),
         (b":authority", authority),
         (b":scheme", url.scheme),
-        (b":path", url.target),
+        (b":path", target),
         *fields,
     ]
 

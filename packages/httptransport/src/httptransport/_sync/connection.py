@@ -12,8 +12,9 @@ the stream.
 
 HTTP/2 (:mod:`.http2`) is chosen exactly as httpcore 1.0 chooses it: when TLS
 negotiates ``h2`` through ALPN, or when ``http2=True, http1=False`` (prior knowledge,
-which over cleartext is h2c). With ``http2=True`` the TLS context the pool builds offers
-``h2`` as well as ``http/1.1``; a caller's own context is used as it is. h2 is imported
+which over cleartext is h2c). With ``http2=True`` TLS offers ``h2`` as well as ``http/1.1``
+through ALPN: the context the pool builds does, and so is a caller's own context set
+(ALPN being a property of the context; with ``http2=False`` it is never modified). h2 is imported
 only then, since it is an optional dependency.
 
 A connection that may turn out to be HTTP/2 reports a provisional capacity of many
@@ -65,9 +66,12 @@ def http11_ssl_context() -> ssl.SSLContext:
 def alpn_ssl_context(http1: bool, http2: bool) -> ssl.SSLContext:
     """A new default TLS context offering, through ALPN, the protocols enabled."""
     context = default_ssl_context()
-    protocols = (["http/1.1"] if http1 else []) + (["h2"] if http2 else [])
-    context.set_alpn_protocols(protocols)
+    context.set_alpn_protocols(_alpn(http1, http2))
     return context
+
+
+def _alpn(http1: bool, http2: bool) -> list[str]:
+    return (["http/1.1"] if http1 else []) + (["h2"] if http2 else [])
 
 
 def _retry_delays() -> Iterator[float]:
@@ -97,7 +101,8 @@ class HTTPConnection(ConnectionInterface):
     Args:
         origin: Where to connect.
         ssl_context: The TLS context for https; a default one offering the enabled
-            protocols through ALPN when ``None``. Never modified.
+            protocols through ALPN when ``None``. Modified only with ``http2=True``,
+            to offer ``h2`` through ALPN.
         keepalive_expiry: Seconds an idle connection stays reusable.
         http1: Whether HTTP/1.1 may be spoken.
         http2: Whether HTTP/2 may be spoken (negotiated through ALPN over TLS; with
@@ -248,6 +253,10 @@ class HTTPConnection(ConnectionInterface):
                     ssl_context = self._ssl_context
                     if ssl_context is None:
                         ssl_context = self._ssl_context = alpn_ssl_context(self._http1, self._http2)
+                    elif self._http2:
+                        # As httpcore does: HTTP/2 must be offered through ALPN, which is a
+                        # property of the context (http2=False never touches it).
+                        ssl_context.set_alpn_protocols(_alpn(self._http1, self._http2))
                     sni_hostname = request.extensions.get("sni_hostname")
                     kwargs = {
                         "ssl_context": ssl_context,
