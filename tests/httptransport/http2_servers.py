@@ -118,7 +118,13 @@ class PeerConnection:
 
     def __init__(self, sock: socket.socket, settings: dict[int, int] | None = None) -> None:
         self.sock = sock
-        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        # Lenient on what it sends, so that scripts can send malformed responses.
+        config = h2.config.H2Configuration(
+            client_side=False,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
         self.h2 = h2.connection.H2Connection(config=config)
         self.h2.initiate_connection()
         if settings:

@@ -217,7 +217,7 @@ def test_multiplexed_connection_is_shared_up_to_its_capacity() -> None:
     """A tracked connection takes requests up to its capacity, then a new slot is opened."""
     logic: PoolLogic[str] = PoolLogic(2, None)
     _open_shared(logic, A, "h2", 3)
-    grants = [Ticket(A) for _ in range(2)]
+    grants: list[Ticket[str]] = [Ticket(A) for _ in range(2)]
     for ticket in grants:
         assert logic.acquire(ticket)
         assert (ticket.connection, ticket.shared) == ("h2", True)
@@ -298,7 +298,7 @@ def test_lowered_capacity_stops_sharing_and_raise_refills() -> None:
     logic.acquire(Ticket(A))
     assert logic.set_capacity("h2", 2) == []
     assert logic.set_capacity("h2", 2) == []
-    blocked = [Ticket(A), Ticket(A)]
+    blocked: list[Ticket[str]] = [Ticket(A), Ticket(A)]
     for ticket in blocked:
         assert not logic.acquire(ticket)
     assert logic.set_capacity("h2", 1) == []
@@ -347,7 +347,7 @@ def test_register_grants_queued_requests_for_the_new_connection() -> None:
     logic: PoolLogic[str] = PoolLogic(1, None)
     first: Ticket[str] = Ticket(A)
     assert logic.acquire(first)
-    queued = [Ticket(A), Ticket(A), Ticket(A)]
+    queued: list[Ticket[str]] = [Ticket(A), Ticket(A), Ticket(A)]
     for ticket in queued:
         assert not logic.acquire(ticket)
     assert logic.register(first, "h2", 3) == queued[:2]

@@ -12,6 +12,7 @@ import pytest
 from httptransport import (
     AsyncConnectionPool,
     AsyncHTTPConnection,
+    ConnectionNotAvailable,
     LocalProtocolError,
     Origin,
     PoolTimeout,
@@ -493,3 +494,220 @@ async def test_invalid_request_header_is_local_protocol_error(h2_peer: typing.An
             await pool.request("GET  ", peer.url("/a"))
         assert (await pool.request("GET", peer.url("/b"))).content == b"/b"
         assert len(pool.connections) == 1
+
+
+_MALFORMED: dict[bytes, list[tuple[bytes, bytes]]] = {
+    b"/upper": [(b":status", b"200"), (b"X-Upper", b"1")],
+    b"/connection": [(b":status", b"200"), (b"connection", b"close")],
+    b"/status": [(b":status", b"2000")],
+    b"/nostatus": [(b"x-a", b"1")],
+    b"/late-pseudo": [(b"x-a", b"1"), (b":status", b"200")],
+    b"/value": [(b":status", b"200"), (b"x-a", b" padded")],
+}
+
+
+def _behaviours(peer: typing.Any, index: int) -> None:
+    """Per path: malformed heads, ``/nobody`` (204, no DATA), ``/early`` (413 before the
+    upload ends), ``/bad-trailer``, ``/slow`` (never answered); else 200 "ok"."""
+    conn = peer.h2
+    while True:
+        events = peer.events()
+        if not events:
+            return
+        for event in events:
+            if not isinstance(event, h2_events.RequestReceived):
+                continue
+            sid = event.stream_id
+            path = _path(event)
+            if path in _MALFORMED:
+                conn.send_headers(sid, _MALFORMED[path], end_stream=True)
+            elif path == b"/nobody":
+                conn.send_headers(sid, [(b":status", b"204")], end_stream=True)
+            elif path == b"/early":
+                peer.respond(sid, b"too big", status=413)
+            elif path == b"/bad-trailer":
+                peer.respond(sid, b"body", trailers=[(b":status", b"200")])
+            elif path != b"/slow":
+                peer.respond(sid)
+            peer.flush()
+
+
+@pytest.mark.anyio
+async def test_malformed_response_fails_only_that_request(h2_peer: typing.Any) -> None:
+    """Malformed response heads and trailers are RemoteProtocolErrors for their request."""
+    peer = h2_peer(_behaviours)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        for path in [*(p.decode() for p in _MALFORMED), "/bad-trailer"]:
+            with pytest.raises(RemoteProtocolError, match="Malformed|without"):
+                await pool.request("GET", peer.url(path))
+        assert (await pool.request("GET", peer.url("/"))).content == b"ok"
+        assert len(pool.connections) == 1
+    assert len(peer.connections) == 1
+
+
+@pytest.mark.anyio
+async def test_response_without_body(h2_peer: typing.Any) -> None:
+    """A head with END_STREAM is a complete response; the stream is freed at once."""
+    peer = h2_peer(_behaviours)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        response = await pool.request("HEAD", peer.url("/nobody"))
+        assert (response.status, response.content) == (204, b"")
+        [connection] = pool.connections
+        assert connection.is_idle()
+        assert connection.is_available()
+        assert not connection.has_expired()
+        assert "IDLE" in repr(connection)
+
+
+@pytest.mark.anyio
+async def test_early_response_ends_the_upload(h2_peer: typing.Any) -> None:
+    """A response that arrives while the body is still uploading stops the upload."""
+    peer = h2_peer(_behaviours)
+
+    class Body:
+        """64 chunks of 64 KiB, counting how many were taken."""
+
+        def __init__(self) -> None:
+            self.sent = 0
+
+        def __aiter__(self) -> Body:
+            return self
+
+        async def __anext__(self) -> bytes:
+            if self.sent == 64:
+                raise StopAsyncIteration
+            self.sent += 1
+            return b"x" * 65536
+
+    body = Body()
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        response = await pool.request("POST", peer.url("/early"), content=body)
+        assert (response.status, response.content) == (413, b"too big")
+    assert body.sent < 64
+
+
+@pytest.mark.anyio
+async def test_read_timeouts_reset_streams(h2_peer: typing.Any, concurrently: typing.Any) -> None:
+    """Requests that get no answer time out (reader and waiters alike) and the connection
+    stays usable."""
+    peer = h2_peer(_behaviours)
+    errors: list[Exception] = []
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        assert (await pool.request("GET", peer.url("/"))).content == b"ok"
+
+        async def one() -> None:
+            try:
+                await pool.request(
+                    "GET", peer.url("/slow"), extensions={"timeout": {"read": 0.05, "write": 5}}
+                )
+            except Exception as exc:
+                errors.append(exc)
+
+        await concurrently(one, 3)
+        assert [type(e).__name__ for e in errors] == ["ReadTimeout"] * 3
+        assert (await pool.request("GET", peer.url("/"))).content == b"ok"
+        assert len(pool.connections) == 1
+
+
+@pytest.mark.anyio
+async def test_traced_request_and_body(h2_peer: typing.Any) -> None:
+    """The trace extension sees HTTP/2's send, receive and close events."""
+    peer = h2_peer(_answer_all)
+    seen: list[str] = []
+
+    async def trace(name: str, info: typing.Any) -> None:
+        seen.append(name)
+
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        response = await pool.request(
+            "POST", peer.url("/t"), content=b"data", extensions={"trace": trace}
+        )
+        assert response.content == b"/t"
+    for name in (
+        "http2.send_request_headers.started",
+        "http2.send_request_body.complete",
+        "http2.receive_response_headers.complete",
+        "http2.receive_response_body.complete",
+        "http2.response_closed.complete",
+    ):
+        assert name in seen
+
+
+def _deaf_after_first(peer: typing.Any, index: int) -> None:
+    """Answer the first request, then read without ever answering (not even PING)."""
+    if index:
+        _answer_all(peer, index)
+        return
+    [stream_id] = peer.requests(1)
+    peer.respond(stream_id)
+    while peer.sock.recv(65536):
+        pass
+
+
+@pytest.mark.anyio
+async def test_unanswered_keepalive_ping_replaces_the_connection(h2_peer: typing.Any) -> None:
+    """A PING with no ACK within the read timeout sends the request to a new connection."""
+    peer = h2_peer(_deaf_after_first)
+    async with AsyncConnectionPool(http1=False, http2=True, keepalive_ping=0.0) as pool:
+        assert (await pool.request("GET", peer.url("/"))).content == b"ok"
+        response = await pool.request(
+            "GET", peer.url("/again"), extensions={"timeout": {"read": 0.1}}
+        )
+        assert response.content == b"/again"
+        assert len(pool.connections) == 1
+    assert len(peer.connections) == 2
+
+
+@pytest.mark.anyio
+async def test_exhausted_stream_ids_move_to_a_new_connection(h2_peer: typing.Any) -> None:
+    """A connection out of stream ids takes no more requests; the pool opens another."""
+    peer = h2_peer(_answer_all)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        assert (await pool.request("GET", peer.url("/a"))).content == b"/a"
+        inner = typing.cast(typing.Any, pool.connections[0])._connection
+        inner._h2.highest_outbound_stream_id = 2**31 - 1
+        assert (await pool.request("GET", peer.url("/b"))).content == b"/b"
+    assert len(peer.connections) == 2
+
+
+@pytest.mark.anyio
+async def test_http2_connection_directly() -> None:
+    """The connection alone: origin check, state reporting, expiry and closing."""
+    from httptransport import AsyncHTTP2Connection
+
+    origin = Origin(b"https", b"example.com", 443)
+    stream = netbackend_mock.AsyncMockStream(_server_frames(b"direct"), http2=True)
+    async with AsyncHTTP2Connection(origin, stream, keepalive_expiry=0.0) as conn:
+        with pytest.raises(RuntimeError):
+            await conn.request("GET", "https://other.example/")
+        assert conn.stream_capacity() == 100
+        response = await conn.request("GET", "https://example.com/")
+        assert response.content == b"direct"
+        assert conn.is_idle()
+        assert conn.has_expired()
+        assert not conn._usable(float("inf"))
+        assert conn.info() == "'https://example.com:443', HTTP/2, IDLE, Request Count: 1"
+    assert conn.is_closed()
+    assert conn.has_expired()
+    assert "CLOSED" in repr(conn)
+    with pytest.raises(ConnectionNotAvailable):
+        await conn.request("GET", "https://example.com/")
+
+
+def test_request_header_list() -> None:
+    """CONNECT has no :scheme/:path; credentials are never indexed; bad targets fail."""
+    from httptransport import Request
+    from httptransport._async.http2 import _request_headers, import_h2
+
+    import_h2()
+    request = Request(
+        "CONNECT", "http://example.com:8080/", headers={"Authorization": "secret", "Host": "h"}
+    )
+    headers = _request_headers(request)
+    assert headers[:2] == [(b":method", b"CONNECT"), (b":authority", b"h")]
+    assert type(headers[2]).__name__ == "NeverIndexedHeaderTuple"
+    request = Request("GET", "http://example.com:8080/")
+    assert (b":authority", b"example.com:8080") in _request_headers(request)
+    request = Request("GET", "http://example.com/a b")
+    with pytest.raises(LocalProtocolError):
+        _request_headers(request)
