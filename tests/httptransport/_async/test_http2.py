@@ -12,6 +12,7 @@ import pytest
 from httptransport import (
     AsyncConnectionPool,
     AsyncHTTPConnection,
+    ConnectError,
     ConnectionNotAvailable,
     LocalProtocolError,
     Origin,
@@ -538,7 +539,7 @@ async def test_malformed_response_fails_only_that_request(h2_peer: typing.Any) -
     peer = h2_peer(_behaviours)
     async with AsyncConnectionPool(http1=False, http2=True) as pool:
         for path in [*(p.decode() for p in _MALFORMED), "/bad-trailer"]:
-            with pytest.raises(RemoteProtocolError, match="Malformed|without"):
+            with pytest.raises(RemoteProtocolError, match=r"Malformed|without"):
                 await pool.request("GET", peer.url(path))
         assert (await pool.request("GET", peer.url("/"))).content == b"ok"
         assert len(pool.connections) == 1
@@ -711,3 +712,74 @@ def test_request_header_list() -> None:
     request = Request("GET", "http://example.com/a b")
     with pytest.raises(LocalProtocolError):
         _request_headers(request)
+
+
+@pytest.mark.anyio
+async def test_failed_connect_fails_every_request_sharing_it(concurrently: typing.Any) -> None:
+    """Requests sharing a connection that fails to connect all fail with the connect error."""
+    errors: list[Exception] = []
+
+    class Refusing(netbackend_mock.AsyncMockBackend):  # type: ignore[misc,name-defined]
+        """Refuses every connect."""
+
+        async def connect_tcp(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+            raise ConnectError("refused")
+
+    async with AsyncConnectionPool(
+        network_backend=Refusing([]), http1=False, http2=True, max_connections=1
+    ) as pool:
+
+        async def one() -> None:
+            try:
+                await pool.request("GET", "http://example.com/")
+            except Exception as exc:
+                errors.append(exc)
+
+        await concurrently(one, 3)
+        assert pool.connections == []
+    assert [type(e) for e in errors] == [ConnectError] * 3
+
+
+@pytest.mark.anyio
+async def test_server_choosing_h2_without_h2_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If ALPN picks h2 but h2 is missing, the request fails naming the extra."""
+    from httptransport._async import http2
+
+    backend = netbackend_mock.AsyncMockBackend(_server_frames(), http2=True)
+    async with AsyncConnectionPool(network_backend=backend) as pool:
+        monkeypatch.setattr(http2, "_h2", None)
+        monkeypatch.setitem(sys.modules, "h2", None)
+        with pytest.raises(ImportError, match=r"httptransport\[http2\]"):
+            await pool.request("GET", "https://example.com/")
+        assert pool.connections == []
+    assert backend.streams[0].closed
+
+
+def _raise_limit(peer: typing.Any, index: int) -> None:
+    """Start at one stream; on the second request raise the limit to ten, then answer all."""
+    [first] = peer.requests(1)
+    peer.respond(first)
+    [second] = peer.requests(1)
+    peer.h2.update_settings({MAX_STREAMS: 10})
+    peer.flush()
+    peer.respond(second)
+    _answer_all(peer, index)
+
+
+@pytest.mark.anyio
+async def test_raised_limit_wakes_queued_requests(
+    h2_peer: typing.Any, concurrently: typing.Any
+) -> None:
+    """Queued requests share the connection as soon as the server raises its limit."""
+    peer = h2_peer(_raise_limit, settings={MAX_STREAMS: 1})
+    async with AsyncConnectionPool(http1=False, http2=True, max_connections=1) as pool:
+        assert (await pool.request("GET", peer.url("/"))).content == b"ok"
+        bodies: list[bytes] = []
+
+        async def one() -> None:
+            bodies.append((await pool.request("GET", peer.url("/q"))).content)
+
+        await concurrently(one, 4)
+        assert sorted(bodies) == [b"/q"] * 3 + [b"ok"]
+        assert typing.cast(typing.Any, pool.connections[0]).stream_capacity() == 10
+    assert len(peer.connections) == 1

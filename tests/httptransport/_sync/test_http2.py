@@ -11,6 +11,7 @@ import typing
 import pytest
 
 from httptransport import (
+    ConnectError,
     ConnectionNotAvailable,
     ConnectionPool,
     HTTPConnection,
@@ -516,7 +517,7 @@ def test_malformed_response_fails_only_that_request(h2_peer: typing.Any) -> None
     peer = h2_peer(_behaviours)
     with ConnectionPool(http1=False, http2=True) as pool:
         for path in [*(p.decode() for p in _MALFORMED), "/bad-trailer"]:
-            with pytest.raises(RemoteProtocolError, match="Malformed|without"):
+            with pytest.raises(RemoteProtocolError, match=r"Malformed|without"):
                 pool.request("GET", peer.url(path))
         assert (pool.request("GET", peer.url("/"))).content == b"ok"
         assert len(pool.connections) == 1
@@ -680,3 +681,69 @@ def test_request_header_list() -> None:
     request = Request("GET", "http://example.com/a b")
     with pytest.raises(LocalProtocolError):
         _request_headers(request)
+
+
+def test_failed_connect_fails_every_request_sharing_it(concurrently: typing.Any) -> None:
+    """Requests sharing a connection that fails to connect all fail with the connect error."""
+    errors: list[Exception] = []
+
+    class Refusing(netbackend_mock.MockBackend):  # type: ignore[misc,name-defined]
+        """Refuses every connect."""
+
+        def connect_tcp(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+            raise ConnectError("refused")
+
+    with ConnectionPool(
+        network_backend=Refusing([]), http1=False, http2=True, max_connections=1
+    ) as pool:
+
+        def one() -> None:
+            try:
+                pool.request("GET", "http://example.com/")
+            except Exception as exc:
+                errors.append(exc)
+
+        concurrently(one, 3)
+        assert pool.connections == []
+    assert [type(e) for e in errors] == [ConnectError] * 3
+
+
+def test_server_choosing_h2_without_h2_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If ALPN picks h2 but h2 is missing, the request fails naming the extra."""
+    from httptransport._sync import http2
+
+    backend = netbackend_mock.MockBackend(_server_frames(), http2=True)
+    with ConnectionPool(network_backend=backend) as pool:
+        monkeypatch.setattr(http2, "_h2", None)
+        monkeypatch.setitem(sys.modules, "h2", None)
+        with pytest.raises(ImportError, match=r"httptransport\[http2\]"):
+            pool.request("GET", "https://example.com/")
+        assert pool.connections == []
+    assert backend.streams[0].closed
+
+
+def _raise_limit(peer: typing.Any, index: int) -> None:
+    """Start at one stream; on the second request raise the limit to ten, then answer all."""
+    [first] = peer.requests(1)
+    peer.respond(first)
+    [second] = peer.requests(1)
+    peer.h2.update_settings({MAX_STREAMS: 10})
+    peer.flush()
+    peer.respond(second)
+    _answer_all(peer, index)
+
+
+def test_raised_limit_wakes_queued_requests(h2_peer: typing.Any, concurrently: typing.Any) -> None:
+    """Queued requests share the connection as soon as the server raises its limit."""
+    peer = h2_peer(_raise_limit, settings={MAX_STREAMS: 1})
+    with ConnectionPool(http1=False, http2=True, max_connections=1) as pool:
+        assert (pool.request("GET", peer.url("/"))).content == b"ok"
+        bodies: list[bytes] = []
+
+        def one() -> None:
+            bodies.append((pool.request("GET", peer.url("/q"))).content)
+
+        concurrently(one, 4)
+        assert sorted(bodies) == [b"/q"] * 3 + [b"ok"]
+        assert typing.cast(typing.Any, pool.connections[0]).stream_capacity() == 10
+    assert len(peer.connections) == 1
