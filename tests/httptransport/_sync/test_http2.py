@@ -747,3 +747,48 @@ def test_raised_limit_wakes_queued_requests(h2_peer: typing.Any, concurrently: t
         assert sorted(bodies) == [b"/q"] * 3 + [b"ok"]
         assert typing.cast(typing.Any, pool.connections[0]).stream_capacity() == 10
     assert len(peer.connections) == 1
+
+
+def _reset_mid_body(peer: typing.Any, index: int) -> None:
+    """Send a head and some body, then reset the stream."""
+    [stream_id] = peer.requests(1)
+    peer.h2.send_headers(stream_id, [(b":status", b"200")])
+    peer.h2.send_data(stream_id, b"part")
+    peer.h2.reset_stream(stream_id, error_code=2)
+    peer.flush()
+    _answer_all(peer, index)
+
+
+def test_reset_in_the_middle_of_the_body(h2_peer: typing.Any) -> None:
+    """RST_STREAM after some of the body fails the read (traced too); the connection stays."""
+    peer = h2_peer(_reset_mid_body)
+    seen: list[str] = []
+
+    def trace(name: str, info: typing.Any) -> None:
+        seen.append(name)
+
+    with ConnectionPool(http1=False, http2=True) as pool:
+        with pytest.raises(RemoteProtocolError, match="reset"):
+            pool.request("GET", peer.url("/"), extensions={"trace": trace})
+        assert "http2.receive_response_body.failed" in seen
+        assert (pool.request("GET", peer.url("/next"))).content == b"/next"
+        assert len(pool.connections) == 1
+
+
+def test_unused_connection_state_and_close() -> None:
+    """A connection that never sent anything closes without GOAWAY; its reuse checks
+    look at the socket only once idle a while."""
+    from httptransport import HTTP2Connection
+
+    origin = Origin(b"http", b"example.com", 80)
+    stream = netbackend_mock.MockStream([])
+    conn = HTTP2Connection(origin, stream)
+    assert conn.is_available()
+    assert not conn.has_expired()
+    assert not conn._expired(float("inf"))
+    assert conn._usable(conn._idle_since + 2.0)
+    assert conn._usable(conn._idle_since)
+    conn.close()
+    assert stream.closed
+    assert stream.written == []
+    assert not conn._usable(conn._idle_since)
