@@ -20,6 +20,7 @@ from httptransport import (
     PoolTimeout,
     ReadError,
     RemoteProtocolError,
+    WriteError,
 )
 
 h2_connection = pytest.importorskip("h2.connection")
@@ -792,3 +793,34 @@ def test_unused_connection_state_and_close() -> None:
     assert stream.closed
     assert stream.written == []
     assert not conn._usable(conn._idle_since)
+
+
+def _hang_up_after(count: int) -> typing.Callable[[typing.Any, int], None]:
+    def script(peer: typing.Any, index: int) -> None:
+        """Wait for ``count`` requests (heads only), then hang up."""
+        seen = 0
+        while seen < count:
+            events = peer.events()
+            if not events:
+                return
+            seen += sum(isinstance(e, h2_events.RequestReceived) for e in events)
+
+    return script
+
+
+def test_hangup_fails_every_waiting_request(h2_peer: typing.Any, concurrently: typing.Any) -> None:
+    """When the server goes away, waiting requests and blocked uploads all fail."""
+    peer = h2_peer(_hang_up_after(3))
+    errors: list[Exception] = []
+    with ConnectionPool(http1=False, http2=True) as pool:
+
+        def one() -> None:
+            try:
+                pool.request("POST", peer.url("/"), content=b"x" * 200_000)
+            except Exception as exc:
+                errors.append(exc)
+
+        concurrently(one, 3)
+        assert pool.connections == []
+    assert len(errors) == 3
+    assert all(isinstance(e, (RemoteProtocolError, ReadError, WriteError)) for e in errors)

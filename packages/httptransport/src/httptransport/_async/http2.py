@@ -378,47 +378,69 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
 
     async def _send_body(self, stream: _Stream, request: Request, timeout: float | None) -> None:
         body = request.stream
-        if not isinstance(body, AsyncIterable):
-            raise TypeError("an async connection needs an async iterable request body")
-        conn = self._h2
-        async for chunk in body:
-            view = memoryview(chunk)
-            while view:
-                with self._state:
-                    if stream.error is not None:
-                        raise stream.error
-                    if stream.events:
-                        # The server answered (or reset the stream) before the body was
-                        # all sent: stop sending, the response says what happened.
+        if type(body) is ByteStream:
+            # In memory: no async generator to leave half-consumed on an error.
+            if not await self._send_chunk(stream, b"".join(body), timeout):
+                return
+        else:
+            if not isinstance(body, AsyncIterable):
+                raise TypeError("an async connection needs an async iterable request body")
+            iterator = body.__aiter__()
+            finished = False
+            try:
+                async for chunk in iterator:
+                    if not await self._send_chunk(stream, chunk, timeout):
                         return
-                    window = min(conn.local_flow_control_window(stream.id), len(view))
-                    if window > 0:
-                        size = conn.max_outbound_frame_size
-                        try:
-                            for start in range(0, window, size):
-                                conn.send_data(
-                                    stream.id, view[start : min(window, start + size)].tobytes()
-                                )
-                        except _Events.h2_error as exc:
-                            raise self._local_error(exc) from exc
-                        view = view[window:]
-                    else:
-                        stream.blocked = True
-                if window > 0:
-                    await self._flush(timeout)
-                else:
-                    try:
-                        await self._wait(stream, timeout)
-                    finally:
-                        stream.blocked = False
+                finished = True
+            finally:
+                aclose = getattr(iterator, "aclose", None)
+                if not finished and aclose is not None:
+                    await aclose()
         with self._state:
             if stream.events:
                 return
             try:
-                conn.end_stream(stream.id)
+                self._h2.end_stream(stream.id)
             except _Events.h2_error as exc:
                 raise self._local_error(exc) from exc
         await self._flush(timeout)
+
+    async def _send_chunk(self, stream: _Stream, chunk: bytes, timeout: float | None) -> bool:
+        """Send one chunk of the body as the windows allow (RFC 9113 section 5.2).
+
+        Returns:
+            ``False`` if the server answered (or reset the stream) before the body was
+            all sent: sending stops there, and the response says what happened.
+        """
+        conn = self._h2
+        view = memoryview(chunk)
+        while view:
+            with self._state:
+                if stream.error is not None:
+                    raise stream.error
+                if stream.events:
+                    return False
+                window = min(conn.local_flow_control_window(stream.id), len(view))
+                if window > 0:
+                    size = conn.max_outbound_frame_size
+                    try:
+                        for start in range(0, window, size):
+                            conn.send_data(
+                                stream.id, view[start : min(window, start + size)].tobytes()
+                            )
+                    except _Events.h2_error as exc:
+                        raise self._local_error(exc) from exc
+                    view = view[window:]
+                else:
+                    stream.blocked = True
+            if window > 0:
+                await self._flush(timeout)
+            else:
+                try:
+                    await self._wait(stream, timeout)
+                finally:
+                    stream.blocked = False
+        return True
 
     async def _receive_head(
         self, stream: _Stream, request: Request, timeout: float | None

@@ -379,47 +379,69 @@ class HTTP2Connection(ConnectionInterface):
 
     def _send_body(self, stream: _Stream, request: Request, timeout: float | None) -> None:
         body = request.stream
-        if not isinstance(body, Iterable):
-            raise TypeError("a sync connection needs an iterable request body")
-        conn = self._h2
-        for chunk in body:
-            view = memoryview(chunk)
-            while view:
-                with self._state:
-                    if stream.error is not None:
-                        raise stream.error
-                    if stream.events:
-                        # The server answered (or reset the stream) before the body was
-                        # all sent: stop sending, the response says what happened.
+        if type(body) is ByteStream:
+            # In memory: no async generator to leave half-consumed on an error.
+            if not self._send_chunk(stream, b"".join(body), timeout):
+                return
+        else:
+            if not isinstance(body, Iterable):
+                raise TypeError("a sync connection needs an iterable request body")
+            iterator = body.__iter__()
+            finished = False
+            try:
+                for chunk in iterator:
+                    if not self._send_chunk(stream, chunk, timeout):
                         return
-                    window = min(conn.local_flow_control_window(stream.id), len(view))
-                    if window > 0:
-                        size = conn.max_outbound_frame_size
-                        try:
-                            for start in range(0, window, size):
-                                conn.send_data(
-                                    stream.id, view[start : min(window, start + size)].tobytes()
-                                )
-                        except _Events.h2_error as exc:
-                            raise self._local_error(exc) from exc
-                        view = view[window:]
-                    else:
-                        stream.blocked = True
-                if window > 0:
-                    self._flush(timeout)
-                else:
-                    try:
-                        self._wait(stream, timeout)
-                    finally:
-                        stream.blocked = False
+                finished = True
+            finally:
+                close = getattr(iterator, "close", None)
+                if not finished and close is not None:
+                    close()
         with self._state:
             if stream.events:
                 return
             try:
-                conn.end_stream(stream.id)
+                self._h2.end_stream(stream.id)
             except _Events.h2_error as exc:
                 raise self._local_error(exc) from exc
         self._flush(timeout)
+
+    def _send_chunk(self, stream: _Stream, chunk: bytes, timeout: float | None) -> bool:
+        """Send one chunk of the body as the windows allow (RFC 9113 section 5.2).
+
+        Returns:
+            ``False`` if the server answered (or reset the stream) before the body was
+            all sent: sending stops there, and the response says what happened.
+        """
+        conn = self._h2
+        view = memoryview(chunk)
+        while view:
+            with self._state:
+                if stream.error is not None:
+                    raise stream.error
+                if stream.events:
+                    return False
+                window = min(conn.local_flow_control_window(stream.id), len(view))
+                if window > 0:
+                    size = conn.max_outbound_frame_size
+                    try:
+                        for start in range(0, window, size):
+                            conn.send_data(
+                                stream.id, view[start : min(window, start + size)].tobytes()
+                            )
+                    except _Events.h2_error as exc:
+                        raise self._local_error(exc) from exc
+                    view = view[window:]
+                else:
+                    stream.blocked = True
+            if window > 0:
+                self._flush(timeout)
+            else:
+                try:
+                    self._wait(stream, timeout)
+                finally:
+                    stream.blocked = False
+        return True
 
     def _receive_head(
         self, stream: _Stream, request: Request, timeout: float | None
