@@ -571,9 +571,13 @@ async def test_early_response_ends_the_upload(h2_peer: typing.Any) -> None:
 
         def __init__(self) -> None:
             self.sent = 0
+            self.closed = False
 
         def __aiter__(self) -> Body:
             return self
+
+        async def aclose(self) -> None:
+            self.closed = True
 
         async def __anext__(self) -> bytes:
             if self.sent == 64:
@@ -586,6 +590,7 @@ async def test_early_response_ends_the_upload(h2_peer: typing.Any) -> None:
         response = await pool.request("POST", peer.url("/early"), content=body)
         assert (response.status, response.content) == (413, b"too big")
     assert body.sent < 64
+    assert body.closed
 
 
 @pytest.mark.anyio

@@ -547,9 +547,13 @@ def test_early_response_ends_the_upload(h2_peer: typing.Any) -> None:
 
         def __init__(self) -> None:
             self.sent = 0
+            self.closed = False
 
         def __iter__(self) -> Body:
             return self
+
+        def close(self) -> None:
+            self.closed = True
 
         def __next__(self) -> bytes:
             if self.sent == 64:
@@ -562,6 +566,7 @@ def test_early_response_ends_the_upload(h2_peer: typing.Any) -> None:
         response = pool.request("POST", peer.url("/early"), content=body)
         assert (response.status, response.content) == (413, b"too big")
     assert body.sent < 64
+    assert body.closed
 
 
 def test_read_timeouts_reset_streams(h2_peer: typing.Any, concurrently: typing.Any) -> None:
