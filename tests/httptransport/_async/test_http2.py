@@ -356,28 +356,46 @@ async def test_server_hangup_is_remote_protocol_error(h2_peer: typing.Any) -> No
         assert pool.connections == []
 
 
-def _one_at_a_time(peer: typing.Any, index: int) -> None:
-    """Allow one stream; answer each request once the next connection has appeared or
-    straight away for the second connection."""
-    _answer_all(peer, index)
-
-
 @pytest.mark.anyio
 async def test_saturated_connection_opens_another(
     h2_peer: typing.Any, concurrently: typing.Any
 ) -> None:
-    """With MAX_CONCURRENT_STREAMS=1 concurrent requests spread over new connections."""
-    peer = h2_peer(_one_at_a_time, settings={MAX_STREAMS: 1})
-    async with AsyncConnectionPool(http1=False, http2=True, max_connections=3) as pool:
+    """With MAX_CONCURRENT_STREAMS=1, a second concurrent request opens a second
+    connection instead of queueing behind the first (encode/httpx#283)."""
+    lock = threading.Lock()
+    busy: list[int] = []
+    two_busy = threading.Event()
+
+    def script(peer: typing.Any, index: int) -> None:
+        """Answer the first request, then hold the next until two connections are busy."""
+        [first] = peer.requests(1)
+        peer.respond(first)
+        if index == 0:
+            [held] = peer.requests(1)
+        else:
+            held = 0
+        with lock:
+            busy.append(index)
+            if len(busy) >= 2:
+                two_busy.set()
+        two_busy.wait(10)
+        if held:
+            peer.respond(held, b"held")
+        _answer_all(peer, index)
+
+    peer = h2_peer(script, settings={MAX_STREAMS: 1})
+    async with AsyncConnectionPool(http1=False, http2=True, max_connections=2) as pool:
         # Learn the limit first (the server's SETTINGS arrive with the first answer).
-        assert (await pool.request("GET", peer.url("/first"))).content == b"/first"
+        assert (await pool.request("GET", peer.url("/first"))).content == b"ok"
+        bodies: list[bytes] = []
 
         async def one() -> None:
-            assert (await pool.request("GET", peer.url("/n"))).content == b"/n"
+            bodies.append((await pool.request("GET", peer.url("/n"))).content)
 
-        await concurrently(one, 6)
-        assert 1 <= len(pool.connections) <= 3
-    assert len(peer.connections) <= 3
+        await concurrently(one, 2)
+        assert sorted(bodies) == [b"held", b"ok"]
+        assert len(pool.connections) == 2
+    assert two_busy.is_set()
 
 
 def _lower_limit(peer: typing.Any, index: int) -> None:
@@ -870,3 +888,16 @@ async def test_hangup_fails_every_waiting_request(
         assert pool.connections == []
     assert len(errors) == 3
     assert all(isinstance(e, (RemoteProtocolError, ReadError, WriteError)) for e in errors)
+
+
+@pytest.mark.anyio
+async def test_keepalive_expiry_retires_idle_connections(h2_peer: typing.Any) -> None:
+    """An HTTP/2 connection idle past keepalive_expiry is closed, not reused."""
+    peer = h2_peer(_answer_all)
+    async with AsyncConnectionPool(http1=False, http2=True, keepalive_expiry=0.0) as pool:
+        assert (await pool.request("GET", peer.url("/a"))).content == b"/a"
+        first = pool.connections[0]
+        assert (await pool.request("GET", peer.url("/b"))).content == b"/b"
+        assert first.is_closed()
+        assert pool.connections != [first]
+    assert len(peer.connections) == 2
