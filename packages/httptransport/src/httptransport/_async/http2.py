@@ -119,6 +119,7 @@ def import_h2() -> typing.Any:
             import h2.events
             import h2.exceptions
             import h2.settings
+            import h2.utilities
         except ImportError as exc:
             raise ImportError(INSTALL_HINT) from exc
         _h2 = h2
@@ -177,9 +178,8 @@ class _Events:
         cls.h2_error = h2.exceptions.H2Error
         cls.protocol_error = h2.exceptions.ProtocolError
         cls.no_ids = h2.exceptions.NoAvailableStreamIDError
-        import hpack
-
-        cls.never_indexed = hpack.NeverIndexedHeaderTuple
+        # hpack's tuple type, as h2 re-exports it (hpack is h2's dependency, not ours).
+        cls.never_indexed = h2.utilities.NeverIndexedHeaderTuple
 
 
 class _Stream:
