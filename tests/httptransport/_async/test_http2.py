@@ -901,3 +901,23 @@ async def test_keepalive_expiry_retires_idle_connections(h2_peer: typing.Any) ->
         assert first.is_closed()
         assert pool.connections != [first]
     assert len(peer.connections) == 2
+
+
+@pytest.mark.anyio
+async def test_limit_lowered_before_the_pool_noticed(h2_peer: typing.Any) -> None:
+    """A shared connection that refuses a stream sends the request round the pool again,
+    which then knows the new limit and waits for a slot."""
+    peer = h2_peer(_unfinished_responder)
+    async with AsyncConnectionPool(http1=False, http2=True, max_connections=1) as pool:
+        assert (await pool.request("GET", peer.url("/ok"))).content == b"done"
+        async with pool.stream("GET", peer.url("/more")):
+            inner = typing.cast(typing.Any, pool.connections[0])._connection
+            assert not inner.has_expired()
+            assert inner._usable(inner._idle_since + 5.0)
+            assert "ACTIVE" in inner.info()
+            # As if a SETTINGS frame lowering the limit had just been read.
+            inner._max_streams = 1
+            with pytest.raises(PoolTimeout):
+                await pool.request("GET", peer.url("/ok"), extensions={"timeout": {"pool": 0.1}})
+        assert (await pool.request("GET", peer.url("/ok"))).content == b"done"
+        assert len(pool.connections) == 1
