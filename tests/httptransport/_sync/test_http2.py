@@ -878,3 +878,24 @@ def test_limit_lowered_before_the_pool_noticed(h2_peer: typing.Any) -> None:
                 pool.request("GET", peer.url("/ok"), extensions={"timeout": {"pool": 0.1}})
         assert (pool.request("GET", peer.url("/ok"))).content == b"done"
         assert len(pool.connections) == 1
+
+
+def test_goaway_does_not_replay_a_streamed_body(h2_peer: typing.Any) -> None:
+    """An unprocessed stream whose body was streamed fails instead of being replayed."""
+
+    def script(peer: typing.Any, index: int) -> None:
+        """Refuse the first stream with GOAWAY(last_stream_id=0) once its body arrived."""
+        peer.requests(1)
+        peer.h2.close_connection(error_code=0, last_stream_id=0)
+        peer.flush()
+        peer.events()
+
+    peer = h2_peer(script)
+
+    def body() -> typing.Iterator[bytes]:
+        yield b"streamed"
+
+    with ConnectionPool(http1=False, http2=True) as pool:
+        with pytest.raises(RemoteProtocolError, match="replayed"):
+            pool.request("POST", peer.url("/"), content=body())
+    assert len(peer.connections) == 1

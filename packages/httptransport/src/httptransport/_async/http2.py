@@ -349,6 +349,15 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             ) as trace:
                 status, headers = await self._receive_head(stream, request, read_timeout)
                 trace.return_value = (status, headers)
+        except ConnectionNotAvailable:
+            await self._abandon(stream)
+            if not end and type(body) is not ByteStream:
+                # Unprocessed (GOAWAY), but a streamed body cannot be sent again.
+                raise RemoteProtocolError(
+                    "The server refused the stream (GOAWAY) after part of a streamed "
+                    "request body was sent; it cannot be replayed."
+                ) from None
+            raise
         except BaseException:
             await self._abandon(stream)
             raise

@@ -350,6 +350,15 @@ class HTTP2Connection(ConnectionInterface):
             ) as trace:
                 status, headers = self._receive_head(stream, request, read_timeout)
                 trace.return_value = (status, headers)
+        except ConnectionNotAvailable:
+            self._abandon(stream)
+            if not end and type(body) is not ByteStream:
+                # Unprocessed (GOAWAY), but a streamed body cannot be sent again.
+                raise RemoteProtocolError(
+                    "The server refused the stream (GOAWAY) after part of a streamed "
+                    "request body was sent; it cannot be replayed."
+                ) from None
+            raise
         except BaseException:
             self._abandon(stream)
             raise
