@@ -661,8 +661,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             if stream.error is None:
                 stream.error = error
             self._signal(stream)
-        for stream in list(self._waiting):
-            self._signal(stream)
+        # (Every request asleep is on one of those streams, or is the keep-alive PING.)
         if self._ping is not None:
             self._signal(self._ping)
 

@@ -662,8 +662,7 @@ class HTTP2Connection(ConnectionInterface):
             if stream.error is None:
                 stream.error = error
             self._signal(stream)
-        for stream in list(self._waiting):
-            self._signal(stream)
+        # (Every request asleep is on one of those streams, or is the keep-alive PING.)
         if self._ping is not None:
             self._signal(self._ping)
 
