@@ -44,7 +44,13 @@ class ProxyProcess:
         uri = f"{protocols}://127.0.0.1:{self.port}"
         if auth is not None:
             uri += f"#{auth}"
-        args = [sys.executable, "-m", "pproxy", "-l", uri, "--auth", "0"]
+        # pproxy switches to uvloop whenever it can import it, and fails on current
+        # uvloop releases ("no current event loop"); the test environments install uvloop
+        # for the anyio backend's own tests, so hide it from pproxy's process.
+        launcher = "import runpy, sys; sys.modules['uvloop'] = None; " + (
+            "runpy.run_module('pproxy', run_name='__main__')"
+        )
+        args = [sys.executable, "-c", launcher, "-l", uri, "--auth", "0"]
         if certfile is not None:
             args += ["--ssl", certfile]
         # Closed in stop(): the file outlives this method.
