@@ -105,6 +105,8 @@ async def test_real_server_multiplexes(
 ) -> None:
     """Concurrent requests to hypercorn share one HTTP/2 connection."""
     server = h2_server(tls=tls)
+    # The pool never edits a caller's context: offering h2 is the caller's choice.
+    client_ssl_context.set_alpn_protocols(["h2", "http/1.1"])
     results: list[bytes] = []
     async with AsyncConnectionPool(
         ssl_context=client_ssl_context if tls else None,
@@ -122,6 +124,18 @@ async def test_real_server_multiplexes(
         assert len(pool.connections) == 1
         response = await pool.request("GET", server.url("/host"), headers={"Host": "example.org"})
         assert response.content == b"example.org"
+
+
+@pytest.mark.anyio
+async def test_callers_context_is_not_modified_for_http2(
+    h2_server: typing.Any, client_ssl_context: ssl.SSLContext
+) -> None:
+    """http2=True adds no ALPN to a caller's context: without h2 offered, HTTP/1.1 is spoken."""
+    server = h2_server(tls=True)
+    async with AsyncConnectionPool(ssl_context=client_ssl_context, http2=True) as pool:
+        response = await pool.request("GET", server.url("/"))
+    assert response.extensions["http_version"] == b"HTTP/1.1"
+    assert response.content == b"hello"
 
 
 @pytest.mark.anyio

@@ -11,10 +11,12 @@ the stream.
 
 HTTP/2 (:mod:`.http2`) is chosen exactly as httpcore 1.0 chooses it: when TLS
 negotiates ``h2`` through ALPN, or when ``http2=True, http1=False`` (prior knowledge,
-which over cleartext is h2c). With ``http2=True`` TLS offers ``h2`` as well as ``http/1.1``
-through ALPN: the context the pool builds does, and so is a caller's own context set
-(ALPN being a property of the context; with ``http2=False`` it is never modified). h2 is imported
-only then, since it is an optional dependency.
+which over cleartext is h2c). With ``http2=True`` the context the pool builds offers
+``h2`` as well as ``http/1.1`` through ALPN. A caller's own context is never modified
+(httpcore sets ALPN on it, a side effect on an object the caller may share): the server
+picks among the protocols *that* context offers, so a caller who brings a context and
+wants HTTP/2 calls ``ssl_context.set_alpn_protocols(["h2", "http/1.1"])`` on it. h2 is
+imported only when needed, since it is an optional dependency.
 
 A connection that may turn out to be HTTP/2 reports a provisional capacity of many
 streams while it connects, so that the pool can send concurrent requests to it at once
@@ -99,9 +101,9 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
 
     Args:
         origin: Where to connect.
-        ssl_context: The TLS context for https; a default one offering the enabled
-            protocols through ALPN when ``None``. Modified only with ``http2=True``,
-            to offer ``h2`` through ALPN.
+        ssl_context: The TLS context for https, used as given and never modified (its
+            ALPN list decides whether HTTP/2 can be negotiated); a default one offering
+            the enabled protocols through ALPN when ``None``.
         keepalive_expiry: Seconds an idle connection stays reusable.
         http1: Whether HTTP/1.1 may be spoken.
         http2: Whether HTTP/2 may be spoken (negotiated through ALPN over TLS; with
@@ -252,10 +254,6 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
                     ssl_context = self._ssl_context
                     if ssl_context is None:
                         ssl_context = self._ssl_context = alpn_ssl_context(self._http1, self._http2)
-                    elif self._http2:
-                        # As httpcore does: HTTP/2 must be offered through ALPN, which is a
-                        # property of the context (http2=False never touches it).
-                        ssl_context.set_alpn_protocols(_alpn(self._http1, self._http2))
                     sni_hostname = request.extensions.get("sni_hostname")
                     kwargs = {
                         "ssl_context": ssl_context,
