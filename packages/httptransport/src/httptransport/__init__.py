@@ -16,6 +16,13 @@ from netbackend_base import NetworkStream as NetworkStream
 from .__about__ import __version__ as __version__
 from ._api import request as request
 from ._api import stream as stream
+from ._async import AsyncConnectionInterface as AsyncConnectionInterface
+from ._async import AsyncConnectionPool as AsyncConnectionPool
+from ._async import AsyncHTTP2Connection as AsyncHTTP2Connection
+from ._async import AsyncHTTP11Connection as AsyncHTTP11Connection
+from ._async import AsyncHTTPConnection as AsyncHTTPConnection
+from ._async import AsyncHTTPProxy as AsyncHTTPProxy
+from ._async import AsyncSOCKSProxy as AsyncSOCKSProxy
 
 # The module-level hooks that resolve the backend class names lazily.
 from ._backends import lazy_dir as __dir__  # noqa: F401
@@ -39,16 +46,37 @@ from ._models import URL as URL
 from ._models import Origin as Origin
 from ._models import Request as Request
 from ._models import Response as Response
+from ._proxy_model import Proxy as Proxy
 from ._ssl import default_ssl_context as default_ssl_context
+from ._sync import ConnectionInterface as ConnectionInterface
+from ._sync import ConnectionPool as ConnectionPool
+from ._sync import HTTP2Connection as HTTP2Connection
+from ._sync import HTTP11Connection as HTTP11Connection
+from ._sync import HTTPConnection as HTTPConnection
+from ._sync import HTTPProxy as HTTPProxy
+from ._sync import SOCKSProxy as SOCKSProxy
 
-_CORE = (
+__all__ = (
     "SOCKET_OPTION",
     "URL",
+    "AsyncConnectionInterface",
+    "AsyncConnectionPool",
+    "AsyncHTTP2Connection",
+    "AsyncHTTP11Connection",
+    "AsyncHTTPConnection",
+    "AsyncHTTPProxy",
     "AsyncNetworkBackend",
     "AsyncNetworkStream",
+    "AsyncSOCKSProxy",
     "ConnectError",
     "ConnectTimeout",
+    "ConnectionInterface",
     "ConnectionNotAvailable",
+    "ConnectionPool",
+    "HTTP2Connection",
+    "HTTP11Connection",
+    "HTTPConnection",
+    "HTTPProxy",
     "LocalProtocolError",
     "NetworkBackend",
     "NetworkError",
@@ -56,12 +84,14 @@ _CORE = (
     "Origin",
     "PoolTimeout",
     "ProtocolError",
+    "Proxy",
     "ProxyError",
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",
     "Request",
     "Response",
+    "SOCKSProxy",
     "TimeoutException",
     "UnsupportedProtocol",
     "WriteError",
@@ -71,45 +101,3 @@ _CORE = (
     "request",
     "stream",
 )
-
-# The connections and the pool are being written alongside this module; until their
-# subpackages export them, the rest of the package still imports and works.
-try:
-    from ._async import AsyncConnectionInterface as AsyncConnectionInterface  # type: ignore[import-not-found,unused-ignore]
-    from ._async import AsyncConnectionPool as AsyncConnectionPool  # type: ignore[import-not-found,unused-ignore]
-    from ._async import AsyncHTTP2Connection as AsyncHTTP2Connection  # type: ignore[import-not-found,unused-ignore]
-    from ._async import AsyncHTTP11Connection as AsyncHTTP11Connection  # type: ignore[import-not-found,unused-ignore]
-    from ._async import AsyncHTTPConnection as AsyncHTTPConnection  # type: ignore[import-not-found,unused-ignore]
-except ImportError as exc:  # absent, or present without these names yet
-    if exc.name != f"{__name__}._async":
-        raise
-    _ASYNC_POOL: tuple[str, ...] = ()
-else:
-    _ASYNC_POOL = (
-        "AsyncConnectionInterface",
-        "AsyncConnectionPool",
-        "AsyncHTTP11Connection",
-        "AsyncHTTP2Connection",
-        "AsyncHTTPConnection",
-    )
-
-try:
-    from ._sync import ConnectionInterface as ConnectionInterface  # type: ignore[import-not-found,unused-ignore]
-    from ._sync import ConnectionPool as ConnectionPool  # type: ignore[import-not-found,unused-ignore]
-    from ._sync import HTTP2Connection as HTTP2Connection  # type: ignore[import-not-found,unused-ignore]
-    from ._sync import HTTP11Connection as HTTP11Connection  # type: ignore[import-not-found,unused-ignore]
-    from ._sync import HTTPConnection as HTTPConnection  # type: ignore[import-not-found,unused-ignore]
-except ImportError as exc:  # absent, or present without these names yet
-    if exc.name != f"{__name__}._sync":
-        raise
-    _SYNC_POOL: tuple[str, ...] = ()
-else:
-    _SYNC_POOL = (
-        "ConnectionInterface",
-        "ConnectionPool",
-        "HTTP11Connection",
-        "HTTP2Connection",
-        "HTTPConnection",
-    )
-
-__all__ = _CORE + _ASYNC_POOL + _SYNC_POOL

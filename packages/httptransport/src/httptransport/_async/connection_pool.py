@@ -67,9 +67,13 @@ from netbackend_base import (
 
 from .._exceptions import ConnectionNotAvailable, PoolTimeout, UnsupportedProtocol
 from .._models import DEFAULT_PORTS, Origin, Request, Response
+from .._proxy_model import Proxy
 from ._pool_logic import AsyncPoolLock, PoolLogic, Ticket
 from .connection import AsyncHTTPConnection, alpn_ssl_context, check_protocols
 from .interfaces import AsyncConnectionInterface, AsyncRequestInterface
+
+if typing.TYPE_CHECKING:
+    from .http_proxy import AsyncProxyRoutes
 
 __all__ = ("AsyncConnectionPool",)
 
@@ -89,6 +93,10 @@ class AsyncConnectionPool(AsyncRequestInterface):
         ssl_context: The TLS context for https connections; never modified. When
             ``None``, the pool builds one default context (offering through ALPN the
             protocols enabled) and shares it between its connections.
+        proxy: Send every request through this HTTP(S) or SOCKS proxy: ``http://``
+            requests are forwarded by an HTTP proxy, the others tunnelled. ``retries``,
+            ``local_address``, ``socket_options`` and ``uds`` then apply to the
+            connections to the proxy.
         max_connections: The most connections open at once; ``None`` for no limit.
         max_keepalive_connections: The most *idle* connections kept open; ``None`` for
             up to ``max_connections``.
@@ -115,6 +123,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
     def __init__(
         self,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: Proxy | None = None,
         max_connections: int | None = 10,
         max_keepalive_connections: int | None = None,
         keepalive_expiry: float | None = None,
@@ -129,6 +138,23 @@ class AsyncConnectionPool(AsyncRequestInterface):
         keepalive_ping: float | None = None,
     ) -> None:
         check_protocols(http1, http2)
+        self._proxy_routes: AsyncProxyRoutes | None = None
+        if proxy is not None:
+            # Imported here: http_proxy builds on this module.
+            from .http_proxy import AsyncProxyRoutes
+
+            self._proxy_routes = AsyncProxyRoutes(
+                proxy,
+                network_backend=network_backend,
+                uds=uds,
+                keepalive_expiry=keepalive_expiry,
+                retries=retries,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
+            # Connections reach origins through the proxy backend, which itself dials
+            # the proxy (over ``uds`` when given).
+            network_backend, uds = self._proxy_routes.network_backend, None
         self._keepalive_ping = keepalive_ping
         self._ssl_context = ssl_context
         self._own_ssl_context: ssl.SSLContext | None = None
@@ -154,6 +180,10 @@ class AsyncConnectionPool(AsyncRequestInterface):
 
     def create_connection(self, origin: Origin) -> AsyncConnectionInterface:
         """Create (but do not open) a connection to ``origin``; override to customise."""
+        if self._proxy_routes is not None:
+            forward = self._proxy_routes.forward_connection(origin)
+            if forward is not None:
+                return forward
         ssl_context = self._ssl_context
         if ssl_context is None and origin.scheme in (b"https", b"wss"):
             ssl_context = self._own_ssl_context

@@ -80,7 +80,6 @@ __all__ = (
     "AsyncProxyBackend",
     "AsyncProxyRoutes",
     "authority",
-    "make_proxy_connection_factory",
 )
 
 logger = logging.getLogger("httptransport.proxy")
@@ -474,6 +473,7 @@ class AsyncProxyRoutes:
         self._retries = retries
         self._local_address = local_address
         self._socket_options = socket_options
+        self._default_proxy_ssl_context: ssl.SSLContext | None = None
         self.network_backend: AsyncProxyBackend
         if url.scheme in SOCKS_PROXY_SCHEMES:
             # Imported here: socks_proxy imports this module.
@@ -504,7 +504,10 @@ class AsyncProxyRoutes:
         proxy_origin = self._proxy_origin
         ssl_context = self.proxy.ssl_context
         if ssl_context is None and proxy_origin.scheme == b"https":
-            ssl_context = self.proxy.ssl_context = http11_ssl_context()
+            # Built once and kept here: the caller's Proxy object is left as it was.
+            ssl_context = self._default_proxy_ssl_context
+            if ssl_context is None:
+                ssl_context = self._default_proxy_ssl_context = http11_ssl_context()
         # HTTP/1.1 to the proxy: forwarding is defined for HTTP/1.1 request targets.
         connection = AsyncHTTPConnection(
             origin=proxy_origin,
@@ -519,21 +522,6 @@ class AsyncProxyRoutes:
             socket_options=self._socket_options,
         )
         return AsyncForwardHTTPConnection(origin, connection, self._headers, proxy_origin)
-
-
-def make_proxy_connection_factory(
-    proxy: Proxy, pool_kwargs: dict[str, typing.Any]
-) -> AsyncProxyRoutes:
-    """The routes for a pool created with ``proxy=``.
-
-    Args:
-        proxy: The pool's ``proxy`` argument.
-        pool_kwargs: The pool's ``network_backend``, ``uds``, ``keepalive_expiry``,
-            ``retries``, ``local_address`` and ``socket_options`` (others ignored).
-    """
-    names = ("network_backend", "uds", "keepalive_expiry", "retries", "local_address")
-    kwargs = {name: pool_kwargs[name] for name in names if name in pool_kwargs}
-    return AsyncProxyRoutes(proxy, socket_options=pool_kwargs.get("socket_options"), **kwargs)
 
 
 class AsyncHTTPProxy(AsyncConnectionPool):
@@ -583,18 +571,9 @@ class AsyncHTTPProxy(AsyncConnectionPool):
             raise ValueError(
                 f"AsyncHTTPProxy needs an http:// or https:// proxy URL, not {bytes(url)!r}."
             )
-        proxy = Proxy(url, credentials, proxy_headers, proxy_ssl_context)
-        routes = AsyncProxyRoutes(
-            proxy,
-            network_backend=network_backend,
-            uds=uds,
-            keepalive_expiry=keepalive_expiry,
-            retries=retries,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
         super().__init__(
             ssl_context=ssl_context,
+            proxy=Proxy(url, credentials, proxy_headers, proxy_ssl_context),
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive_connections,
             keepalive_expiry=keepalive_expiry,
@@ -602,16 +581,7 @@ class AsyncHTTPProxy(AsyncConnectionPool):
             http2=http2,
             retries=retries,
             local_address=local_address,
-            uds=None,
-            network_backend=routes.network_backend,
+            uds=uds,
+            network_backend=network_backend,
             socket_options=socket_options,
         )
-        # After the pool's __init__, which may set an attribute of the same name.
-        self._proxy_routes = routes
-
-    def create_connection(self, origin: Origin) -> AsyncConnectionInterface:
-        """A forwarding connection for ``http://``, else a connection via a tunnel."""
-        forward = self._proxy_routes.forward_connection(origin)
-        if forward is not None:
-            return forward
-        return super().create_connection(origin)

@@ -56,7 +56,7 @@ from .._exceptions import ProxyError
 from .._models import URL
 from .._proxy_model import SOCKS_PROXY_SCHEMES, Proxy, parse_proxy_url
 from .connection_pool import AsyncConnectionPool
-from .http_proxy import AsyncProxyBackend, AsyncProxyRoutes, authority
+from .http_proxy import AsyncProxyBackend, authority
 
 __all__ = ("SOCKS_INSTALL_HINT", "AsyncSOCKSBackend", "AsyncSOCKSProxy", "import_socksio")
 
@@ -338,9 +338,9 @@ class AsyncSOCKSProxy(AsyncConnectionPool):
                 f"AsyncSOCKSProxy needs a socks5, socks5h, socks4 or socks4a URL, "
                 f"not {bytes(url)!r}."
             )
-        routes = AsyncProxyRoutes(Proxy(url, credentials), network_backend=network_backend, uds=uds)
         super().__init__(
             ssl_context=ssl_context,
+            proxy=Proxy(url, credentials),
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive_connections,
             keepalive_expiry=keepalive_expiry,
@@ -348,8 +348,7 @@ class AsyncSOCKSProxy(AsyncConnectionPool):
             http2=http2,
             retries=retries,
             local_address=local_address,
-            uds=None,
-            network_backend=routes.network_backend,
+            uds=uds,
+            network_backend=network_backend,
             socket_options=socket_options,
         )
-        self._proxy_routes = routes

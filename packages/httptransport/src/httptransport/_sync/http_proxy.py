@@ -81,7 +81,6 @@ __all__ = (
     "ProxyBackend",
     "ProxyRoutes",
     "authority",
-    "make_proxy_connection_factory",
 )
 
 logger = logging.getLogger("httptransport.proxy")
@@ -473,6 +472,7 @@ class ProxyRoutes:
         self._retries = retries
         self._local_address = local_address
         self._socket_options = socket_options
+        self._default_proxy_ssl_context: ssl.SSLContext | None = None
         self.network_backend: ProxyBackend
         if url.scheme in SOCKS_PROXY_SCHEMES:
             # Imported here: socks_proxy imports this module.
@@ -503,7 +503,10 @@ class ProxyRoutes:
         proxy_origin = self._proxy_origin
         ssl_context = self.proxy.ssl_context
         if ssl_context is None and proxy_origin.scheme == b"https":
-            ssl_context = self.proxy.ssl_context = http11_ssl_context()
+            # Built once and kept here: the caller's Proxy object is left as it was.
+            ssl_context = self._default_proxy_ssl_context
+            if ssl_context is None:
+                ssl_context = self._default_proxy_ssl_context = http11_ssl_context()
         # HTTP/1.1 to the proxy: forwarding is defined for HTTP/1.1 request targets.
         connection = HTTPConnection(
             origin=proxy_origin,
@@ -518,19 +521,6 @@ class ProxyRoutes:
             socket_options=self._socket_options,
         )
         return ForwardHTTPConnection(origin, connection, self._headers, proxy_origin)
-
-
-def make_proxy_connection_factory(proxy: Proxy, pool_kwargs: dict[str, typing.Any]) -> ProxyRoutes:
-    """The routes for a pool created with ``proxy=``.
-
-    Args:
-        proxy: The pool's ``proxy`` argument.
-        pool_kwargs: The pool's ``network_backend``, ``uds``, ``keepalive_expiry``,
-            ``retries``, ``local_address`` and ``socket_options`` (others ignored).
-    """
-    names = ("network_backend", "uds", "keepalive_expiry", "retries", "local_address")
-    kwargs = {name: pool_kwargs[name] for name in names if name in pool_kwargs}
-    return ProxyRoutes(proxy, socket_options=pool_kwargs.get("socket_options"), **kwargs)
 
 
 class HTTPProxy(ConnectionPool):
@@ -580,18 +570,9 @@ class HTTPProxy(ConnectionPool):
             raise ValueError(
                 f"HTTPProxy needs an http:// or https:// proxy URL, not {bytes(url)!r}."
             )
-        proxy = Proxy(url, credentials, proxy_headers, proxy_ssl_context)
-        routes = ProxyRoutes(
-            proxy,
-            network_backend=network_backend,
-            uds=uds,
-            keepalive_expiry=keepalive_expiry,
-            retries=retries,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
         super().__init__(
             ssl_context=ssl_context,
+            proxy=Proxy(url, credentials, proxy_headers, proxy_ssl_context),
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive_connections,
             keepalive_expiry=keepalive_expiry,
@@ -599,16 +580,7 @@ class HTTPProxy(ConnectionPool):
             http2=http2,
             retries=retries,
             local_address=local_address,
-            uds=None,
-            network_backend=routes.network_backend,
+            uds=uds,
+            network_backend=network_backend,
             socket_options=socket_options,
         )
-        # After the pool's __init__, which may set an attribute of the same name.
-        self._proxy_routes = routes
-
-    def create_connection(self, origin: Origin) -> ConnectionInterface:
-        """A forwarding connection for ``http://``, else a connection via a tunnel."""
-        forward = self._proxy_routes.forward_connection(origin)
-        if forward is not None:
-            return forward
-        return super().create_connection(origin)

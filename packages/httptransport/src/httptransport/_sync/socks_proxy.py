@@ -57,7 +57,7 @@ from .._exceptions import ProxyError
 from .._models import URL
 from .._proxy_model import SOCKS_PROXY_SCHEMES, Proxy, parse_proxy_url
 from .connection_pool import ConnectionPool
-from .http_proxy import ProxyBackend, ProxyRoutes, authority
+from .http_proxy import ProxyBackend, authority
 
 __all__ = ("SOCKS_INSTALL_HINT", "SOCKSBackend", "SOCKSProxy", "import_socksio")
 
@@ -336,9 +336,9 @@ class SOCKSProxy(ConnectionPool):
             raise ValueError(
                 f"SOCKSProxy needs a socks5, socks5h, socks4 or socks4a URL, not {bytes(url)!r}."
             )
-        routes = ProxyRoutes(Proxy(url, credentials), network_backend=network_backend, uds=uds)
         super().__init__(
             ssl_context=ssl_context,
+            proxy=Proxy(url, credentials),
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive_connections,
             keepalive_expiry=keepalive_expiry,
@@ -346,8 +346,7 @@ class SOCKSProxy(ConnectionPool):
             http2=http2,
             retries=retries,
             local_address=local_address,
-            uds=None,
-            network_backend=routes.network_backend,
+            uds=uds,
+            network_backend=network_backend,
             socket_options=socket_options,
         )
-        self._proxy_routes = routes
