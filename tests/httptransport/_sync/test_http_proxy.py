@@ -176,6 +176,35 @@ def test_https_proxy_tls_in_tls(
         assert response.content == b"Hello, world!"
 
 
+@pytest.mark.parametrize("proxy_scheme", ["http", "https"])
+def test_http2_to_origin_through_tunnel(
+    h2_server: typing.Any,
+    plain_proxy: typing.Any,
+    tls_proxy: typing.Any,
+    tls_ca: typing.Any,
+    proxy_scheme: str,
+) -> None:
+    """Inside a CONNECT tunnel (TLS-in-TLS for an https proxy) the origin speaks HTTP/2."""
+    origin = h2_server(tls=True)
+    origin_context = ssl.create_default_context()
+    tls_ca.configure_trust(origin_context)
+    origin_context.set_alpn_protocols(["h2", "http/1.1"])
+    proxy_context = ssl.create_default_context()
+    tls_ca.configure_trust(proxy_context)
+    proxy = plain_proxy if proxy_scheme == "http" else tls_proxy
+    with HTTPProxy(
+        _url(proxy, proxy_scheme),
+        ssl_context=origin_context,
+        proxy_ssl_context=proxy_context,
+        http2=True,
+    ) as pool:
+        for _ in range(2):
+            response = pool.request("GET", origin.url("/"), extensions={"timeout": TIMEOUTS})
+            assert response.extensions["http_version"] == b"HTTP/2"
+            assert response.content == b"hello"
+        assert len(pool.connections) == 1
+
+
 def test_stalled_connect_times_out(server: typing.Any) -> None:
     """A proxy that never answers CONNECT ends in ConnectTimeout, not a hang."""
     with servers.silent_listener() as port:
