@@ -75,18 +75,20 @@ def test_write_sends_everything(pair: tuple[SyncStream, socket.socket]) -> None:
     assert bytes(received) == payload
 
 
-def test_settimeout_only_when_the_timeout_changes(pair: tuple[SyncStream, socket.socket]) -> None:
-    """Repeated reads and writes with the same timeout call settimeout once."""
+def test_reads_and_writes_never_change_the_socket_timeout(
+    pair: tuple[SyncStream, socket.socket],
+) -> None:
+    """Timeouts never touch the socket's own timeout, shared state a concurrent call would see."""
     stream, peer = pair
     sock = stream.get_extra_info("socket")
-    for _ in range(5):
-        stream.write(b"x", timeout=2.0)
+    before = sock.settimeout_calls
+    for timeout in (2.0, None, 0.5):
+        stream.write(b"x", timeout=timeout)
         assert peer.recv(1) == b"x"
         peer.sendall(b"y")
-        assert stream.read(1, timeout=2.0) == b"y"
-    assert sock.settimeout_calls == 1
-    stream.write(b"x", timeout=None)
-    assert sock.settimeout_calls == 2
+        assert stream.read(1, timeout=timeout) == b"y"
+    assert sock.settimeout_calls == before
+    assert sock.gettimeout() is None
 
 
 def test_read_timeout(pair: tuple[SyncStream, socket.socket]) -> None:

@@ -178,3 +178,39 @@ def test_tls_in_tls_handshake_failure_closes_everything(
     with pytest.raises(ConnectError):
         outer.start_tls(client_context, "wrong.example", timeout=5)
     assert outer.get_extra_info("socket").fileno() == -1
+
+
+def test_tls_full_duplex_from_two_threads(
+    start_server: Factory, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    """One thread writes while another reads the same TLS stream, and every byte survives."""
+    import hashlib
+    import threading
+
+    server = start_server(tls=server_context)
+    tls = _connect(server).start_tls(client_context, "localhost", timeout=5)
+    payload = bytes(range(256)) * 4096 * 8  # 8 MiB, in many small writes
+    received = bytearray()
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            while len(received) < len(payload):
+                data = tls.read(65536, timeout=10)
+                if not data:
+                    break
+                received.extend(data)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for offset in range(0, len(payload), 1000):
+            tls.write(payload[offset : offset + 1000], timeout=10)
+        thread.join(timeout=30)
+    finally:
+        tls.close()
+        thread.join()
+    assert not errors
+    assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()

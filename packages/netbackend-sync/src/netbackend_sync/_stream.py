@@ -1,21 +1,21 @@
-"""Streams over blocking sockets, with TLS through ``ssl.SSLSocket`` or ``ssl.MemoryBIO``.
+"""Streams over blocking sockets, with TLS through ``ssl.SSLObject`` and memory BIOs.
 
 Theory of operation:
 
-* :class:`SyncStream` holds one socket: plain TCP or Unix, or an ``ssl.SSLSocket`` after
-  ``start_tls`` on a plain stream. ``read``/``write`` are one ``recv``/``sendall`` each; the
-  socket's timeout is changed only when the caller's timeout differs from the last one
-  (``settimeout`` is a syscall-free but measurable cost at thousands of calls a second).
-  CPython's ``sendall`` and ``SSLSocket`` I/O apply the timeout to the whole call, which is
-  the contract's "timeout across the whole write".
-* ``start_tls`` on a plain socket wraps the socket itself (``SSLContext.wrap_socket``):
-  OpenSSL then talks to the file descriptor directly, the fastest path. The wrapped socket
-  takes over the descriptor, so the old stream's socket is left detached and closing it
-  is a no-op.
-* ``start_tls`` on a stream that is already TLS (TLS-in-TLS, for HTTPS proxies) cannot
-  hand a descriptor to OpenSSL: :class:`SyncTLSStream` runs an ``ssl.SSLObject`` over two
-  ``ssl.MemoryBIO`` buffers and moves the records through the outer stream's ``read`` and
-  ``write``, under one deadline per call.
+* Every stream supports one reading thread and one writing thread at the same time (full
+  duplex), which a multiplexing protocol such as HTTP/2 needs: one request reads the
+  socket for everyone while another sends.
+* :class:`SyncStream` holds one plain socket (TCP or Unix), left blocking with no socket
+  timeout, so that nothing shared changes under a concurrent call. A timeout is a
+  ``poll`` for readiness before the ``recv``, and for writes non-blocking sends between
+  polls, under one deadline for the whole write.
+* TLS is :class:`SyncTLSStream`: an ``ssl.SSLObject`` over two ``ssl.MemoryBIO`` buffers,
+  with the ciphertext moved through the inner stream's ``read``/``write``. OpenSSL does
+  not allow one SSL object to be used from two threads at once (``SSLSocket`` does that
+  when one thread reads while another writes, and corrupts records), so every call into
+  the SSL object and its buffers happens under a short lock that is never held across
+  socket I/O, and a second lock keeps encrypted records in order on the wire. The same
+  class carries TLS-in-TLS (HTTPS proxies).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import threading
 import time
 import typing
 
@@ -34,8 +35,10 @@ __all__ = ("SyncStream", "SyncTLSStream")
 
 T = typing.TypeVar("T")
 
-# How much ciphertext to pull from the outer stream per read in TLS-in-TLS.
+# How much ciphertext to pull from the inner stream per read.
 _CHUNK = 65536
+# Non-blocking send on a blocking socket, for writes with a timeout.
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 class SyncStream(NetworkStream):
@@ -49,21 +52,21 @@ class SyncStream(NetworkStream):
         """Take ownership of a connected socket.
 
         Args:
-            sock: A connected socket, or an ``ssl.SSLSocket`` whose handshake is done.
+            sock: A connected plain socket; it is made blocking with no timeout.
         """
+        sock.settimeout(None)
         self._sock = sock
-        self._timeout = sock.gettimeout()
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """Receive up to ``max_bytes`` bytes; ``b""`` at EOF.
 
         Raises:
             ReadTimeout: Nothing arrived within ``timeout``.
-            ReadError: The connection broke or the TLS layer failed.
+            ReadError: The connection broke.
         """
         try:
-            if timeout != self._timeout:
-                self._set_timeout(timeout)
+            if timeout is not None and not _wait(self._sock, select.POLLIN, timeout):
+                raise TimeoutError("read timed out")
             return self._sock.recv(max_bytes)
         except OSError:
             reraise(READ_ERRORS)
@@ -73,14 +76,22 @@ class SyncStream(NetworkStream):
 
         Raises:
             WriteTimeout: Not all of it could be sent within ``timeout``.
-            WriteError: The connection broke or the TLS layer failed.
+            WriteError: The connection broke.
         """
         if not buffer:
             return
         try:
-            if timeout != self._timeout:
-                self._set_timeout(timeout)
-            self._sock.sendall(buffer)
+            if timeout is None:
+                self._sock.sendall(buffer)
+                return
+            deadline = time.monotonic() + timeout
+            view = memoryview(buffer)
+            while view:
+                try:
+                    view = view[self._sock.send(view, _DONTWAIT) :]
+                except BlockingIOError:
+                    if not _wait(self._sock, select.POLLOUT, _remaining(deadline) or 0.0):
+                        raise TimeoutError("write timed out") from None
         except OSError:
             reraise(WRITE_ERRORS)
 
@@ -99,9 +110,8 @@ class SyncStream(NetworkStream):
     ) -> NetworkStream:
         """Run a TLS client handshake over this stream and return the TLS stream.
 
-        Over a plain socket the result is a :class:`SyncStream` on an ``ssl.SSLSocket``;
-        over TLS it is a :class:`SyncTLSStream`. Either owns this stream; on failure
-        this stream is closed. ``ssl_context`` is used as it is (its ALPN protocols, its
+        The result is a :class:`SyncTLSStream` that owns this stream; on failure this
+        stream is closed. ``ssl_context`` is used as it is (its ALPN protocols, its
         verification settings).
 
         Raises:
@@ -109,21 +119,7 @@ class SyncStream(NetworkStream):
             ConnectError: The handshake failed (bad certificate, wrong hostname, the
                 peer closed).
         """
-        if isinstance(self._sock, ssl.SSLSocket):
-            return SyncTLSStream.wrap(self, ssl_context, server_hostname, timeout)
-        tls_sock: ssl.SSLSocket | None = None
-        try:
-            self._set_timeout(timeout)
-            tls_sock = ssl_context.wrap_socket(
-                self._sock, server_hostname=server_hostname, do_handshake_on_connect=False
-            )
-            tls_sock.do_handshake()
-        except BaseException:
-            if tls_sock is not None:
-                tls_sock.close()
-            self.close()
-            reraise(HANDSHAKE_ERRORS)
-        return SyncStream(tls_sock)
+        return SyncTLSStream.wrap(self, ssl_context, server_hostname, timeout)
 
     def get_extra_info(self, info: str) -> typing.Any:
         """Return ``"ssl_object"``, ``"client_addr"``, ``"server_addr"``, ``"socket"`` or
@@ -133,11 +129,9 @@ class SyncStream(NetworkStream):
         """
         sock = self._sock
         if info == "is_readable":
-            if isinstance(sock, ssl.SSLSocket) and sock.pending():
-                return True
             return _readable_now(sock)
         if info == "ssl_object":
-            return sock if isinstance(sock, ssl.SSLSocket) else None
+            return None
         if info == "socket":
             return sock
         if info == "client_addr":
@@ -145,12 +139,6 @@ class SyncStream(NetworkStream):
         if info == "server_addr":
             return _address(sock.getpeername)
         return None
-
-    def _set_timeout(self, timeout: float | None) -> None:
-        # A deadline that has passed gives a negative timeout, which settimeout rejects;
-        # zero makes the socket non-blocking, and "would block" maps to a timeout.
-        self._sock.settimeout(None if timeout is None else max(timeout, 0.0))
-        self._timeout = timeout
 
 
 class SyncTLSStream(NetworkStream):
@@ -174,6 +162,11 @@ class SyncTLSStream(NetworkStream):
         self._ssl = ssl_object
         self._incoming = incoming
         self._outgoing = outgoing
+        # Guards the SSL object and both buffers; never held across socket I/O.
+        self._state = threading.Lock()
+        # Held from taking encrypted bytes out of the buffer until they are sent, so
+        # records reach the wire in the order the SSL object produced them.
+        self._sending = threading.Lock()
 
     @classmethod
     def wrap(
@@ -193,6 +186,9 @@ class SyncTLSStream(NetworkStream):
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
+            if ssl_context.check_hostname and not server_hostname:
+                # wrap_socket refuses this up front; wrap_bio would only fail later.
+                raise ValueError("check_hostname requires server_hostname")
             incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
             ssl_object = ssl_context.wrap_bio(
                 incoming, outgoing, server_side=False, server_hostname=server_hostname
@@ -215,7 +211,24 @@ class SyncTLSStream(NetworkStream):
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            return self._pump(deadline, self._ssl.read, max_bytes)
+            while True:
+                with self._state:
+                    try:
+                        data: bytes | None = self._ssl.read(max_bytes)
+                    except ssl.SSLWantReadError:
+                        data = None
+                    produced = self._outgoing.pending
+                if produced:
+                    # Reading can produce records (TLS 1.3 post-handshake messages).
+                    self._send(deadline)
+                if data is not None:
+                    return data
+                ciphertext = self._stream.read(_CHUNK, _remaining(deadline))
+                with self._state:
+                    if ciphertext:
+                        self._incoming.write(ciphertext)
+                    else:
+                        self._incoming.write_eof()
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
             return b""
         except OSError:
@@ -232,7 +245,12 @@ class SyncTLSStream(NetworkStream):
             return
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            self._pump(deadline, self._ssl.write, buffer)
+            with self._sending:
+                with self._state:
+                    # Memory BIOs take any amount: the write completes here.
+                    self._ssl.write(buffer)
+                    ciphertext = self._outgoing.read()
+                self._stream.write(ciphertext, _remaining(deadline))
         except OSError:
             reraise(WRITE_ERRORS)
 
@@ -261,30 +279,40 @@ class SyncTLSStream(NetworkStream):
     def _pump(
         self, deadline: float | None, action: typing.Callable[..., T], *args: typing.Any
     ) -> T:
-        # Retry an SSLObject call, feeding it ciphertext from the inner stream whenever it
-        # runs dry and sending whatever it produced. With memory BIOs only reads can stall:
-        # the outgoing buffer grows as needed.
+        # The handshake: retry the SSL object call, feeding it ciphertext whenever it runs
+        # dry and sending whatever it produced. Single-threaded (before anyone else can
+        # use the stream), so no locks.
         while True:
             try:
                 result = action(*args)
             except ssl.SSLWantReadError:
-                self._flush(deadline)
+                self._send(deadline)
                 data = self._stream.read(_CHUNK, _remaining(deadline))
                 if data:
                     self._incoming.write(data)
                 else:
                     self._incoming.write_eof()
             else:
-                self._flush(deadline)
+                self._send(deadline)
                 return result
 
-    def _flush(self, deadline: float | None) -> None:
-        if self._outgoing.pending:
-            self._stream.write(self._outgoing.read(), _remaining(deadline))
+    def _send(self, deadline: float | None) -> None:
+        with self._sending:
+            with self._state:
+                ciphertext = self._outgoing.read()
+            if ciphertext:
+                self._stream.write(ciphertext, _remaining(deadline))
 
 
 def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(deadline - time.monotonic(), 0.0)
+
+
+def _wait(sock: socket.socket, event: int, timeout: float) -> bool:
+    """Wait until ``sock`` is ready for ``event``; ``False`` if ``timeout`` passed first."""
+    poller = select.poll()
+    poller.register(sock, event)
+    return bool(poller.poll(max(timeout, 0.0) * 1000))
 
 
 def _address(getter: typing.Callable[[], typing.Any]) -> typing.Any:
