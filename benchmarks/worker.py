@@ -137,6 +137,10 @@ def main() -> int:
     if cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {cpu})
     ctx = ssl.create_default_context(cafile=job["ca_file"])
+    if job.get("http2"):
+        # Offer h2 on our own context, as a caller must: httptransport never edits a
+        # caller's context (httpcore would set this itself).
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
     runner = job["runner"]
     try:
         if runner == "sync":
