@@ -42,10 +42,11 @@ _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 class SyncStream(NetworkStream):
-    """A blocking socket stream: TCP, Unix, or TLS directly over either.
+    """A blocking plain socket stream: TCP or Unix (TLS is :class:`SyncTLSStream`).
 
     Implements :class:`netbackend_base.NetworkStream`; its contract (errors, timeouts,
-    extra-info keys) applies. Not thread-safe: one thread at a time per stream.
+    extra-info keys) applies. One thread may read while another writes (full duplex);
+    concurrent reads, or concurrent writes, are not supported.
     """
 
     def __init__(self, sock: socket.socket) -> None:
