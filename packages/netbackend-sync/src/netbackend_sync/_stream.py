@@ -57,6 +57,10 @@ class SyncStream(NetworkStream):
         """
         sock.settimeout(None)
         self._sock = sock
+        # One poller per direction, made once: reads and writes with a timeout are the
+        # per-request path, and the reading and the writing thread each use their own.
+        self._readable = _poller(sock, select.POLLIN)
+        self._writable = _poller(sock, select.POLLOUT)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """Receive up to ``max_bytes`` bytes; ``b""`` at EOF.
@@ -66,7 +70,7 @@ class SyncStream(NetworkStream):
             ReadError: The connection broke.
         """
         try:
-            if timeout is not None and not _wait(self._sock, select.POLLIN, timeout):
+            if timeout is not None and not _ready(self._readable, timeout):
                 raise TimeoutError("read timed out")
             return self._sock.recv(max_bytes)
         except OSError:
@@ -91,7 +95,7 @@ class SyncStream(NetworkStream):
                 try:
                     view = view[self._sock.send(view, _DONTWAIT) :]
                 except BlockingIOError:
-                    if not _wait(self._sock, select.POLLOUT, _remaining(deadline) or 0.0):
+                    if not _ready(self._writable, _remaining(deadline) or 0.0):
                         raise TimeoutError("write timed out") from None
         except OSError:
             reraise(WRITE_ERRORS)
@@ -309,10 +313,14 @@ def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(deadline - time.monotonic(), 0.0)
 
 
-def _wait(sock: socket.socket, event: int, timeout: float) -> bool:
-    """Wait until ``sock`` is ready for ``event``; ``False`` if ``timeout`` passed first."""
+def _poller(sock: socket.socket, event: int) -> select.poll:
     poller = select.poll()
     poller.register(sock, event)
+    return poller
+
+
+def _ready(poller: select.poll, timeout: float) -> bool:
+    """Wait until the polled socket is ready; ``False`` if ``timeout`` passed first."""
     return bool(poller.poll(max(timeout, 0.0) * 1000))
 
 
