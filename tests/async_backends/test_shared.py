@@ -162,7 +162,11 @@ async def test_read_timeout_needs_no_cancel_scope_without_timeout(
         assert scopes == []
         with pytest.raises(ReadTimeout):
             await stream.read(10, timeout=0.05)
-        assert scopes == [0.05]
+        if case.loop == "asyncio":
+            # AnyIOBackend on asyncio times a wait with one loop timer, never a scope.
+            assert scopes == []
+        else:
+            assert scopes == [0.05]
     finally:
         await stream.aclose()
 

@@ -12,14 +12,17 @@ from netbackend_base import (
     HAPPY_EYEBALLS_DELAY,
     SOCKET_OPTION,
     AsyncNetworkBackend,
+    AsyncNetworkStream,
     ConnectError,
     ConnectTimeout,
     SocketTarget,
     connect_socket,
+    current_async_library,
     numeric_targets,
     targets_from_addrinfo,
 )
 
+from ._asyncio_stream import open_asyncio_stream
 from ._stream import LIBRARY_ERRORS, AnyIOStream, describe
 
 __all__ = ("AnyIOBackend",)
@@ -38,7 +41,7 @@ class AnyIOBackend(AsyncNetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: typing.Iterable[SOCKET_OPTION] | None = None,
-    ) -> AnyIOStream:
+    ) -> AsyncNetworkStream:
         """Open a TCP connection to ``host``:``port``.
 
         A name is resolved with ``socket.getaddrinfo`` in a worker thread; an IP literal
@@ -77,7 +80,7 @@ class AnyIOBackend(AsyncNetworkBackend):
         path: str,
         timeout: float | None = None,
         socket_options: typing.Iterable[SOCKET_OPTION] | None = None,
-    ) -> AnyIOStream:
+    ) -> AsyncNetworkStream:
         """Open a connection to the Unix domain socket at ``path``.
 
         Args:
@@ -112,8 +115,10 @@ class AnyIOBackend(AsyncNetworkBackend):
         await anyio.sleep(seconds)
 
 
-async def _wrap(sock: socket.socket, *, unix: bool) -> AnyIOStream:
+async def _wrap(sock: socket.socket, *, unix: bool) -> AsyncNetworkStream:
     try:
+        if current_async_library() == "asyncio":
+            return await open_asyncio_stream(sock, unix=unix)
         stream: anyio.abc.SocketStream
         if unix:
             stream = await anyio.abc.UNIXSocketStream.from_socket(sock)

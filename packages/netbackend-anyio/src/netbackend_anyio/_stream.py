@@ -21,7 +21,7 @@ from netbackend_base import (
     WriteTimeout,
 )
 
-__all__ = ("LIBRARY_ERRORS", "AnyIOStream", "describe", "poll_readable")
+__all__ = ("LIBRARY_ERRORS", "AnyIOStream", "address", "describe", "poll_readable")
 
 # Everything anyio (or the OS, or the TLS layer) may raise for a broken or closed
 # stream. ssl.SSLError is an OSError; EndOfStream only matters during a handshake.
@@ -43,7 +43,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _address(value: typing.Any) -> typing.Any:
+def address(value: typing.Any) -> typing.Any:
     # IPv6 socket addresses carry flowinfo and scope id; the contract promises (host, port).
     if isinstance(value, tuple):
         return value[:2]
@@ -206,12 +206,12 @@ class AnyIOStream(AsyncNetworkStream):
             return self._is_readable()
         if info == "client_addr":
             try:
-                return _address(self._raw.getsockname())
+                return address(self._raw.getsockname())
             except OSError:
                 return None
         if info == "server_addr":
             try:
-                return _address(self._raw.getpeername())
+                return address(self._raw.getpeername())
             except OSError:
                 return None
         return None

@@ -1,0 +1,209 @@
+"""The asyncio stream of AnyIOBackend: its buffer bound, write coalescing and edge cases.
+
+On asyncio (and uvloop) AnyIOBackend drives sockets through its own asyncio protocol
+(``netbackend_anyio._asyncio_stream``); these tests pin what the shared suites do not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import ssl
+import threading
+import types
+import typing
+from collections.abc import Callable
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from netbackend_base import AsyncNetworkStream, ConnectError, ReadError, WriteError
+
+Handler = Callable[[socket.socket], None]
+
+pytestmark = pytest.mark.anyio
+
+_LOOPS = [pytest.param(("asyncio", {}), id="asyncio")]
+try:
+    import uvloop  # noqa: F401
+except ImportError:  # pragma: no cover - uvloop is not on every platform
+    pass
+else:
+    _LOOPS.append(pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"))
+
+
+@pytest.fixture(params=_LOOPS)
+def anyio_backend(request: pytest.FixtureRequest) -> typing.Any:
+    return request.param
+
+
+@pytest.fixture
+def module(require: Callable[[str], types.ModuleType]) -> types.ModuleType:
+    require("netbackend_anyio")
+    import netbackend_anyio._asyncio_stream as module
+
+    return module
+
+
+async def _connect(port: int) -> AsyncNetworkStream:
+    from netbackend_anyio import AnyIOBackend, AsyncioStream
+
+    stream = await AnyIOBackend().connect_tcp("127.0.0.1", port, timeout=5)
+    assert isinstance(stream, AsyncioStream)
+    return stream
+
+
+async def _read_exactly(stream: AsyncNetworkStream, size: int) -> bytes:
+    parts = []
+    while size > 0:
+        data = await stream.read(min(size, 1 << 20), timeout=5)
+        assert data, "EOF before the expected end"
+        parts.append(data)
+        size -= len(data)
+    return b"".join(parts)
+
+
+async def _turn() -> None:
+    """Let the event loop run its ready callbacks and poll its sockets once."""
+    await anyio.sleep(0)
+
+
+async def test_a_reader_that_does_not_read_bounds_the_buffer(
+    module: types.ModuleType, serve: Callable[[Handler], int]
+) -> None:
+    """Reading pauses once the buffer reaches its high-water mark, and the data stays intact."""
+    payload = hashlib.sha256(b"seed").digest() * (8 * 1024 * 1024 // 32)  # 8 MiB
+    sent = threading.Event()
+
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(payload)
+        sent.set()
+        conn.recv(1)  # until the client closes
+
+    stream = await _connect(serve(handler))
+    try:
+        protocol = stream._protocol  # type: ignore[attr-defined]
+        while not protocol._paused:  # the loop delivers chunks until the mark is reached
+            await _turn()
+        high_water = module._HIGH_WATER
+        assert high_water <= protocol._buffered < high_water + 512 * 1024
+        assert not sent.is_set()  # the rest waits in the kernel, not in our buffer
+        assert await _read_exactly(stream, len(payload)) == payload
+        assert not protocol._paused
+    finally:
+        await stream.aclose()
+
+
+async def test_writes_in_one_turn_arrive_in_order(serve: Callable[[Handler], int]) -> None:
+    """Coalesced writes, and one past the 64 KiB limit, reach the peer whole and in order."""
+    from .conftest import upper_echo
+
+    stream = await _connect(serve(upper_echo))
+    try:
+        pieces = [b"a", b"b", b"c" * 70_000, b"d", b"e" * 10]
+        for piece in pieces:
+            await stream.write(piece, timeout=5)
+        expected = b"".join(pieces).upper()
+        assert await _read_exactly(stream, len(expected)) == expected
+    finally:
+        await stream.aclose()
+
+
+async def test_writes_just_before_close_are_sent(serve: Callable[[Handler], int]) -> None:
+    """What was written in the turn that closes the stream still leaves."""
+    received: list[bytes] = []
+    done = threading.Event()
+
+    def handler(conn: socket.socket) -> None:
+        while data := conn.recv(65536):
+            received.append(data)
+        done.set()
+
+    stream = await _connect(serve(handler))
+    await stream.write(b"first,", timeout=5)
+    await stream.write(b"second", timeout=5)  # held for the end of the turn
+    await stream.aclose()
+    assert await anyio.to_thread.run_sync(done.wait, 5)
+    assert b"".join(received) == b"first,second"
+
+
+async def test_a_second_concurrent_reader_is_refused(silent_port: int) -> None:
+    """Two tasks reading one stream at once: the second gets ReadError, the first reads on."""
+    stream = await _connect(silent_port)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(stream.read, 10, 5)
+            await _turn()
+            with pytest.raises(ReadError, match="already reading"):
+                await stream.read(10, timeout=5)
+            group.cancel_scope.cancel()
+    finally:
+        await stream.aclose()
+
+
+async def test_reading_or_writing_a_closed_stream_fails(echo_port: int) -> None:
+    """After aclose, read and write raise the network errors, never an asyncio one."""
+    stream = await _connect(echo_port)
+    await stream.aclose()
+    with pytest.raises(ReadError):
+        await stream.read(10, timeout=5)
+    with pytest.raises(WriteError):
+        await stream.write(b"x", timeout=5)
+    await stream.aclose()  # a second close does nothing
+
+
+async def test_closing_wakes_a_blocked_reader(silent_port: int) -> None:
+    """A read waiting on a stream that another task closes ends in ReadError."""
+    stream = await _connect(silent_port)
+    errors: list[BaseException] = []
+
+    async def reader() -> None:
+        try:
+            await stream.read(10)
+        except ReadError as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(reader)
+        await _turn()
+        await stream.aclose()
+    assert len(errors) == 1
+
+
+async def test_start_tls_over_unread_data_is_refused(
+    serve: Callable[[Handler], int], client_context: ssl.SSLContext
+) -> None:
+    """Bytes already received before the handshake cannot be TLS: ConnectError, stream closed."""
+
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(b"plain text")
+        conn.recv(1)
+
+    if not os.path.isdir("/proc/self/fd"):  # pragma: no cover - not Linux
+        pytest.skip("needs /proc/self/fd")
+    stream = await _connect(serve(handler))
+    fd = stream.get_extra_info("socket").fileno()
+    assert await stream.read(1, timeout=5) == b"p"
+    with pytest.raises(ConnectError, match="before the TLS handshake"):
+        await stream.start_tls(client_context, "localhost", timeout=5)
+    with pytest.raises(ReadError):
+        await stream.read(1, timeout=5)
+    await _turn()  # (uvloop lets go of a socket one turn after the close)
+    assert not os.path.exists(f"/proc/self/fd/{fd}")
+
+
+async def test_tls_stream_readability(tls_echo_port: int, client_context: ssl.SSLContext) -> None:
+    """A TLS stream is readable while decrypted data waits, and not once it is read."""
+    plain = await _connect(tls_echo_port)
+    stream = await plain.start_tls(client_context, "localhost", timeout=5)
+    try:
+        assert stream.get_extra_info("ssl_object") is not None
+        await stream.write(b"tls", timeout=5)
+        while not stream.get_extra_info("is_readable"):
+            await _turn()
+        assert await stream.read(10, timeout=5) == b"TLS"
+        assert stream.get_extra_info("is_readable") is False
+    finally:
+        await stream.aclose()
