@@ -7,6 +7,7 @@ On asyncio (and uvloop) AnyIOBackend drives sockets through its own asyncio prot
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import socket
 import ssl
@@ -26,11 +27,7 @@ Handler = Callable[[socket.socket], None]
 pytestmark = pytest.mark.anyio
 
 _LOOPS = [pytest.param(("asyncio", {}), id="asyncio")]
-try:
-    import uvloop  # noqa: F401
-except ImportError:  # pragma: no cover - uvloop is not on every platform
-    pass
-else:
+if importlib.util.find_spec("uvloop") is not None:  # (not on every platform)
     _LOOPS.append(pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"))
 
 

@@ -123,7 +123,10 @@ def import_h2() -> typing.Any:
             import h2.utilities
         except ImportError as exc:
             raise ImportError(INSTALL_HINT) from exc
+        from .._hpack import CachingDecoder
+
         _h2 = h2
+        _Events.decoder = CachingDecoder
         _Events.bind(h2)
         _Events.machine = _draining_state_machine(h2.connection)
         _Events.connection = _client_connection(h2.connection)
@@ -190,6 +193,7 @@ class _Events:
     machine: typing.Any = None
     never_indexed: typing.Any = None
     connection: typing.Any = None
+    decoder: typing.Any = None
 
     @classmethod
     def bind(cls, h2: typing.Any) -> None:
@@ -268,6 +272,9 @@ class HTTP2Connection(ConnectionInterface):
         )
         conn = _Events.connection(config=config)
         conn.state_machine = _Events.machine()
+        decoder = _Events.decoder()
+        decoder.max_header_list_size = conn.decoder.max_header_list_size
+        conn.decoder = decoder
         codes = h2.settings.SettingCodes
         conn.local_settings = h2.settings.Settings(
             client=True,
