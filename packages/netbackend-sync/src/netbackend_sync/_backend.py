@@ -9,6 +9,7 @@ from netbackend_base import NetworkBackend
 
 from ._connect import open_tcp_socket, open_unix_socket
 from ._errors import CONNECT_ERRORS, reraise
+from ._sessions import SESSIONS
 from ._stream import SyncStream
 
 if typing.TYPE_CHECKING:
@@ -20,9 +21,18 @@ __all__ = ("SyncBackend",)
 class SyncBackend(NetworkBackend):
     """Opens :class:`SyncStream` connections over blocking sockets.
 
-    Implements :class:`netbackend_base.NetworkBackend`; its contract applies. Stateless:
-    one instance can serve any number of threads.
+    Implements :class:`netbackend_base.NetworkBackend`; its contract applies. One
+    instance can serve any number of threads.
+
+    TLS sessions are resumed: a session from an earlier connection through the same
+    ``SSLContext`` to the same server (name, address, port) is offered on the next one,
+    which then skips the certificate exchange. A server seen to refuse resumption is not
+    offered sessions again for a while. Pass ``tls_session_reuse=False`` for a full
+    handshake every time.
     """
+
+    def __init__(self, *, tls_session_reuse: bool = True) -> None:
+        self._sessions = SESSIONS if tls_session_reuse else None
 
     def connect_tcp(
         self,
@@ -53,7 +63,7 @@ class SyncBackend(NetworkBackend):
             sock = open_tcp_socket(host, port, timeout, local_address, socket_options)
         except (OSError, ValueError):
             reraise(CONNECT_ERRORS)
-        return SyncStream(sock)
+        return SyncStream(sock, self._sessions)
 
     def connect_unix_socket(
         self,
@@ -74,4 +84,4 @@ class SyncBackend(NetworkBackend):
             sock = open_unix_socket(path, timeout, socket_options)
         except (OSError, ValueError):
             reraise(CONNECT_ERRORS)
-        return SyncStream(sock)
+        return SyncStream(sock, self._sessions)

@@ -16,6 +16,8 @@ Theory of operation:
   the SSL object and its buffers happens under a short lock that is never held across
   socket I/O, and a second lock keeps encrypted records in order on the wire. The same
   class carries TLS-in-TLS (HTTPS proxies).
+* TLS sessions are remembered per context and server (``_sessions``) and offered again on
+  the next connection there: a resumed handshake skips the certificate exchange.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import typing
 from netbackend_base import NetworkStream
 
 from ._errors import HANDSHAKE_ERRORS, READ_ERRORS, WRITE_ERRORS, reraise
+from ._sessions import SESSIONS, SessionCache, SessionKey, resumable
 
 __all__ = ("SyncStream", "SyncTLSStream")
 
@@ -49,14 +52,17 @@ class SyncStream(NetworkStream):
     concurrent reads, or concurrent writes, are not supported.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, sessions: SessionCache | None = SESSIONS) -> None:
         """Take ownership of a connected socket.
 
         Args:
             sock: A connected plain socket; it is made blocking with no timeout.
+            sessions: Where TLS sessions are remembered for resumption (by default the
+                process-wide cache); ``None`` makes every handshake a full one.
         """
         sock.settimeout(None)
         self._sock = sock
+        self._sessions = sessions
         # One poller per direction, made once: reads and writes with a timeout are the
         # per-request path, and the reading and the writing thread each use their own.
         self._readable = _poller(sock, select.POLLIN)
@@ -117,14 +123,23 @@ class SyncStream(NetworkStream):
 
         The result is a :class:`SyncTLSStream` that owns this stream; on failure this
         stream is closed. ``ssl_context`` is used as it is (its ALPN protocols, its
-        verification settings).
+        verification settings). A session from an earlier connection through the same
+        context to the same server (name, address and port) is offered for resumption.
 
         Raises:
             ConnectTimeout: The handshake did not finish within ``timeout``.
             ConnectError: The handshake failed (bad certificate, wrong hostname, the
                 peer closed).
         """
-        return SyncTLSStream.wrap(self, ssl_context, server_hostname, timeout)
+        resume = None
+        if self._sessions is not None:
+            peer = _address(self._sock.getpeername)
+            if peer is not None:
+                # The verification settings are part of the key: a session made while
+                # they were looser is never resumed (resuming skips the checks).
+                checks = (ssl_context.verify_mode, ssl_context.check_hostname)
+                resume = (self._sessions, (server_hostname, peer, checks))
+        return SyncTLSStream.wrap(self, ssl_context, server_hostname, timeout, resume)
 
     def get_extra_info(self, info: str) -> typing.Any:
         """Return ``"ssl_object"``, ``"client_addr"``, ``"server_addr"``, ``"socket"`` or
@@ -172,6 +187,9 @@ class SyncTLSStream(NetworkStream):
         # Held from taking encrypted bytes out of the buffer until they are sent, so
         # records reach the wire in the order the SSL object produced them.
         self._sending = threading.Lock()
+        # Where to remember this connection's session once it is resumable (the cache,
+        # the context and the key), until it has been remembered.
+        self._resume: tuple[SessionCache, ssl.SSLContext, SessionKey] | None = None
 
     @classmethod
     def wrap(
@@ -180,10 +198,15 @@ class SyncTLSStream(NetworkStream):
         ssl_context: ssl.SSLContext,
         server_hostname: str | None = None,
         timeout: float | None = None,
+        resume: tuple[SessionCache, SessionKey] | None = None,
     ) -> SyncTLSStream:
         """Run a TLS client handshake over ``stream`` and return the TLS stream.
 
         On failure ``stream`` is closed.
+
+        Args:
+            resume: A session cache and this server's key in it: a remembered session
+                is offered, and this connection's is remembered once resumable.
 
         Raises:
             ConnectTimeout: The handshake did not finish within ``timeout``.
@@ -199,10 +222,26 @@ class SyncTLSStream(NetworkStream):
                 incoming, outgoing, server_side=False, server_hostname=server_hostname
             )
             tls = cls(stream, ssl_object, incoming, outgoing)
+            offered = False
+            if resume is not None:
+                sessions, key = resume
+                session = sessions.get(ssl_context, key)
+                if session is not False:  # (False: this server refuses resumption)
+                    tls._resume = (sessions, ssl_context, key)
+                if session:
+                    ssl_object.session = session
+                    offered = True
             tls._pump(deadline, ssl_object.do_handshake)
         except BaseException:
+            if resume is not None:
+                resume[0].discard(ssl_context, resume[1])
             stream.close()
             reraise(HANDSHAKE_ERRORS)
+        if offered and not ssl_object.session_reused:
+            assert resume is not None
+            resume[0].refuse(ssl_context, resume[1])
+            tls._resume = None
+        tls._remember()  # (TLS 1.2 sessions are resumable already)
         return tls
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -227,6 +266,8 @@ class SyncTLSStream(NetworkStream):
                     # Reading can produce records (TLS 1.3 post-handshake messages).
                     self._send(deadline)
                 if data is not None:
+                    if self._resume is not None:
+                        self._remember()  # (a TLS 1.3 ticket comes with the first data)
                     return data
                 ciphertext = self._stream.read(_CHUNK, _remaining(deadline))
                 with self._state:
@@ -262,6 +303,17 @@ class SyncTLSStream(NetworkStream):
     def close(self) -> None:
         """Close the inner stream. Never raises; closing twice is harmless."""
         self._stream.close()
+
+    def _remember(self) -> None:
+        """Store the session for resumption once it is resumable, then stop trying."""
+        resume = self._resume
+        if resume is None:
+            return
+        with self._state:
+            session = resumable(self._ssl)
+        if session is not None:
+            self._resume = None
+            resume[0].put(resume[1], resume[2], session)
 
     def start_tls(
         self,

@@ -1,0 +1,185 @@
+"""TLS session resumption in SyncBackend: when a session is offered again, and when not."""
+
+from __future__ import annotations
+
+import gc
+import socket
+import ssl
+import threading
+import typing
+from collections.abc import Callable
+
+import pytest
+
+pytest.importorskip("netbackend_sync")
+
+import netbackend_sync._sessions
+from netbackend_base import ConnectError
+from netbackend_sync import SyncBackend
+from netbackend_sync._sessions import SESSIONS, SessionCache
+
+Factory = Callable[..., typing.Any]
+
+
+def _exchange(
+    port: int,
+    context: ssl.SSLContext,
+    name: str = "localhost",
+    backend: SyncBackend | None = None,
+) -> bool:
+    """One TLS connection with a round trip; return whether its session was resumed."""
+    stream = (backend or SyncBackend()).connect_tcp("127.0.0.1", port, timeout=5)
+    tls = stream.start_tls(context, name, timeout=5)
+    try:
+        tls.write(b"ping", timeout=5)
+        assert tls.read(10, timeout=5) == b"ping"
+        return bool(tls.get_extra_info("ssl_object").session_reused)
+    finally:
+        tls.close()
+
+
+@pytest.fixture(params=["TLSv1.3", "TLSv1.2"])
+def tls_server(
+    request: pytest.FixtureRequest, start_server: Factory, server_context: ssl.SSLContext
+) -> typing.Any:
+    """An echo server over TLS 1.3 (tickets after the handshake) or TLS 1.2."""
+    server_context.maximum_version = getattr(ssl.TLSVersion, request.param.replace(".", "_"))
+    return start_server(tls=server_context)
+
+
+def test_the_next_connection_resumes(
+    tls_server: typing.Any, client_context: ssl.SSLContext
+) -> None:
+    """Same context, same server: the second handshake is a resumption, and so on."""
+    assert _exchange(tls_server.port, client_context) is False
+    assert _exchange(tls_server.port, client_context) is True
+    assert _exchange(tls_server.port, client_context) is True
+
+
+def test_other_servers_and_contexts_never_get_the_session(
+    start_server: Factory,
+    client_context: ssl.SSLContext,
+    ca: typing.Any,
+) -> None:
+    """Another server name, another port, another context: each starts with a full handshake."""
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "other.localhost").configure_cert(server_context)
+    port = start_server(tls=server_context).port
+    assert _exchange(port, client_context) is False
+    assert _exchange(port, client_context) is True
+    other_port = start_server(tls=server_context).port
+    assert _exchange(other_port, client_context) is False  # another port
+    assert _exchange(port, client_context, name="other.localhost") is False  # another name
+    other_context = ssl.create_default_context()
+    ca.configure_trust(other_context)
+    assert _exchange(port, other_context) is False  # another context
+    assert _exchange(port, client_context) is True  # the first one still resumes
+
+
+def test_sessions_from_looser_verification_are_not_resumed(
+    tls_server: typing.Any, client_context: ssl.SSLContext
+) -> None:
+    """A session made with checks off is not offered once the context checks again."""
+    client_context.check_hostname = False
+    client_context.verify_mode = ssl.CERT_NONE
+    assert _exchange(tls_server.port, client_context) is False
+    client_context.verify_mode = ssl.CERT_REQUIRED
+    client_context.check_hostname = True
+    assert _exchange(tls_server.port, client_context) is False
+
+
+def test_reuse_can_be_turned_off(tls_server: typing.Any, client_context: ssl.SSLContext) -> None:
+    backend = SyncBackend(tls_session_reuse=False)
+    assert _exchange(tls_server.port, client_context, backend=backend) is False
+    assert _exchange(tls_server.port, client_context, backend=backend) is False
+
+
+def test_a_failed_handshake_forgets_the_session(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    """A handshake that offered a session and failed drops it: the next one is full."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        # Two TLS echo connections, then one closed at once, then one more TLS echo.
+        for script in ("tls", "tls", "close", "tls"):
+            conn, _ = listener.accept()
+            with conn:
+                if script == "tls":
+                    with server_context.wrap_socket(conn, server_side=True) as tls:
+                        while data := tls.recv(100):
+                            tls.sendall(data)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        assert _exchange(port, client_context) is False
+        assert _exchange(port, client_context) is True
+        with pytest.raises(ConnectError):
+            _exchange(port, client_context)
+        assert _exchange(port, client_context) is False
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+    assert not thread.is_alive()
+
+
+def test_a_server_that_refuses_resumption_is_not_offered_sessions(
+    server_cert: typing.Any, client_context: ssl.SSLContext
+) -> None:
+    """One refused offer, then full handshakes without offers (nor sessions kept)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    key = ("localhost", ("127.0.0.1", port), (ssl.CERT_REQUIRED, True))
+
+    def serve() -> None:
+        for _ in range(3):
+            conn, _ = listener.accept()
+            # A new server context per connection: it cannot decrypt earlier tickets.
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            server_cert.configure_cert(context)
+            with conn, context.wrap_socket(conn, server_side=True) as tls:
+                while data := tls.recv(100):
+                    tls.sendall(data)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        assert _exchange(port, client_context) is False
+        assert isinstance(SESSIONS.get(client_context, key), ssl.SSLSession)
+        assert _exchange(port, client_context) is False  # offered, refused
+        assert SESSIONS.get(client_context, key) is False
+        assert _exchange(port, client_context) is False  # not offered
+        assert SESSIONS.get(client_context, key) is False
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+    assert not thread.is_alive()
+
+
+def test_a_refusal_is_forgotten_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = SessionCache()
+    context = ssl.create_default_context()
+    key = ("a", ("127.0.0.1", 1), (ssl.CERT_REQUIRED, True))
+    cache.refuse(context, key)
+    assert cache.get(context, key) is False
+    monkeypatch.setattr(netbackend_sync._sessions, "REFUSAL_MEMORY", -1.0)
+    cache.refuse(context, key)
+    assert cache.get(context, key) is None
+
+
+def test_the_cache_is_bounded_and_lets_contexts_go() -> None:
+    cache = SessionCache(per_context=2)
+    context = ssl.create_default_context()
+    session = typing.cast(ssl.SSLSession, object())
+    keys = [("a", ("127.0.0.1", port), (ssl.CERT_REQUIRED, True)) for port in (1, 2, 3)]
+    for key in keys:
+        cache.put(context, key, session)
+    assert cache.get(context, keys[0]) is None  # the oldest went
+    assert cache.get(context, keys[2]) is session
+    cache.discard(context, keys[2])
+    assert cache.get(context, keys[2]) is None
+    del context
+    gc.collect()
+    assert len(cache._contexts) == 0
