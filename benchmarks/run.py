@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import benchenv
-from scenarios import BASELINE, CLIENTS, Scenario, select_scenarios
+from scenarios import BASELINE, CLIENTS, NEW_CONNECTION, Scenario, select_scenarios
 from server import Nginx, ensure_nginx
 
 HERE = Path(__file__).resolve().parent
@@ -102,7 +102,7 @@ def run_worker(
         "url": server.url(sc.kind),
         "expected": sc.expected_size,
         "stream": sc.kind == "download",
-        "headers": [["Connection", "close"]] if sc.kind == "tls-new" else [],
+        "headers": [["Connection", "close"]] if sc.kind in NEW_CONNECTION else [],
         "http2": {"h2-tls": "tls", "h2c": "h2c"}.get(sc.kind),
         "tasks": sc.tasks,
         "pool": sc.pool,
@@ -161,12 +161,12 @@ def record(sc: Scenario, cell: Cell, result: dict[str, Any]) -> str:
     cell.requests += total
     cell.failures += failures
     cell.first_error = cell.first_error or warm["first_error"] or timed["first_error"]
-    if sc.kind == "tls-new" and conns < total:
+    if sc.kind in NEW_CONNECTION and conns < total:
         # Reusing connections here would skip the handshakes this scenario measures.
         cell.notes.add(f"reused connections ({conns} conns for {total} requests)")
         cell.failures += total - conns
         failures += total - conns
-    elif sc.kind != "tls-new" and conns > sc.pool:
+    elif sc.kind not in NEW_CONNECTION and conns > sc.pool:
         cell.notes.add(f"opened {conns} connections, pool is {sc.pool}")
     if failures:
         cell.values.append(None)
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     all_rows: list[dict[str, Any]] = []
     with Nginx(nginx_bin, str(benchenv.python()), cpu=nginx_cpu) as server:
         print(f"nginx {'.'.join(map(str, server.version))} on 127.0.0.1: http={server.http_port}"
-              f" tls={server.tls_port} h2c={server.h2c_port}")  # fmt: skip
+              f" tls={server.tls_port} h2c={server.h2c_port} tls-resume={server.tls_resume_port}")  # fmt: skip
         for sc in scenarios:
             clients = [c for c in sc.clients if c in wanted]
             print(f"\n== {sc.key}: {sc.title} ({sc.unit})", flush=True)

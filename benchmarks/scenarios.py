@@ -7,6 +7,9 @@ from dataclasses import dataclass
 CLIENTS: tuple[str, ...] = ("httptransport", "httpcore", "httpcore2", "urllib3", "aiohttp")
 BASELINE = "httpcore"
 
+# Kinds where every request opens a new connection (Connection: close both ways).
+NEW_CONNECTION = frozenset({"tls-new", "tls-resume"})
+
 SMALL_SIZE = 1024
 LARGE_SIZE = 16 * 1024 * 1024
 
@@ -16,7 +19,8 @@ class Scenario:
     key: str
     title: str
     runner: str  # "sync", "asyncio" or "trio"
-    kind: str  # "small" (1 KiB keep-alive), "download" (16 MiB streamed), "tls-new",
+    kind: str  # "small" (1 KiB keep-alive), "download" (16 MiB streamed), "tls-new" (full
+    # TLS handshakes: the server keeps no sessions), "tls-resume" (tickets on),
     # "h2-tls" / "h2c" (1 KiB over HTTP/2: TLS with ALPN h2, or prior-knowledge cleartext)
     tasks: int  # concurrent tasks (1 for the sync runner)
     pool: int  # connection-pool size handed to the client
@@ -48,6 +52,9 @@ SCENARIOS: tuple[Scenario, ...] = (
              "asyncio", "download", 1, 1, _ASYNC, "MB/s"),
     Scenario("f-sync-tls-new-conn", "sync, new TLS connection per 1 KiB GET",
              "sync", "tls-new", 1, 1, _SYNC, "req/s"),
+    Scenario("f2-sync-tls-resumable", "sync, new TLS connection per 1 KiB GET, "
+             "server with nginx's default session tickets",
+             "sync", "tls-resume", 1, 1, _SYNC, "req/s"),
     Scenario("g1-asyncio-h2-tls", "asyncio, HTTP/2 over TLS, 1 conn, 100 streams, 1 KiB GETs",
              "asyncio", "h2-tls", 100, 1, _HTTP2, "req/s"),
     Scenario("g2-asyncio-h2c", "asyncio, HTTP/2 cleartext (h2c), 1 conn, 100 streams, 1 KiB GETs",

@@ -73,6 +73,7 @@ class Nginx:
         self.http_port = _free_port()
         self.tls_port = _free_port()
         self.h2c_port = _free_port()
+        self.tls_resume_port = _free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
         self.ca_file = str(self.dir / "ca.pem")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -142,6 +143,14 @@ http {{
         ssl_session_tickets off;
         {common}
     }}
+    # nginx's default TLS session settings (tickets on): a client may resume sessions
+    server {{
+        listen {HOST}:{self.tls_resume_port} ssl;
+        ssl_certificate {d}/server.pem;
+        ssl_certificate_key {d}/server.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        {common}
+    }}
     # h2c (prior knowledge) for later HTTP/2 scenarios
     server {{
         {h2c_listen}
@@ -168,7 +177,7 @@ http {{
 
         self.proc = subprocess.Popen(cmd, preexec_fn=pin)
         deadline = time.monotonic() + 10
-        for port in (self.http_port, self.tls_port, self.h2c_port):
+        for port in (self.http_port, self.tls_port, self.h2c_port, self.tls_resume_port):
             while True:
                 if self.proc.poll() is not None:
                     log = (self.dir / "logs" / "error.log").read_text(errors="replace")
@@ -210,6 +219,8 @@ http {{
             return f"http://{HOST}:{self.http_port}/16m"
         if kind == "tls-new":
             return f"https://{HOST}:{self.tls_port}/close/1k"
+        if kind == "tls-resume":
+            return f"https://{HOST}:{self.tls_resume_port}/close/1k"
         if kind == "h2-tls":
             return f"https://{HOST}:{self.tls_port}/1k"
         if kind == "h2c":
