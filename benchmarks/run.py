@@ -321,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     all_rows: list[dict[str, Any]] = []
     with Nginx(nginx_bin, str(benchenv.python()), cpu=nginx_cpu) as server:
         print(f"nginx {'.'.join(map(str, server.version))} on 127.0.0.1: http={server.http_port}"
-              f" tls={server.tls_port} h2c={server.h2c_port} tls-resume={server.tls_resume_port}")  # fmt: skip
+              f" tls={server.tls_port} h2c={server.h2c_port}"
+              f" tls-resume={server.tls_resume_port}")  # fmt: skip
         for sc in scenarios:
             clients = [c for c in sc.clients if c in wanted]
             print(f"\n== {sc.key}: {sc.title} ({sc.unit})", flush=True)

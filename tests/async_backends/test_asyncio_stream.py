@@ -94,6 +94,38 @@ async def test_a_reader_that_does_not_read_bounds_the_buffer(
         await stream.aclose()
 
 
+async def test_a_reader_that_does_not_read_bounds_the_buffer_over_tls(
+    module: types.ModuleType,
+    serve: Callable[[Handler], int],
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+) -> None:
+    """The same bound holds for decrypted data: reading pauses through the TLS transport."""
+    payload = hashlib.sha256(b"tls").digest() * (32 * 1024 * 1024 // 32)  # 32 MiB
+    sent = threading.Event()
+
+    def handler(conn: socket.socket) -> None:
+        with server_context.wrap_socket(conn, server_side=True) as tls:
+            tls.sendall(payload)
+            sent.set()
+            tls.recv(1)
+
+    plain = await _connect(serve(handler))
+    stream = await plain.start_tls(client_context, "localhost", timeout=5)
+    try:
+        protocol = stream._protocol  # type: ignore[attr-defined]
+        while not protocol._paused:
+            await _turn()
+        for _ in range(100):  # more turns: nothing resumes reading behind our back
+            await _turn()
+        assert protocol._paused
+        assert protocol._buffered < module._HIGH_WATER + 512 * 1024
+        assert not sent.is_set()
+        assert await _read_exactly(stream, len(payload)) == payload
+    finally:
+        await stream.aclose()
+
+
 async def test_writes_in_one_turn_arrive_in_order(serve: Callable[[Handler], int]) -> None:
     """Coalesced writes, and one past the 64 KiB limit, reach the peer whole and in order."""
     from .conftest import upper_echo

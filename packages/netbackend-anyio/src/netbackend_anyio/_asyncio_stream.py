@@ -365,6 +365,9 @@ class AsyncioStream(AsyncNetworkStream):
             raise ConnectError("the connection closed during the TLS handshake")
         self._protocol._tls = True
         self._transport = typing.cast(asyncio.Transport, transport)
+        # The loop does not call connection_made for the TLS transport (start_tls hands
+        # it back instead); flow control must go through it, not the socket's.
+        self._protocol._transport = self._transport
         return self
 
     async def _start_inner_tls(
