@@ -74,7 +74,9 @@ class _Protocol(asyncio.Protocol):
     )
 
     def __init__(self) -> None:
-        self._chunks: collections.deque[bytes] = collections.deque()
+        # What the transport delivered and nobody has read yet (the front may be a view of
+        # a chunk partly read).
+        self._chunks: collections.deque[bytes | memoryview] = collections.deque()
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
@@ -204,19 +206,25 @@ class AsyncioStream(AsyncNetworkStream):
     def _take(self, max_bytes: int) -> bytes:
         protocol = self._protocol
         chunks = protocol._chunks
-        data = chunks.popleft()
-        if len(data) > max_bytes:
-            chunks.appendleft(data[max_bytes:])
-            data = data[:max_bytes]
-        elif chunks and len(data) < max_bytes:
+        chunk = chunks.popleft()
+        size = len(chunk)
+        data: bytes
+        if size > max_bytes:
+            # Hand over the front and keep a view of the rest: slicing a 256 KiB chunk
+            # into fresh bytes objects again and again costs more than the data itself.
+            view = chunk if type(chunk) is memoryview else memoryview(chunk)
+            chunks.appendleft(view[max_bytes:])
+            data = bytes(view[:max_bytes])
+        elif chunks and size < max_bytes:
             # Several small chunks queued: hand over as many as fit, in one piece.
-            parts = [data]
-            size = len(data)
+            parts = [chunk]
             while chunks and size + len(chunks[0]) <= max_bytes:
                 part = chunks.popleft()
                 parts.append(part)
                 size += len(part)
             data = b"".join(parts)
+        else:
+            data = chunk if type(chunk) is bytes else bytes(chunk)
         protocol._buffered -= len(data)
         if protocol._paused and protocol._buffered <= _LOW_WATER:
             protocol._paused = False
