@@ -128,6 +128,36 @@ async def test_a_reader_that_does_not_read_bounds_the_buffer_over_tls(
         await stream.aclose()
 
 
+async def test_small_reads_of_large_chunks_return_bytes_in_order(
+    serve: Callable[[Handler], int],
+) -> None:
+    """Reads smaller than what arrived at once take it piece by piece, as bytes, intact."""
+    payload = hashlib.sha256(b"pieces").digest() * (768 * 1024 // 32)  # under the mark
+
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(payload)
+        conn.recv(1)
+
+    stream = await _connect(serve(handler))
+    try:
+        protocol = stream._protocol  # type: ignore[attr-defined]
+        while protocol._buffered < len(payload):
+            await _turn()
+        assert any(len(chunk) > 1000 for chunk in protocol._chunks)
+        pieces = []
+        received = 0
+        while received < len(payload):
+            piece = await stream.read(1000, timeout=5)
+            assert type(piece) is bytes
+            assert 0 < len(piece) <= 1000
+            pieces.append(piece)
+            received += len(piece)
+        assert b"".join(pieces) == payload
+        assert protocol._buffered == 0
+    finally:
+        await stream.aclose()
+
+
 async def test_writes_in_one_turn_arrive_in_order(serve: Callable[[Handler], int]) -> None:
     """Coalesced writes, and one past the 64 KiB limit, reach the peer whole and in order."""
     from .conftest import upper_echo
