@@ -111,3 +111,49 @@ async def test_connect_socket_connects_and_reports_refusal() -> None:
     with pytest.raises(OSError) as info:
         await connect_socket((socket.AF_INET, ("127.0.0.1", port)), None, (), anyio.wait_writable)
     assert info.value.errno == errno.ECONNREFUSED
+
+
+def test_socket_info_answers_the_socket_keys() -> None:
+    """socket, client_addr and server_addr as (host, port); None for others and when closed."""
+    from netbackend_base import socket_info
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            assert socket_info(client, "socket") is client
+            assert socket_info(client, "server_addr") == ("127.0.0.1", port)
+            assert socket_info(client, "client_addr") == client.getsockname()
+            assert socket_info(client, "ssl_object") is None
+            client.close()
+            assert socket_info(client, "server_addr") is None
+
+
+def test_socket_info_trims_ipv6_addresses_to_host_and_port() -> None:
+    from netbackend_base import socket_info
+
+    if not socket.has_ipv6:  # pragma: no cover
+        pytest.skip("no IPv6")
+    try:
+        listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError:  # pragma: no cover - IPv6 disabled
+        pytest.skip("no ::1")
+    with listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("::1", port)) as client:
+            assert socket_info(client, "server_addr") == ("::1", port)
+
+
+def test_poll_readable_tells_data_eof_and_closed_apart_from_idle() -> None:
+    from netbackend_base import poll_readable
+
+    left, right = socket.socketpair()
+    with left, right:
+        assert poll_readable(left) is False
+        right.sendall(b"x")
+        assert poll_readable(left) is True
+        assert left.recv(1) == b"x"
+        assert poll_readable(left) is False
+        right.close()
+        assert poll_readable(left) is True  # the peer's EOF
+        left.close()
+        assert poll_readable(left) is True  # closed: a read would not block

@@ -32,9 +32,11 @@ from netbackend_base import (
     ReadTimeout,
     WriteError,
     WriteTimeout,
+    poll_readable,
+    socket_info,
 )
 
-from ._stream import LIBRARY_ERRORS, AnyIOStream, address, describe, poll_readable
+from ._stream import LIBRARY_ERRORS, AnyIOStream, describe
 
 __all__ = ("AsyncioStream", "open_asyncio_stream")
 
@@ -414,27 +416,13 @@ class AsyncioStream(AsyncNetworkStream):
             if not self._protocol._tls:
                 return None
             return self._transport.get_extra_info("ssl_object")
-        if info == "socket":
-            return self._raw
         if info == "is_readable":
             return self._is_readable()
-        if info == "client_addr":
-            try:
-                return address(self._raw.getsockname())
-            except OSError:
-                return None
-        if info == "server_addr":
-            try:
-                return address(self._raw.getpeername())
-            except OSError:
-                return None
-        return None
+        return socket_info(self._raw, info)
 
     def _is_readable(self) -> bool:
         protocol = self._protocol
         if protocol._chunks or protocol._eof or protocol._lost or self._closed:
-            return True
-        if self._raw.fileno() < 0:
             return True
         if protocol._tls:
             # The loop reads the socket whenever it turns; what is still queued there now

@@ -121,6 +121,12 @@ from ._sockets import (
     numeric_targets as numeric_targets,
 )
 from ._sockets import (
+    poll_readable as poll_readable,
+)
+from ._sockets import (
+    socket_info as socket_info,
+)
+from ._sockets import (
     targets_from_addrinfo as targets_from_addrinfo,
 )
 
@@ -163,7 +169,9 @@ __all__ = (
     "map_exceptions",
     "new_socket",
     "numeric_targets",
+    "poll_readable",
     "shielded",
     "sleep",
+    "socket_info",
     "targets_from_addrinfo",
 )

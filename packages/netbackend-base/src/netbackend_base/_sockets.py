@@ -16,6 +16,7 @@ import errno
 import ipaddress
 import itertools
 import os
+import select
 import socket
 import typing
 from collections.abc import Awaitable, Callable, Iterable
@@ -30,6 +31,8 @@ __all__ = (
     "interleave_targets",
     "new_socket",
     "numeric_targets",
+    "poll_readable",
+    "socket_info",
     "targets_from_addrinfo",
 )
 
@@ -150,3 +153,52 @@ async def connect_socket(
     except BaseException:
         sock.close()
         raise
+
+
+def socket_info(sock: socket.socket, info: str) -> typing.Any:
+    """Answer the socket-level ``get_extra_info`` keys for a stream over ``sock``.
+
+    ``"socket"`` is ``sock``; ``"client_addr"`` and ``"server_addr"`` are the local and
+    peer addresses as ``(host, port)`` (IPv6 flow info and scope id dropped), or the path
+    of a Unix socket, or ``None`` once the socket is closed. Any other key: ``None``.
+    """
+    if info == "socket":
+        return sock
+    if info == "client_addr":
+        getter = sock.getsockname
+    elif info == "server_addr":
+        getter = sock.getpeername
+    else:
+        return None
+    try:
+        address = getter()
+    except OSError:
+        return None
+    if isinstance(address, tuple):
+        return address[:2]
+    if isinstance(address, bytes):
+        return address.decode(errors="replace")
+    return address
+
+
+def poll_readable(sock: socket.socket) -> bool:
+    """Tell, without waiting, whether a read of ``sock`` would not block.
+
+    ``True`` when data or the peer's EOF is queued, when the connection failed (a read
+    would fail at once), and for a closed socket.
+    """
+    if sock.fileno() < 0:
+        return True
+    try:
+        if _HAS_POLL:
+            poller = select.poll()
+            poller.register(sock, select.POLLIN | select.POLLPRI)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+# select() cannot watch descriptors above FD_SETSIZE; poll() can, but Windows lacks it.
+_HAS_POLL = hasattr(select, "poll")

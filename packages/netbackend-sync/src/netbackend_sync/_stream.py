@@ -29,7 +29,7 @@ import threading
 import time
 import typing
 
-from netbackend_base import NetworkStream
+from netbackend_base import NetworkStream, poll_readable, socket_info
 
 from ._errors import HANDSHAKE_ERRORS, READ_ERRORS, WRITE_ERRORS, reraise
 from ._sessions import SESSIONS, SessionCache, SessionKey, resumable
@@ -133,7 +133,7 @@ class SyncStream(NetworkStream):
         """
         resume = None
         if self._sessions is not None:
-            peer = _address(self._sock.getpeername)
+            peer = socket_info(self._sock, "server_addr")
             if peer is not None:
                 # The verification settings are part of the key: a session made while
                 # they were looser is never resumed (resuming skips the checks).
@@ -147,18 +147,11 @@ class SyncStream(NetworkStream):
 
         ``"is_readable"`` is ``True`` on a closed stream too: a read would not block.
         """
-        sock = self._sock
         if info == "is_readable":
-            return _readable_now(sock)
+            return poll_readable(self._sock)
         if info == "ssl_object":
             return None
-        if info == "socket":
-            return sock
-        if info == "client_addr":
-            return _address(sock.getsockname)
-        if info == "server_addr":
-            return _address(sock.getpeername)
-        return None
+        return socket_info(self._sock, info)
 
 
 class SyncTLSStream(NetworkStream):
@@ -374,30 +367,3 @@ def _poller(sock: socket.socket, event: int) -> select.poll:
 def _ready(poller: select.poll, timeout: float) -> bool:
     """Wait until the polled socket is ready; ``False`` if ``timeout`` passed first."""
     return bool(poller.poll(max(timeout, 0.0) * 1000))
-
-
-def _address(getter: typing.Callable[[], typing.Any]) -> typing.Any:
-    try:
-        address = getter()
-    except OSError:
-        return None
-    # IPv6 adds flow info and scope id; the contract promises (host, port).
-    return address[:2] if isinstance(address, tuple) else address
-
-
-if hasattr(select, "poll"):
-
-    def _readable_now(sock: socket.socket) -> bool:
-        if sock.fileno() < 0:
-            return True
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        # POLLHUP/POLLERR come back unasked: a reset connection counts as readable.
-        return bool(poller.poll(0))
-
-else:  # pragma: no cover - Windows
-
-    def _readable_now(sock: socket.socket) -> bool:
-        if sock.fileno() < 0:
-            return True
-        return bool(select.select([sock], [], [], 0)[0])

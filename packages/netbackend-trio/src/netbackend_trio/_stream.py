@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import select
 import socket
 import ssl
 import typing
@@ -17,9 +16,11 @@ from netbackend_base import (
     ReadTimeout,
     WriteError,
     WriteTimeout,
+    poll_readable,
+    socket_info,
 )
 
-__all__ = ("LIBRARY_ERRORS", "TrioStream", "describe", "poll_readable")
+__all__ = ("LIBRARY_ERRORS", "TrioStream", "describe")
 
 # Everything trio (or the OS, or the TLS layer) may raise for a broken or closed
 # stream. ssl.SSLError is an OSError.
@@ -38,15 +39,6 @@ def describe(exc: BaseException) -> str:
         # trio wraps TLS failures in BrokenResourceError; the cause says what happened.
         return f"{type(exc).__name__}: {describe(exc.__cause__)}"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _address(value: typing.Any) -> typing.Any:
-    # IPv6 socket addresses carry flowinfo and scope id; the contract promises (host, port).
-    if isinstance(value, tuple):
-        return value[:2]
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return value
 
 
 class TrioStream(AsyncNetworkStream):
@@ -186,43 +178,11 @@ class TrioStream(AsyncNetworkStream):
         """
         if info == "ssl_object":
             return self._ssl_object
-        if info == "socket":
-            return self._raw
         if info == "is_readable":
             return self._is_readable()
-        if info == "client_addr":
-            try:
-                return _address(self._raw.getsockname())
-            except OSError:
-                return None
-        if info == "server_addr":
-            try:
-                return _address(self._raw.getpeername())
-            except OSError:
-                return None
-        return None
+        return socket_info(self._raw, info)
 
     def _is_readable(self) -> bool:
         if self._ssl_object is not None and self._ssl_object.pending():
             return True
-        if self._raw.fileno() < 0:
-            # Closed under us: a read would not block (it would fail at once).
-            return True
         return poll_readable(self._raw)
-
-
-def poll_readable(sock: socket.socket) -> bool:
-    """Tell, without waiting, whether ``sock`` has data or the peer's EOF queued."""
-    try:
-        if _HAS_POLL:
-            poller = select.poll()
-            poller.register(sock, select.POLLIN | select.POLLPRI)
-            return bool(poller.poll(0))
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
-
-
-# select() cannot watch descriptors above FD_SETSIZE; poll() can, but Windows lacks it.
-_HAS_POLL = hasattr(select, "poll")
