@@ -200,6 +200,7 @@ async def test_a_second_concurrent_reader_is_refused(silent_port: int) -> None:
             await _turn()
             with pytest.raises(ReadError, match="already reading"):
                 await stream.read(10, timeout=5)
+            assert stream._protocol._waiter is not None  # type: ignore[attr-defined]
             group.cancel_scope.cancel()
     finally:
         await stream.aclose()

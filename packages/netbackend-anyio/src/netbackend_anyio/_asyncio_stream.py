@@ -22,12 +22,10 @@ import typing
 
 import anyio
 import anyio.abc
-from anyio.streams.tls import TLSAttribute, TLSStream
 
 from netbackend_base import (
     AsyncNetworkStream,
     ConnectError,
-    ConnectTimeout,
     ReadError,
     ReadTimeout,
     WriteError,
@@ -36,7 +34,7 @@ from netbackend_base import (
     socket_info,
 )
 
-from ._stream import LIBRARY_ERRORS, AnyIOStream, describe
+from ._stream import AnyIOStream, describe, handshake
 
 __all__ = ("AsyncioStream", "open_asyncio_stream")
 
@@ -45,17 +43,25 @@ __all__ = ("AsyncioStream", "open_asyncio_stream")
 _HIGH_WATER = 1024 * 1024
 _LOW_WATER = _HIGH_WATER // 2
 
+# Writes are held for the rest of the loop's turn (to leave together) only below this.
+_CORK_LIMIT = 64 * 1024
+
 # What the event loop is given as its own TLS handshake limit: in effect none (the
 # caller's timeout is applied by a cancel scope instead).
 _NO_LIMIT = 365 * 24 * 3600.0
 
 
-# Writes are held for the rest of the loop's turn (to leave together) only below this.
-_CORK_LIMIT = 64 * 1024
+def _release(future: asyncio.Future[None] | None) -> None:
+    """Wake whoever waits on ``future`` (if anyone still does)."""
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
-def _limit(timeout: float | None) -> float:
-    return _NO_LIMIT if timeout is None else timeout
+def _deadline(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], timeout: float | None
+) -> asyncio.TimerHandle | None:
+    """Release ``future`` after ``timeout`` seconds (cancel the handle once woken)."""
+    return None if timeout is None else loop.call_later(timeout, _release, future)
 
 
 class _Protocol(asyncio.Protocol):
@@ -88,7 +94,10 @@ class _Protocol(asyncio.Protocol):
         self._paused = False
         self._write_paused = False
         self._tls = False
-        self._transport: asyncio.Transport | None = None
+
+    # The transport to write to and to pause: the socket's (from connection_made, which
+    # the loop calls before create_connection returns), then the TLS one (start_tls).
+    _transport: asyncio.Transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = typing.cast(asyncio.Transport, transport)
@@ -96,16 +105,14 @@ class _Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._chunks.append(data)
         self._buffered += len(data)
-        if self._buffered >= _HIGH_WATER and not self._paused and self._transport is not None:
+        if self._buffered >= _HIGH_WATER and not self._paused:
             self._paused = True
             self._transport.pause_reading()
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        _release(self._waiter)
 
     def eof_received(self) -> bool:
         self._eof = True
-        self._wake()
+        _release(self._waiter)
         # Keep a plain TCP transport open for writing after the peer's EOF; a TLS
         # transport closes itself whatever this returns (and warns if it is true).
         return not self._tls
@@ -114,29 +121,15 @@ class _Protocol(asyncio.Protocol):
         self._lost = True
         if exc is not None and self._error is None:
             self._error = exc
-        self._wake()
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
+        _release(self._waiter)
+        _release(self._drain)
 
     def pause_writing(self) -> None:
         self._write_paused = True
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-
-def _expire(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+        _release(self._drain)
 
 
 class AsyncioStream(AsyncNetworkStream):
@@ -153,18 +146,15 @@ class AsyncioStream(AsyncNetworkStream):
         "_protocol",
         "_push_scheduled",
         "_raw",
-        "_transport",
     )
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        transport: asyncio.Transport,
         protocol: _Protocol,
         raw_socket: socket.socket,
     ) -> None:
         self._loop = loop
-        self._transport = transport
         self._protocol = protocol
         self._raw = raw_socket
         self._closed = False
@@ -186,9 +176,8 @@ class AsyncioStream(AsyncNetworkStream):
             if not (protocol._eof or protocol._lost):
                 if protocol._waiter is not None:
                     raise ReadError("another task is already reading from this stream")
-                loop = self._loop
-                waiter = protocol._waiter = loop.create_future()
-                handle = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+                waiter = protocol._waiter = self._loop.create_future()
+                handle = _deadline(self._loop, waiter, timeout)
                 try:
                     await waiter
                 finally:
@@ -230,7 +219,7 @@ class AsyncioStream(AsyncNetworkStream):
         protocol._buffered -= len(data)
         if protocol._paused and protocol._buffered <= _LOW_WATER:
             protocol._paused = False
-            self._transport.resume_reading()
+            protocol._transport.resume_reading()
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -250,7 +239,7 @@ class AsyncioStream(AsyncNetworkStream):
         if not buffer:
             return
         protocol = self._protocol
-        if self._closed or protocol._lost or self._transport.is_closing():
+        if self._closed or protocol._lost or protocol._transport.is_closing():
             raise WriteError(self._broken("write to"))
         if not self._push_scheduled:
             # The first write of this turn of the loop leaves at once; later ones wait
@@ -266,7 +255,7 @@ class AsyncioStream(AsyncNetworkStream):
         if not protocol._write_paused:
             return
         drain = protocol._drain = self._loop.create_future()
-        handle = None if timeout is None else self._loop.call_later(timeout, _expire, drain)
+        handle = _deadline(self._loop, drain, timeout)
         try:
             await drain
         finally:
@@ -292,10 +281,11 @@ class AsyncioStream(AsyncNetworkStream):
         self._send(data)
 
     def _send(self, data: bytes) -> None:
-        if self._transport.is_closing():
+        transport = self._protocol._transport
+        if transport.is_closing():
             return  # the connection is gone; the next read or write says so
         try:
-            self._transport.write(data)
+            transport.write(data)
         except (RuntimeError, OSError) as exc:
             # The transport refused it (closed under us): fail the stream like a reset.
             self._protocol.connection_lost(exc)
@@ -318,9 +308,10 @@ class AsyncioStream(AsyncNetworkStream):
             # socket takes it at once.
             self._push()
         self._closed = True
-        self._protocol._chunks.clear()
-        self._protocol._wake()
-        self._transport.abort()
+        protocol = self._protocol
+        protocol._chunks.clear()
+        _release(protocol._waiter)
+        protocol._transport.abort()
         # The transport releases its socket one loop iteration after abort(); closing
         # it here makes the release synchronous. A second close is a no-op.
         self._raw.close()
@@ -340,72 +331,36 @@ class AsyncioStream(AsyncNetworkStream):
             ConnectTimeout: The handshake did not finish within ``timeout``.
             ConnectError: The handshake failed (certificate, host name, peer closed).
         """
-        if self._protocol._tls:
-            return await self._start_inner_tls(ssl_context, server_hostname, timeout)
+        protocol = self._protocol
+        if protocol._tls:
+            # TLS inside TLS (an HTTPS proxy tunnel): anyio's memory-BIO TLS layer over
+            # this stream. Only proxies take this path; it need not be the fastest one.
+            carrier = AnyIOStream(_ByteStream(self), self._raw)
+            return await carrier.start_tls(ssl_context, server_hostname, timeout)
         if self._pending:
             self._push()
-        if self._protocol._chunks or self._protocol._eof or self._protocol._lost:
+        if protocol._chunks or protocol._eof or protocol._lost:
             await self.aclose()
             raise ConnectError("the peer sent data or closed before the TLS handshake")
-        transport: asyncio.BaseTransport | None = None
-        finished = False
-        try:
-            with anyio.move_on_after(_limit(timeout)):
-                transport = await self._loop.start_tls(
-                    self._transport,
-                    self._protocol,
-                    ssl_context,
-                    server_hostname=server_hostname,
-                    # The limit is the cancel scope's; the loop's own would fire a
-                    # ConnectionAbortedError after 60 seconds.
-                    ssl_handshake_timeout=_NO_LIMIT,
-                )
-                finished = True
-        except LIBRARY_ERRORS as exc:
-            await self.aclose()
-            raise ConnectError(describe(exc)) from exc
-        except BaseException:
-            await self.aclose()
-            raise
-        if not finished:
-            await self.aclose()
-            raise ConnectTimeout(f"TLS handshake did not finish within {timeout} seconds")
-        if transport is None:  # pragma: no cover - the loop closed under the handshake
-            await self.aclose()
-            raise ConnectError("the connection closed during the TLS handshake")
-        self._protocol._tls = True
-        self._transport = typing.cast(asyncio.Transport, transport)
+        transport = await handshake(
+            self,
+            self._loop.start_tls(
+                protocol._transport,
+                protocol,
+                ssl_context,
+                server_hostname=server_hostname,
+                # The limit is the cancel scope's; the loop's own would fire a
+                # ConnectionAbortedError after 60 seconds.
+                ssl_handshake_timeout=_NO_LIMIT,
+            ),
+            timeout,
+        )
+        protocol._tls = True
         # The loop does not call connection_made for the TLS transport (start_tls hands
-        # it back instead); flow control must go through it, not the socket's.
-        self._protocol._transport = self._transport
+        # it back instead); writes and flow control go through it from now on. (The
+        # loops return a transport here; None appears only in typeshed's signature.)
+        protocol._transport = typing.cast(asyncio.Transport, transport)
         return self
-
-    async def _start_inner_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
-    ) -> AsyncNetworkStream:
-        # TLS inside TLS (an HTTPS proxy tunnel): anyio's memory-BIO TLS layer over this
-        # stream. Only proxies take this path, so it need not be the fastest one.
-        tls: TLSStream | None = None
-        carrier = _ByteStream(self)
-        try:
-            with anyio.move_on_after(_limit(timeout)):
-                tls = await TLSStream.wrap(
-                    carrier,
-                    server_side=False,
-                    hostname=server_hostname,
-                    ssl_context=ssl_context,
-                    standard_compatible=False,
-                )
-        except LIBRARY_ERRORS as exc:
-            await self.aclose()
-            raise ConnectError(describe(exc)) from exc
-        except BaseException:
-            await self.aclose()
-            raise
-        if tls is None:
-            await self.aclose()
-            raise ConnectTimeout(f"TLS handshake did not finish within {timeout} seconds")
-        return AnyIOStream(tls, self._raw, tls.extra(TLSAttribute.ssl_object))
 
     def get_extra_info(self, info: str) -> typing.Any:
         """Return ``ssl_object``, ``client_addr``, ``server_addr``, ``socket`` or ``is_readable``.
@@ -415,7 +370,7 @@ class AsyncioStream(AsyncNetworkStream):
         if info == "ssl_object":
             if not self._protocol._tls:
                 return None
-            return self._transport.get_extra_info("ssl_object")
+            return self._protocol._transport.get_extra_info("ssl_object")
         if info == "is_readable":
             return self._is_readable()
         return socket_info(self._raw, info)
@@ -464,7 +419,7 @@ async def open_asyncio_stream(sock: socket.socket, *, unix: bool) -> AsyncioStre
     loop = asyncio.get_running_loop()
     protocol = _Protocol()
     if unix:
-        transport, _ = await loop.create_unix_connection(lambda: protocol, sock=sock)
+        await loop.create_unix_connection(lambda: protocol, sock=sock)
     else:
-        transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
-    return AsyncioStream(loop, transport, protocol, sock)
+        await loop.create_connection(lambda: protocol, sock=sock)
+    return AsyncioStream(loop, protocol, sock)

@@ -22,7 +22,9 @@ from netbackend_base import (
     socket_info,
 )
 
-__all__ = ("LIBRARY_ERRORS", "AnyIOStream", "describe")
+__all__ = ("LIBRARY_ERRORS", "AnyIOStream", "describe", "handshake")
+
+T = typing.TypeVar("T")
 
 # Everything anyio (or the OS, or the TLS layer) may raise for a broken or closed
 # stream. ssl.SSLError is an OSError; EndOfStream only matters during a handshake.
@@ -42,6 +44,31 @@ def describe(exc: BaseException) -> str:
         # anyio wraps TLS and socket failures in BrokenResourceError; the cause says why.
         return f"{type(exc).__name__}: {describe(exc.__cause__)}"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def handshake(
+    stream: AsyncNetworkStream, start: typing.Awaitable[T], timeout: float | None
+) -> T:
+    """Await ``start`` (a TLS handshake over ``stream``) within ``timeout``.
+
+    On any failure, timeout or cancellation ``stream`` is closed; the library's errors
+    become ``ConnectError``, the timeout ``ConnectTimeout``.
+    """
+    finished = False
+    try:
+        with anyio.move_on_after(timeout):
+            result = await start
+            finished = True
+    except LIBRARY_ERRORS as exc:
+        await stream.aclose()
+        raise ConnectError(describe(exc)) from exc
+    except BaseException:
+        await stream.aclose()
+        raise
+    if not finished:
+        await stream.aclose()
+        raise ConnectTimeout(f"TLS handshake did not finish within {timeout} seconds")
+    return result
 
 
 class AnyIOStream(AsyncNetworkStream):
@@ -156,22 +183,7 @@ class AnyIOStream(AsyncNetworkStream):
             ConnectTimeout: The handshake did not finish within ``timeout``.
             ConnectError: The handshake failed (certificate, host name, peer closed).
         """
-        tls: TLSStream | None = None
-        try:
-            if timeout is None:
-                tls = await self._wrap(ssl_context, server_hostname)
-            else:
-                with anyio.move_on_after(timeout):
-                    tls = await self._wrap(ssl_context, server_hostname)
-        except LIBRARY_ERRORS as exc:
-            await self.aclose()
-            raise ConnectError(describe(exc)) from exc
-        except BaseException:
-            await self.aclose()
-            raise
-        if tls is None:
-            await self.aclose()
-            raise ConnectTimeout(f"TLS handshake did not finish within {timeout} seconds")
+        tls = await handshake(self, self._wrap(ssl_context, server_hostname), timeout)
         return AnyIOStream(tls, self._raw, tls.extra(TLSAttribute.ssl_object))
 
     async def _wrap(self, ssl_context: ssl.SSLContext, server_hostname: str | None) -> TLSStream:
