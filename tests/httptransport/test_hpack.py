@@ -199,7 +199,8 @@ def test_a_table_grown_past_the_allowed_size_is_refused() -> None:
 
 @pytest.mark.anyio
 async def test_a_bad_block_from_the_server_is_a_remote_protocol_error() -> None:
-    """Through a real connection: a good block decodes, a malformed one fails the request."""
+    """Through a real connection our decoder is the one in use: a good block decodes, a
+    malformed one fails the request."""
     hyperframe = pytest.importorskip("hyperframe.frame")
     netbackend_mock = pytest.importorskip("netbackend_mock")
     from httptransport import AsyncConnectionPool, RemoteProtocolError
@@ -217,9 +218,11 @@ async def test_a_bad_block_from_the_server_is_a_remote_protocol_error() -> None:
         response = await pool.request("GET", "https://example.com/")
         assert response.headers == [(b"server", b"nginx")]
         assert response.content == b"ok"
+        connection = pool.connections[0]._connection  # type: ignore[attr-defined]
+        assert type(connection._h2.decoder) is CachingDecoder
 
     backend = netbackend_mock.AsyncMockBackend(frames(b"\x88\x80"), http2=True)
     async with AsyncConnectionPool(network_backend=backend, http2=True) as pool:
-        with pytest.raises(RemoteProtocolError, match="index 0"):
+        with pytest.raises(RemoteProtocolError, match="header index 0 is not allowed"):
             await pool.request("GET", "https://example.com/")
         assert pool.connections == []

@@ -123,10 +123,7 @@ def import_h2() -> typing.Any:
             import h2.utilities
         except ImportError as exc:
             raise ImportError(INSTALL_HINT) from exc
-        from .._hpack import CachingDecoder
-
         _h2 = h2
-        _Events.decoder = CachingDecoder
         _Events.bind(h2)
         _Events.machine = _draining_state_machine(h2.connection)
         _Events.connection = _client_connection(h2.connection)
@@ -134,7 +131,11 @@ def import_h2() -> typing.Any:
 
 
 def _client_connection(module: typing.Any) -> typing.Any:
-    """h2's connection, minus a scan of every stream each time a request starts.
+    """h2's connection, with our HPACK decoder and minus a scan of every stream each time
+    a request starts.
+
+    The decoder (:class:`~httptransport._hpack.CachingDecoder`) remembers Huffman-decoded
+    header values, the largest cost of a response in h2's own.
 
     h2 counts the open outbound streams (visiting all of them) whenever HEADERS open a
     stream, to enforce SETTINGS_MAX_CONCURRENT_STREAMS. We enforce that limit ourselves
@@ -142,10 +143,19 @@ def _client_connection(module: typing.Any) -> typing.Any:
     still has open), so h2's count is only needed for the clean-up of closed streams it
     does on the way, which is done every 64 streams instead.
     """
+    from .._hpack import CachingDecoder
+
     base = module.H2Connection
 
     class ClientConnection(base):  # type: ignore[misc,valid-type]
         _countdown = 0
+        decoder: typing.Any
+
+        def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
+            super().__init__(*args, **kwargs)
+            decoder = CachingDecoder()
+            decoder.max_header_list_size = self.decoder.max_header_list_size
+            self.decoder = decoder
 
         @property
         def open_outbound_streams(self) -> int:
@@ -193,7 +203,6 @@ class _Events:
     machine: typing.Any = None
     never_indexed: typing.Any = None
     connection: typing.Any = None
-    decoder: typing.Any = None
 
     @classmethod
     def bind(cls, h2: typing.Any) -> None:
@@ -272,9 +281,6 @@ class HTTP2Connection(ConnectionInterface):
         )
         conn = _Events.connection(config=config)
         conn.state_machine = _Events.machine()
-        decoder = _Events.decoder()
-        decoder.max_header_list_size = conn.decoder.max_header_list_size
-        conn.decoder = decoder
         codes = h2.settings.SettingCodes
         conn.local_settings = h2.settings.Settings(
             client=True,
