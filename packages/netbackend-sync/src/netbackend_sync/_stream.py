@@ -36,7 +36,6 @@ from ._sessions import SESSIONS, SessionCache, SessionKey, resumable
 
 __all__ = ("SyncStream", "SyncTLSStream")
 
-T = typing.TypeVar("T")
 
 # How much ciphertext to pull from the inner stream per read.
 _CHUNK = 65536
@@ -224,7 +223,7 @@ class SyncTLSStream(NetworkStream):
                 if session:
                     ssl_object.session = session
                     offered = True
-            tls._pump(deadline, ssl_object.do_handshake)
+            tls._handshake(deadline)
         except BaseException:
             if resume is not None:
                 resume[0].discard(ssl_context, resume[1])
@@ -262,12 +261,7 @@ class SyncTLSStream(NetworkStream):
                     if self._resume is not None:
                         self._remember()  # (a TLS 1.3 ticket comes with the first data)
                     return data
-                ciphertext = self._stream.read(_CHUNK, _remaining(deadline))
-                with self._state:
-                    if ciphertext:
-                        self._incoming.write(ciphertext)
-                    else:
-                        self._incoming.write_eof()
+                self._feed(deadline)
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
             return b""
         except OSError:
@@ -326,25 +320,27 @@ class SyncTLSStream(NetworkStream):
             return True
         return self._stream.get_extra_info(info)
 
-    def _pump(
-        self, deadline: float | None, action: typing.Callable[..., T], *args: typing.Any
-    ) -> T:
-        # The handshake: retry the SSL object call, feeding it ciphertext whenever it runs
-        # dry and sending whatever it produced. Single-threaded (before anyone else can
-        # use the stream), so no locks.
+    def _handshake(self, deadline: float | None) -> None:
+        # Retry the handshake, sending what it produced and feeding it ciphertext
+        # whenever it runs dry.
         while True:
             try:
-                result = action(*args)
+                self._ssl.do_handshake()
             except ssl.SSLWantReadError:
                 self._send(deadline)
-                data = self._stream.read(_CHUNK, _remaining(deadline))
-                if data:
-                    self._incoming.write(data)
-                else:
-                    self._incoming.write_eof()
+                self._feed(deadline)
             else:
                 self._send(deadline)
-                return result
+                return
+
+    def _feed(self, deadline: float | None) -> None:
+        """Move one read's worth of ciphertext (or the EOF) from the inner stream in."""
+        ciphertext = self._stream.read(_CHUNK, _remaining(deadline))
+        with self._state:
+            if ciphertext:
+                self._incoming.write(ciphertext)
+            else:
+                self._incoming.write_eof()
 
     def _send(self, deadline: float | None) -> None:
         with self._sending:
