@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("netbackend_sync")
 
 import netbackend_sync._sessions
+import netbackend_sync._stream
 from netbackend_base import ConnectError
 from netbackend_sync import SyncBackend
 from netbackend_sync._sessions import SESSIONS, SessionCache
@@ -86,6 +87,38 @@ def test_sessions_from_looser_verification_are_not_resumed(
     client_context.verify_mode = ssl.CERT_REQUIRED
     client_context.check_hostname = True
     assert _exchange(tls_server.port, client_context) is False
+
+
+@pytest.mark.parametrize("tickets", [2, 0], ids=["tickets", "no-tickets"])
+def test_the_session_is_looked_at_once_per_connection(
+    tickets: int,
+    tls_server: typing.Any,
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each look copies the session: one per connection however many reads follow, also
+    when the server sends no ticket at all."""
+    server_context.num_tickets = tickets
+    looks: list[ssl.SSLObject] = []
+
+    def counting(ssl_object: ssl.SSLObject) -> ssl.SSLSession | None:
+        looks.append(ssl_object)
+        return netbackend_sync._sessions.resumable(ssl_object)
+
+    monkeypatch.setattr(netbackend_sync._stream, "resumable", counting)
+    stream = SyncBackend().connect_tcp("127.0.0.1", tls_server.port, timeout=5)
+    tls = stream.start_tls(client_context, "localhost", timeout=5)
+    try:
+        for _ in range(5):
+            tls.write(b"ping", timeout=5)
+            assert tls.read(10, timeout=5) == b"ping"
+    finally:
+        tls.close()
+    assert len(looks) == 1
+    # TLS 1.2 resumes by session id even without tickets; TLS 1.3 only with a ticket.
+    resumes = tickets > 0 or tls.get_extra_info("ssl_object").version() != "TLSv1.3"
+    assert _exchange(tls_server.port, client_context) is resumes
 
 
 def test_reuse_can_be_turned_off(tls_server: typing.Any, client_context: ssl.SSLContext) -> None:

@@ -179,8 +179,8 @@ class SyncTLSStream(NetworkStream):
         # Held from taking encrypted bytes out of the buffer until they are sent, so
         # records reach the wire in the order the SSL object produced them.
         self._sending = threading.Lock()
-        # Where to remember this connection's session once it is resumable (the cache,
-        # the context and the key), until it has been remembered.
+        # Where to remember this connection's session (the cache, the context and the
+        # key), until the session has been looked at.
         self._resume: tuple[SessionCache, ssl.SSLContext, SessionKey] | None = None
 
     @classmethod
@@ -233,7 +233,8 @@ class SyncTLSStream(NetworkStream):
             assert resume is not None
             resume[0].refuse(ssl_context, resume[1])
             tls._resume = None
-        tls._remember()  # (TLS 1.2 sessions are resumable already)
+        if ssl_object.version() != "TLSv1.3":
+            tls._remember()  # (TLS 1.3 tickets come after the handshake: see read())
         return tls
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -259,7 +260,9 @@ class SyncTLSStream(NetworkStream):
                     self._send(deadline)
                 if data is not None:
                     if self._resume is not None:
-                        self._remember()  # (a TLS 1.3 ticket comes with the first data)
+                        # A TLS 1.3 server sends its tickets right after the handshake,
+                        # so they are in by the first data, or not coming.
+                        self._remember()
                     return data
                 self._feed(deadline)
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
@@ -292,14 +295,19 @@ class SyncTLSStream(NetworkStream):
         self._stream.close()
 
     def _remember(self) -> None:
-        """Store the session for resumption once it is resumable, then stop trying."""
+        """Store the session if it is resumable; called once per connection.
+
+        Once only, because every look at ``SSLObject.session`` copies the session
+        (serialised and parsed again with the server's certificate in it), which costs
+        about as much as verifying that certificate.
+        """
         resume = self._resume
         if resume is None:
             return
+        self._resume = None
         with self._state:
             session = resumable(self._ssl)
         if session is not None:
-            self._resume = None
             resume[0].put(resume[1], resume[2], session)
 
     def start_tls(
