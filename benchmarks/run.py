@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import benchenv
-from scenarios import BASELINE, CLIENTS, NEW_CONNECTION, Scenario, select_scenarios
+from scenarios import BASELINE, CLIENTS, NEW_CONNECTION, SUBJECT, Scenario, select_scenarios
 from server import Nginx, ensure_nginx
 
 HERE = Path(__file__).resolve().parent
@@ -206,8 +206,25 @@ def summarize(sc: Scenario, cells: dict[str, Cell]) -> list[dict[str, Any]]:
                 ]
                 row["ratio"] = statistics.median(ratios) if ratios else None
                 row["ratio_range"] = (min(ratios), max(ratios)) if ratios else None
+        row["ours"] = _same_rep_ratio(cells.get(SUBJECT), cell) if client != SUBJECT else None
         rows.append(row)
     return rows
+
+
+def _same_rep_ratio(ours: Cell | None, other: Cell) -> float | None:
+    """Median over the repetitions of httptransport's result divided by ``other``'s.
+
+    The targets against urllib3 and aiohttp are read from this, measured the same way as
+    the ratios to httpcore (within one repetition).
+    """
+    if ours is None or ours.failures or other.failures:
+        return None
+    ratios = [
+        v / o
+        for v, o in zip(ours.values, other.values, strict=False)
+        if v is not None and o is not None and o > 0
+    ]
+    return statistics.median(ratios) if ratios else None
 
 
 def fmt_value(value: float | None, unit: str) -> str:
@@ -222,10 +239,15 @@ def fmt_ratio(row: dict[str, Any]) -> str:
     return f"{row['ratio']:.2f}x"
 
 
+def fmt_ours(row: dict[str, Any]) -> str:
+    ours = row.get("ours")
+    return "-" if ours is None else f"{ours:.2f}x"
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     out = [
-        "| scenario | client | median | ratio to httpcore | failures |",
-        "| --- | --- | ---: | ---: | ---: |",
+        f"| scenario | client | median | ratio to httpcore | {SUBJECT} / client | failures |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         if row["status"].startswith("unavailable"):
@@ -236,13 +258,17 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             median = fmt_value(row["median"], row["unit"])
         failures = "-" if row["status"].startswith("unavailable") else str(row["failures"])
         out.append(
-            f"| {row['scenario']} | {row['client']} | {median} | {fmt_ratio(row)} | {failures} |"
+            f"| {row['scenario']} | {row['client']} | {median} | {fmt_ratio(row)} "
+            f"| {fmt_ours(row)} | {failures} |"
         )
     return "\n".join(out)
 
 
 def print_scenario_summary(sc: Scenario, rows: list[dict[str, Any]]) -> None:
-    print(f"  {'client':<14} {'median':>16} {'ratio':>7} {'ratio range':>13}  conns  notes")
+    print(
+        f"  {'client':<14} {'median':>16} {'ratio':>7} {'ratio range':>13} {'ours/it':>8}"
+        "  conns  notes"
+    )
     for row in rows:
         rr = row.get("ratio_range")
         rr_s = f"{rr[0]:.2f}-{rr[1]:.2f}" if rr else "-"
@@ -253,8 +279,8 @@ def print_scenario_summary(sc: Scenario, rows: list[dict[str, Any]]) -> None:
             note = "; ".join([note, *row["notes"]]).strip("; ")
         median = fmt_value(row["median"], sc.unit)
         print(
-            f"  {row['client']:<14} {median:>16} {fmt_ratio(row):>7} {rr_s:>13}  "
-            f"{conns_s:>5}  {note[:160]}"
+            f"  {row['client']:<14} {median:>16} {fmt_ratio(row):>7} {rr_s:>13} "
+            f"{fmt_ours(row):>8}  {conns_s:>5}  {note[:160]}"
         )
 
 

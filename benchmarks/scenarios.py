@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 CLIENTS: tuple[str, ...] = ("httptransport", "httpcore", "httpcore2", "urllib3", "aiohttp")
 BASELINE = "httpcore"
+# The library under test: its same-repetition ratio to every other client is reported too.
+SUBJECT = "httptransport"
 
 # Kinds where every request opens a new connection (Connection: close both ways).
 NEW_CONNECTION = frozenset({"tls-new", "tls-resume"})
