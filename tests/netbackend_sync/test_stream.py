@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import struct
 import threading
@@ -122,6 +123,38 @@ def test_write_timeout() -> None:
         stream.close()
         conn.close()
         listener.close()
+
+
+def test_timeouts_without_select_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where ``select.poll`` is missing (Windows), reads and writes with a timeout wait in
+    ``select.select``: timeouts still fire, and a slow reader still gets everything."""
+    monkeypatch.delattr(select, "poll")
+    ours, peer = socket.socketpair()
+    stream = SyncStream(ours)
+    try:
+        with pytest.raises(ReadTimeout):
+            stream.read(10, timeout=0.05)
+        peer.sendall(b"hi")
+        assert stream.read(10, timeout=5) == b"hi"
+
+        payload = bytes(range(256)) * 16384  # 4 MiB, more than the socket buffers hold
+        received = bytearray()
+
+        def drain() -> None:
+            while len(received) < len(payload):
+                received.extend(peer.recv(1 << 16))
+
+        reader = threading.Thread(target=drain)
+        reader.start()
+        stream.write(payload, timeout=10)
+        reader.join(10)
+        assert bytes(received) == payload
+
+        with pytest.raises(WriteTimeout):
+            stream.write(payload, timeout=0.05)  # nobody reads now
+    finally:
+        stream.close()
+        peer.close()
 
 
 def test_read_after_reset_is_a_read_error() -> None:

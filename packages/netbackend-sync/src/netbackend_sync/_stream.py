@@ -64,8 +64,8 @@ class SyncStream(NetworkStream):
         self._sessions = sessions
         # One poller per direction, made once: reads and writes with a timeout are the
         # per-request path, and the reading and the writing thread each use their own.
-        self._readable = _poller(sock, select.POLLIN)
-        self._writable = _poller(sock, select.POLLOUT)
+        self._readable = _poller(sock, read=True)
+        self._writable = _poller(sock, read=False)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """Receive up to ``max_bytes`` bytes; ``b""`` at EOF.
@@ -362,12 +362,38 @@ def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(deadline - time.monotonic(), 0.0)
 
 
-def _poller(sock: socket.socket, event: int) -> select.poll:
+class _Waiter(typing.Protocol):
+    def poll(self, timeout: float | None = None, /) -> list[tuple[int, int]]: ...
+
+
+def _poller(sock: socket.socket, *, read: bool) -> _Waiter:
+    """A waiter for one direction of ``sock``: ``select.poll``, or select() without it."""
+    if not hasattr(select, "poll"):
+        return _SelectWaiter(sock, read)
     poller = select.poll()
-    poller.register(sock, event)
+    poller.register(sock, select.POLLIN if read else select.POLLOUT)
     return poller
 
 
-def _ready(poller: select.poll, timeout: float) -> bool:
+class _SelectWaiter:
+    """``select.poll``'s one method over ``select.select``, where poll is missing (Windows)."""
+
+    __slots__ = ("_read", "_sock")
+
+    def __init__(self, sock: socket.socket, read: bool) -> None:
+        self._sock = sock
+        self._read = read
+
+    def poll(self, timeout: float | None = None, /) -> list[tuple[int, int]]:
+        sock = self._sock
+        wait = None if timeout is None else timeout / 1000
+        if self._read:
+            ready, _, _ = select.select([sock], [], [], wait)
+        else:
+            _, ready, _ = select.select([], [sock], [], wait)
+        return [(sock.fileno(), 0)] if ready else []
+
+
+def _ready(poller: _Waiter, timeout: float) -> bool:
     """Wait until the polled socket is ready; ``False`` if ``timeout`` passed first."""
     return bool(poller.poll(max(timeout, 0.0) * 1000))
