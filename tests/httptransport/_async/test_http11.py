@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import typing
 
 import pytest
@@ -424,6 +425,46 @@ async def test_response_heads_the_lean_parser_passes_on() -> None:
     response = await conn.request("GET", "http://example.com/")
     assert response.content == b"until close"
     assert conn.is_closed()
+
+
+@pytest.mark.anyio
+async def test_repeated_header_lines_mean_the_same_every_time() -> None:
+    """Header lines parsed once are remembered: later responses with the same lines get
+    the same headers and framing, a remembered Content-Length line twice in one head is
+    still refused, and long or many distinct lines are handled (and not all kept)."""
+    http11 = sys.modules[AsyncHTTP11Connection.__module__]
+    long_value = b"v" * 300
+    head = (
+        b"HTTP/1.1 200 OK\r\nServer: test\r\nX-Long: " + long_value + b"\r\n"
+        b"Content-Length: 2\r\n\r\nok"
+    )
+    conn, _ = await _connection([head, head])
+    for _ in range(2):
+        response = await conn.request("GET", "http://example.com/")
+        assert response.headers == [
+            (b"Server", b"test"),
+            (b"X-Long", long_value),
+            (b"Content-Length", b"2"),
+        ]
+        assert response.content == b"ok"
+    assert b"Server: test" in http11._lines
+    assert b"X-Long: " + long_value not in http11._lines
+    conn, _ = await _connection(
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n"]
+    )
+    with pytest.raises(RemoteProtocolError):
+        await conn.request("GET", "http://example.com/")
+    close = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    for _ in range(2):
+        conn, _ = await _connection([close])
+        await conn.request("GET", "http://example.com/")
+        assert conn.is_closed()
+    many = [b"HTTP/1.1 200 OK\r\nX-N: %d\r\nContent-Length: 0\r\n\r\n" % n for n in range(1500)]
+    conn, _ = await _connection(many)
+    for n in range(1500):
+        response = await conn.request("GET", "http://example.com/")
+        assert response.headers[0] == (b"X-N", b"%d" % n)
+    assert len(http11._lines) <= http11._LINES_MAX
 
 
 @pytest.mark.anyio

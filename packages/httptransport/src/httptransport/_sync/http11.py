@@ -176,6 +176,37 @@ def _prepare_head(request: Request) -> tuple[bytes, int, bool] | None:
     return b"".join(parts), length, keep_alive
 
 
+# Header lines seen before, parsed: servers repeat most lines word for word across
+# responses (Server, Content-Type, Content-Length, ETag...), so a line is split, checked
+# and classified once. Short lines only; emptied when full (Date lines change each second).
+_lines: dict[bytes, tuple[tuple[bytes, bytes], int]] = {}
+_LINES_MAX = 1024
+_LINE_CACHED_MAX = 200
+# What a header line means for the framing of the response.
+_PLAIN, _LENGTH, _CLOSE = 0, 1, 2
+
+
+def _header_line(line: bytes) -> tuple[tuple[bytes, bytes], int] | None:
+    """Split and check one header line: ``((name, value), kind)``, or ``None`` for h11."""
+    name, colon, value = line.partition(b":")
+    if not colon:
+        return None
+    lowered = _lower_name(name)
+    if lowered is None:
+        return None
+    value = value.strip(b" \t")
+    kind = _PLAIN
+    if lowered == b"content-length":
+        if not value.isdigit():
+            return None
+        kind = _LENGTH
+    elif lowered == b"transfer-encoding":
+        return None
+    elif lowered == b"connection" and _has_close(value):
+        kind = _CLOSE
+    return (name, value), kind
+
+
 def _parse_head(
     head: bytes, method: bytes
 ) -> tuple[int, bytes, list[tuple[bytes, bytes]], int, bool] | None:
@@ -200,22 +231,24 @@ def _parse_head(
     length = -1
     keep_alive = True
     for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon:
-            return None
-        lowered = _lower_name(name)
-        if lowered is None:
-            return None
-        value = value.strip(b" \t")
-        if lowered == b"content-length":
-            if length >= 0 or not value.isdigit():
+        parsed = _lines.get(line)
+        if parsed is None:
+            parsed = _header_line(line)
+            if parsed is None:
                 return None
-            length = int(value)
-        elif lowered == b"transfer-encoding":
-            return None
-        elif lowered == b"connection" and _has_close(value):
-            keep_alive = False
-        headers.append((name, value))
+            if len(line) <= _LINE_CACHED_MAX:
+                if len(_lines) >= _LINES_MAX:
+                    _lines.clear()
+                _lines[line] = parsed
+        header, kind = parsed
+        if kind:
+            if kind == _LENGTH:
+                if length >= 0:
+                    return None
+                length = int(header[1])
+            else:
+                keep_alive = False
+        headers.append(header)
     if method == b"HEAD" or status in _NO_BODY_STATUS:
         length = 0
     elif length < 0:
