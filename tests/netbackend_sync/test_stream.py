@@ -58,22 +58,30 @@ def test_read_returns_available_bytes_then_eof(pair: tuple[SyncStream, socket.so
     assert stream.read(100) == b""
 
 
-def test_write_sends_everything(pair: tuple[SyncStream, socket.socket]) -> None:
-    """write sends the whole buffer, larger than the socket buffers, and b"" is a no-op."""
-    stream, peer = pair
-    payload = bytes(range(256)) * 8192  # 2 MiB
-    stream.write(b"")
+def _written_while_peer_reads(stream: SyncStream, peer: socket.socket, payload: bytes) -> bytes:
+    """Write ``payload`` with a timeout while a thread reads the other end; what it got."""
     received = bytearray()
 
     def drain() -> None:
         while len(received) < len(payload):
-            received.extend(peer.recv(1 << 20))
+            chunk = peer.recv(1 << 16)
+            if not chunk:
+                break
+            received.extend(chunk)
 
     reader = threading.Thread(target=drain)
     reader.start()
     stream.write(payload, timeout=10)
     reader.join(10)
-    assert bytes(received) == payload
+    return bytes(received)
+
+
+def test_write_sends_everything(pair: tuple[SyncStream, socket.socket]) -> None:
+    """write sends the whole buffer, larger than the socket buffers, and b"" is a no-op."""
+    stream, peer = pair
+    payload = bytes(range(256)) * 8192  # 2 MiB
+    stream.write(b"")
+    assert _written_while_peer_reads(stream, peer, payload) == payload
 
 
 def test_reads_and_writes_never_change_the_socket_timeout(
@@ -138,17 +146,7 @@ def test_timeouts_without_select_poll(monkeypatch: pytest.MonkeyPatch) -> None:
         assert stream.read(10, timeout=5) == b"hi"
 
         payload = bytes(range(256)) * 16384  # 4 MiB, more than the socket buffers hold
-        received = bytearray()
-
-        def drain() -> None:
-            while len(received) < len(payload):
-                received.extend(peer.recv(1 << 16))
-
-        reader = threading.Thread(target=drain)
-        reader.start()
-        stream.write(payload, timeout=10)
-        reader.join(10)
-        assert bytes(received) == payload
+        assert _written_while_peer_reads(stream, peer, payload) == payload
 
         with pytest.raises(WriteTimeout):
             stream.write(payload, timeout=0.05)  # nobody reads now
