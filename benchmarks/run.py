@@ -199,32 +199,28 @@ def summarize(sc: Scenario, cells: dict[str, Cell]) -> list[dict[str, Any]]:
             good = [v for v in cell.values if v is not None]
             row["median"] = statistics.median(good) if good else None
             if base is not None and not base.failures:
-                ratios = [
-                    v / b
-                    for v, b in zip(cell.values, base.values, strict=False)
-                    if v is not None and b is not None and b > 0
-                ]
+                ratios = rep_ratios(cell, base)
                 row["ratio"] = statistics.median(ratios) if ratios else None
                 row["ratio_range"] = (min(ratios), max(ratios)) if ratios else None
-        row["ours"] = _same_rep_ratio(cells.get(SUBJECT), cell) if client != SUBJECT else None
+        # The targets against urllib3 and aiohttp are read from this: the subject's result
+        # over this client's, repetition by repetition, like the ratios to httpcore.
+        ours = cells.get(SUBJECT)
+        row["ours"] = None
+        if client != SUBJECT and ours is not None and not ours.failures and not cell.failures:
+            ratios = rep_ratios(ours, cell)
+            row["ours"] = statistics.median(ratios) if ratios else None
         rows.append(row)
     return rows
 
 
-def _same_rep_ratio(ours: Cell | None, other: Cell) -> float | None:
-    """Median over the repetitions of httptransport's result divided by ``other``'s.
-
-    The targets against urllib3 and aiohttp are read from this, measured the same way as
-    the ratios to httpcore (within one repetition).
-    """
-    if ours is None or ours.failures or other.failures:
-        return None
-    ratios = [
+def rep_ratios(cell: Cell, other: Cell) -> list[float]:
+    """``cell``'s result divided by ``other``'s in the same repetition, for every
+    repetition where both scored."""
+    return [
         v / o
-        for v, o in zip(ours.values, other.values, strict=False)
+        for v, o in zip(cell.values, other.values, strict=False)
         if v is not None and o is not None and o > 0
     ]
-    return statistics.median(ratios) if ratios else None
 
 
 def fmt_value(value: float | None, unit: str) -> str:
@@ -233,15 +229,8 @@ def fmt_value(value: float | None, unit: str) -> str:
     return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.1f} {unit}"
 
 
-def fmt_ratio(row: dict[str, Any]) -> str:
-    if row["ratio"] is None:
-        return "-"
-    return f"{row['ratio']:.2f}x"
-
-
-def fmt_ours(row: dict[str, Any]) -> str:
-    ours = row.get("ours")
-    return "-" if ours is None else f"{ours:.2f}x"
+def fmt_times(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}x"
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
@@ -258,8 +247,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             median = fmt_value(row["median"], row["unit"])
         failures = "-" if row["status"].startswith("unavailable") else str(row["failures"])
         out.append(
-            f"| {row['scenario']} | {row['client']} | {median} | {fmt_ratio(row)} "
-            f"| {fmt_ours(row)} | {failures} |"
+            f"| {row['scenario']} | {row['client']} | {median} | {fmt_times(row['ratio'])} "
+            f"| {fmt_times(row['ours'])} | {failures} |"
         )
     return "\n".join(out)
 
@@ -279,8 +268,8 @@ def print_scenario_summary(sc: Scenario, rows: list[dict[str, Any]]) -> None:
             note = "; ".join([note, *row["notes"]]).strip("; ")
         median = fmt_value(row["median"], sc.unit)
         print(
-            f"  {row['client']:<14} {median:>16} {fmt_ratio(row):>7} {rr_s:>13} "
-            f"{fmt_ours(row):>8}  {conns_s:>5}  {note[:160]}"
+            f"  {row['client']:<14} {median:>16} {fmt_times(row['ratio']):>7} {rr_s:>13} "
+            f"{fmt_times(row['ours']):>8}  {conns_s:>5}  {note[:160]}"
         )
 
 
