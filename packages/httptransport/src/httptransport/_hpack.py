@@ -75,6 +75,20 @@ def _string(data: bytes, pos: int) -> tuple[bytes, int]:
     return (_huffman_decode(raw) if huffman else raw), end
 
 
+def _literal(
+    data: bytes, pos: int, prefix_mask: int, get: typing.Callable[[int], tuple[bytes, bytes]]
+) -> tuple[bytes, bytes, int]:
+    """Decode a literal field at ``pos``: its name (by table index, or a literal when the
+    index is 0) and its value; return both and the next position."""
+    index, pos = _integer(data, pos, prefix_mask)
+    if index:
+        name = get(index)[0]
+    else:
+        name, pos = _string(data, pos)
+    value, pos = _string(data, pos)
+    return name, value, pos
+
+
 class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
     """``hpack.Decoder`` with a faster ``decode``; h2 uses it like its own."""
 
@@ -105,12 +119,7 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
                 name, value = get(index)
                 header: typing.Any = (name, value)
             elif first & 0x40:  # literal with incremental indexing
-                index, pos = _integer(data, pos, 0x3F)
-                if index:
-                    name = get(index)[0]
-                else:
-                    name, pos = _string(data, pos)
-                value, pos = _string(data, pos)
+                name, value, pos = _literal(data, pos, 0x3F, get)
                 table.add(name, value)
                 header = (name, value)
             elif first & 0x20:  # dynamic table size update
@@ -122,12 +131,7 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
                 table.maxsize = size
                 continue
             else:  # literal without indexing (0000) or never indexed (0001)
-                index, pos = _integer(data, pos, 0x0F)
-                if index:
-                    name = get(index)[0]
-                else:
-                    name, pos = _string(data, pos)
-                value, pos = _string(data, pos)
+                name, value, pos = _literal(data, pos, 0x0F, get)
                 # (0001: the peer asked that this field never be indexed anywhere.)
                 header = NeverIndexedHeaderTuple(name, value) if first & 0x10 else (name, value)
             inflated += len(name) + len(value) + 32
