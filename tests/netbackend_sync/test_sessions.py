@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import socket
 import ssl
 import threading
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -37,6 +38,32 @@ def _exchange(
         return bool(tls.get_extra_info("ssl_object").session_reused)
     finally:
         tls.close()
+
+
+@contextlib.contextmanager
+def _scripted_server(contexts: Sequence[ssl.SSLContext | None]) -> Iterator[int]:
+    """A loopback server taking one connection per entry, in order: a TLS echo through
+    that context, or (``None``) a close at once. Yields its port; on exit it has served
+    them all."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for context in contexts:
+            conn, _ = listener.accept()
+            with conn:
+                if context is not None:
+                    with context.wrap_socket(conn, server_side=True) as tls:
+                        while data := tls.recv(100):
+                            tls.sendall(data)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+    assert not thread.is_alive()
 
 
 @pytest.fixture(params=["TLSv1.3", "TLSv1.2"])
@@ -131,64 +158,31 @@ def test_a_failed_handshake_forgets_the_session(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
     """A handshake that offered a session and failed drops it: the next one is full."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def serve() -> None:
-        # Two TLS echo connections, then one closed at once, then one more TLS echo.
-        for script in ("tls", "tls", "close", "tls"):
-            conn, _ = listener.accept()
-            with conn:
-                if script == "tls":
-                    with server_context.wrap_socket(conn, server_side=True) as tls:
-                        while data := tls.recv(100):
-                            tls.sendall(data)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    # Two TLS echo connections, then one closed at once, then one more TLS echo.
+    with _scripted_server([server_context, server_context, None, server_context]) as port:
         assert _exchange(port, client_context) is False
         assert _exchange(port, client_context) is True
         with pytest.raises(ConnectError):
             _exchange(port, client_context)
         assert _exchange(port, client_context) is False
-    finally:
-        thread.join(timeout=10)
-        listener.close()
-    assert not thread.is_alive()
 
 
 def test_a_server_that_refuses_resumption_is_not_offered_sessions(
     server_cert: typing.Any, client_context: ssl.SSLContext
 ) -> None:
     """One refused offer, then full handshakes without offers (nor sessions kept)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    key = ("localhost", ("127.0.0.1", port), (ssl.CERT_REQUIRED, True))
-
-    def serve() -> None:
-        for _ in range(3):
-            conn, _ = listener.accept()
-            # A new server context per connection: it cannot decrypt earlier tickets.
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            server_cert.configure_cert(context)
-            with conn, context.wrap_socket(conn, server_side=True) as tls:
-                while data := tls.recv(100):
-                    tls.sendall(data)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    # A new server context per connection: none can decrypt an earlier one's tickets.
+    contexts = [ssl.create_default_context(ssl.Purpose.CLIENT_AUTH) for _ in range(3)]
+    for context in contexts:
+        server_cert.configure_cert(context)
+    with _scripted_server(contexts) as port:
+        key = ("localhost", ("127.0.0.1", port), (ssl.CERT_REQUIRED, True))
         assert _exchange(port, client_context) is False
         assert isinstance(SESSIONS.get(client_context, key), ssl.SSLSession)
         assert _exchange(port, client_context) is False  # offered, refused
         assert SESSIONS.get(client_context, key) is False
         assert _exchange(port, client_context) is False  # not offered
         assert SESSIONS.get(client_context, key) is False
-    finally:
-        thread.join(timeout=10)
-        listener.close()
-    assert not thread.is_alive()
 
 
 def test_a_refusal_is_forgotten_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
