@@ -148,6 +148,30 @@ def test_the_session_is_looked_at_once_per_connection(
     assert _exchange(tls_server.port, client_context) is resumes
 
 
+def test_a_server_without_tickets_is_asked_once(
+    start_server: Factory,
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A TLS 1.3 server that sends no ticket has nothing to resume: its first connection
+    looks at the session, the later ones neither look nor offer."""
+    server_context.minimum_version = ssl.TLSVersion.TLSv1_3
+    server_context.num_tickets = 0
+    port = start_server(tls=server_context).port
+    looks: list[ssl.SSLObject] = []
+
+    def counting(ssl_object: ssl.SSLObject) -> ssl.SSLSession | None:
+        looks.append(ssl_object)
+        return netbackend_sync._sessions.resumable(ssl_object)
+
+    monkeypatch.setattr(netbackend_sync._stream, "resumable", counting)
+    key = ("localhost", ("127.0.0.1", port), (ssl.CERT_REQUIRED, True))
+    assert [_exchange(port, client_context) for _ in range(3)] == [False] * 3
+    assert len(looks) == 1
+    assert SESSIONS.get(client_context, key) is False
+
+
 def test_reuse_can_be_turned_off(tls_server: typing.Any, client_context: ssl.SSLContext) -> None:
     backend = SyncBackend(tls_session_reuse=False)
     assert _exchange(tls_server.port, client_context, backend=backend) is False

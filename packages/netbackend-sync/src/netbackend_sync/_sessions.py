@@ -69,10 +69,13 @@ class SessionCache:
         self._store(context, key, session)
 
     def refuse(self, context: ssl.SSLContext, key: SessionKey) -> None:
-        """The server did not resume the session offered: offer none for a while.
+        """The server will not resume: offer no session and keep none for a while.
 
-        Offering a session the server will not take makes the handshake slower than
-        offering none (seen with servers whose session cache and tickets are off).
+        Called when the server did not resume the session offered (offering a session
+        the server will not take makes the handshake slower than offering none: seen
+        with servers whose session cache and tickets are off), and when a connection's
+        session could not be resumed at all (a TLS 1.3 server that sends no ticket):
+        looking at a session copies it, so a server that gives none is not asked again.
         """
         self._store(context, key, time.monotonic() + REFUSAL_MEMORY)
 

@@ -295,11 +295,13 @@ class SyncTLSStream(NetworkStream):
         self._stream.close()
 
     def _remember(self) -> None:
-        """Store the session if it is resumable; called once per connection.
+        """Store the session if it is resumable, else take the server to refuse
+        resumption; called once per connection.
 
         Once only, because every look at ``SSLObject.session`` copies the session
         (serialised and parsed again with the server's certificate in it), which costs
-        about as much as verifying that certificate.
+        about as much as verifying that certificate; and not at all for a while after a
+        server gave nothing resumable.
         """
         resume = self._resume
         if resume is None:
@@ -309,6 +311,8 @@ class SyncTLSStream(NetworkStream):
             session = resumable(self._ssl)
         if session is not None:
             resume[0].put(resume[1], resume[2], session)
+        else:
+            resume[0].refuse(resume[1], resume[2])
 
     def start_tls(
         self,
