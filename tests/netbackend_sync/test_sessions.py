@@ -75,6 +75,19 @@ def tls_server(
     return start_server(tls=server_context)
 
 
+@pytest.fixture
+def looks(monkeypatch: pytest.MonkeyPatch) -> list[ssl.SSLObject]:
+    """Every look at a connection's session (each one copies it), in order."""
+    seen: list[ssl.SSLObject] = []
+
+    def counting(ssl_object: ssl.SSLObject) -> ssl.SSLSession | None:
+        seen.append(ssl_object)
+        return netbackend_sync._sessions.resumable(ssl_object)
+
+    monkeypatch.setattr(netbackend_sync._stream, "resumable", counting)
+    return seen
+
+
 def test_the_next_connection_resumes(
     tls_server: typing.Any, client_context: ssl.SSLContext
 ) -> None:
@@ -122,18 +135,11 @@ def test_the_session_is_looked_at_once_per_connection(
     tls_server: typing.Any,
     server_context: ssl.SSLContext,
     client_context: ssl.SSLContext,
-    monkeypatch: pytest.MonkeyPatch,
+    looks: list[ssl.SSLObject],
 ) -> None:
     """Each look copies the session: one per connection however many reads follow, also
     when the server sends no ticket at all."""
     server_context.num_tickets = tickets
-    looks: list[ssl.SSLObject] = []
-
-    def counting(ssl_object: ssl.SSLObject) -> ssl.SSLSession | None:
-        looks.append(ssl_object)
-        return netbackend_sync._sessions.resumable(ssl_object)
-
-    monkeypatch.setattr(netbackend_sync._stream, "resumable", counting)
     stream = SyncBackend().connect_tcp("127.0.0.1", tls_server.port, timeout=5)
     tls = stream.start_tls(client_context, "localhost", timeout=5)
     try:
@@ -152,20 +158,13 @@ def test_a_server_without_tickets_is_asked_once(
     start_server: Factory,
     server_context: ssl.SSLContext,
     client_context: ssl.SSLContext,
-    monkeypatch: pytest.MonkeyPatch,
+    looks: list[ssl.SSLObject],
 ) -> None:
     """A TLS 1.3 server that sends no ticket has nothing to resume: its first connection
     looks at the session, the later ones neither look nor offer."""
     server_context.minimum_version = ssl.TLSVersion.TLSv1_3
     server_context.num_tickets = 0
     port = start_server(tls=server_context).port
-    looks: list[ssl.SSLObject] = []
-
-    def counting(ssl_object: ssl.SSLObject) -> ssl.SSLSession | None:
-        looks.append(ssl_object)
-        return netbackend_sync._sessions.resumable(ssl_object)
-
-    monkeypatch.setattr(netbackend_sync._stream, "resumable", counting)
     key = ("localhost", ("127.0.0.1", port), (ssl.CERT_REQUIRED, True))
     assert [_exchange(port, client_context) for _ in range(3)] == [False] * 3
     assert len(looks) == 1
