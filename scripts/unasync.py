@@ -39,7 +39,8 @@ DIRS = (
     ),
     (Path("tests/httptransport/_async"), Path("tests/httptransport/_sync")),
 )
-SHARED = frozenset({"_pool_logic.py"})
+SHARED = frozenset({"_h1_head.py", "_pool_logic.py"})
+_SHARED_MODULES = "|".join(sorted(name.removesuffix(".py") for name in SHARED))
 ASYNC_ONLY = "# unasync: async-only"
 BANNER = "# Generated from {path} by scripts/unasync.py: do not edit."
 LINE_LENGTH = 100
@@ -47,7 +48,7 @@ LINE_LENGTH = 100
 # Applied in order; each pattern is a regular expression.
 SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     # Shared modules stay in _async: import them from there.
-    (r"from \.(_pool_logic) import", r"from .._async.\1 import"),
+    (rf"from \.({_SHARED_MODULES}) import", r"from .._async.\1 import"),
     (r"^\s*@pytest\.mark\.anyio\n", ""),
     (r"^pytestmark = pytest\.mark\.anyio\n", ""),
     (r"\bAsync([A-Z]\w*)", r"\1"),
@@ -70,7 +71,8 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\bawait ", ""),
     (r"\basync iterable\b", "iterable"),
     (r"\ban async\b", "a sync"),
-    (r"(?<!\.\.)\b_async\b", "_sync"),
+    # (and by their full name, from the tests)
+    (rf"(?<!\.\.)\b_async\b(?!\.(?:{_SHARED_MODULES})\b)", "_sync"),
 )
 _COMPILED = tuple((re.compile(p, re.MULTILINE), r) for p, r in SUBSTITUTIONS)
 

@@ -5,12 +5,13 @@ Theory of operation
 A connection runs one request/response cycle at a time (``NEW`` -> ``ACTIVE`` ->
 ``IDLE`` -> ``ACTIVE`` ... -> ``CLOSED``). A cycle takes one of two paths:
 
-* The lean path, for the requests and responses that make up nearly all traffic. The
+* The lean path, for the requests and responses that make up nearly all traffic
+  (its heads, with no I/O, are in ``_h1_head``, shared with the sync code). The
   request head is built straight into bytes after a strict check of every header (the
   same rules h11 enforces: token names, no control characters or surrounding
   whitespace in values, a ``Host`` header, and simple framing: one ``Content-Length``
   or ``Transfer-Encoding: chunked``). Head and a small body leave in one write. The
-  response head is parsed from the receive buffer by :func:`_parse_head`, which only
+  response head is parsed from the receive buffer by ``parse_head``, which only
   accepts the plain case: an ``HTTP/1.1`` status line that is not 1xx, well-formed
   header lines, and a body framed by one ``Content-Length`` (or none at all, for
   ``HEAD``/204/304). Its body is then counted out of the buffer and the stream.
@@ -43,7 +44,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 import time
 import typing
 from collections.abc import AsyncIterable
@@ -60,6 +60,7 @@ from .._exceptions import (
 )
 from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response
 from .._trace import NO_TRACE, Trace, tracing_enabled
+from ._h1_head import parse_head, prepare_head
 from .interfaces import AsyncConnectionInterface
 
 if typing.TYPE_CHECKING:
@@ -78,40 +79,11 @@ _COALESCE_LIMIT = 64 * 1024
 IDLE_POLL_AFTER = 1.0
 
 _IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"))
-_NO_BODY_STATUS = frozenset((204, 304))
 
 _H11_ERRORS: dict[type[BaseException], type[Exception]] = {
     h11.LocalProtocolError: LocalProtocolError,
     h11.RemoteProtocolError: RemoteProtocolError,
 }
-
-_token = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+").fullmatch
-# A header value as h11 accepts it on send: visible characters and obs-text, inner
-# spaces and tabs, nothing at either end.
-_valid_value = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?").fullmatch
-_valid_target = re.compile(rb"[\x21-\x7e\x80-\xff]+").fullmatch
-_head_chars = re.compile(rb"[\t\r\n\x20-\x7e\x80-\xff]*").fullmatch
-_status_line = re.compile(rb"HTTP/1\.1 ([2-9][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)").fullmatch
-
-# Header names seen before, mapped to their lower-case form: names repeat across
-# requests and responses, so each is checked against the token grammar only once.
-_names: dict[bytes, bytes] = {}
-_NAMES_MAX = 2048
-
-
-def _lower_name(name: bytes) -> bytes | None:
-    lowered = _names.get(name)
-    if lowered is None:
-        if _token(name) is None:
-            return None
-        lowered = name.lower()
-        if len(_names) < _NAMES_MAX:
-            _names[name] = lowered
-    return lowered
-
-
-def _has_close(value: bytes) -> bool:
-    return any(token.strip(b" \t").lower() == b"close" for token in value.split(b","))
 
 
 class HTTPConnectionState(enum.IntEnum):
@@ -127,132 +99,6 @@ _NEW = HTTPConnectionState.NEW
 _ACTIVE = HTTPConnectionState.ACTIVE
 _IDLE = HTTPConnectionState.IDLE
 _CLOSED = HTTPConnectionState.CLOSED
-
-
-def _prepare_head(request: Request) -> tuple[bytes, int, bool] | None:
-    """Build the request head for the lean path.
-
-    Returns:
-        ``(head, length, keep_alive)``: ``length`` is the declared Content-Length, or -1
-        for chunked. ``None`` when the request must go through h11.
-    """
-    method = request.method
-    if method == b"CONNECT" or _token(method) is None:
-        return None
-    target = request.url.target
-    if _valid_target(target) is None:
-        return None
-    parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-    length = 0
-    framing = 0
-    has_host = False
-    keep_alive = True
-    for name, value in request.headers:
-        lowered = _lower_name(name)
-        if lowered is None or _valid_value(value) is None:
-            return None
-        if lowered == b"host":
-            has_host = True
-        elif lowered == b"content-length":
-            if framing or not value.isdigit():
-                return None
-            framing = 1
-            length = int(value)
-        elif lowered == b"transfer-encoding":
-            if framing or value.lower() != b"chunked":
-                return None
-            framing = 2
-            length = -1
-        elif lowered == b"connection":
-            if _has_close(value):
-                keep_alive = False
-        elif lowered == b"upgrade":
-            return None
-        parts += (name, b": ", value, b"\r\n")
-    if not has_host:
-        return None
-    parts.append(b"\r\n")
-    return b"".join(parts), length, keep_alive
-
-
-# Header lines seen before, parsed: servers repeat most lines word for word across
-# responses (Server, Content-Type, Content-Length, ETag...), so a line is split, checked
-# and classified once. Short lines only; emptied when full (Date lines change each second).
-_lines: dict[bytes, tuple[tuple[bytes, bytes], int]] = {}
-_LINES_MAX = 1024
-_LINE_CACHED_MAX = 200
-# What a header line means for the framing of the response.
-_PLAIN, _LENGTH, _CLOSE = 0, 1, 2
-
-
-def _header_line(line: bytes) -> tuple[tuple[bytes, bytes], int] | None:
-    """Split and check one header line: ``((name, value), kind)``, or ``None`` for h11."""
-    name, colon, value = line.partition(b":")
-    if not colon:
-        return None
-    lowered = _lower_name(name)
-    if lowered is None:
-        return None
-    value = value.strip(b" \t")
-    kind = _PLAIN
-    if lowered == b"content-length":
-        if not value.isdigit():
-            return None
-        kind = _LENGTH
-    elif lowered == b"transfer-encoding":
-        return None
-    elif lowered == b"connection" and _has_close(value):
-        kind = _CLOSE
-    return (name, value), kind
-
-
-def _parse_head(
-    head: bytes, method: bytes
-) -> tuple[int, bytes, list[tuple[bytes, bytes]], int, bool] | None:
-    """Parse a response head (without its final blank line) on the lean path.
-
-    Returns:
-        ``(status, reason, headers, body_length, keep_alive)``, or ``None`` when h11
-        must handle this response.
-    """
-    lines = head.split(b"\r\n")
-    if (
-        _head_chars(head) is None
-        or head.count(b"\n") != len(lines) - 1
-        or head.count(b"\r") != len(lines) - 1
-    ):
-        return None
-    match = _status_line(lines[0])
-    if match is None:
-        return None
-    status = int(match.group(1))
-    headers: list[tuple[bytes, bytes]] = []
-    length = -1
-    keep_alive = True
-    for line in lines[1:]:
-        parsed = _lines.get(line)
-        if parsed is None:
-            parsed = _header_line(line)
-            if parsed is None:
-                return None
-            if len(line) <= _LINE_CACHED_MAX:
-                if len(_lines) >= _LINES_MAX:
-                    _lines.clear()
-                _lines[line] = parsed
-        header, kind = parsed
-        if kind:
-            if kind == _LENGTH:
-                if length >= 0:
-                    return None
-                length = int(header[1])
-            else:
-                keep_alive = False
-        headers.append(header)
-    if method == b"HEAD" or status in _NO_BODY_STATUS:
-        length = 0
-    elif length < 0:
-        return None
-    return status, match.group(2), headers, length, keep_alive
 
 
 class AsyncHTTP11Connection(AsyncConnectionInterface):
@@ -319,7 +165,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             write_timeout = read_timeout = None
         traced = tracing_enabled(request, logger)
         try:
-            prepared = _prepare_head(request)
+            prepared = prepare_head(request)
             if prepared is None:
                 return await self._h11_cycle(request, reused, write_timeout, read_timeout, traced)
             head, length, keep_alive = prepared
@@ -457,7 +303,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                     )
                 self._disconnected_before_response(request, reused, write_error)
             buffer += data
-        parsed = _parse_head(buffer[:end], request.method)
+        parsed = parse_head(buffer[:end], request.method)
         if parsed is None:
             self._buffer = buffer
             return None
