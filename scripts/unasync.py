@@ -7,9 +7,10 @@ a fixed list of substitutions (``AsyncX`` -> ``X``, ``await`` dropped, ``aclose`
 ``close``...), sorts the imports and formats the result with ruff, and puts a banner
 on top saying where it came from.
 
-Modules listed in ``SHARED`` contain no async code; they are not copied, and the sync
-code imports them from ``_async``. A source file whose first lines contain
-``# unasync: async-only`` is not generated at all (for tests of cancellation, say).
+Code with no I/O (sans-IO protocol logic, shared by both) lives outside ``_async/``,
+so everything inside it is I/O plumbing and is generated; the substitutions are a plain
+list of names. A source file whose first lines contain ``# unasync: async-only`` is not
+generated at all (for tests of cancellation, say).
 
 Usage::
 
@@ -29,7 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ("DIRS", "SHARED", "SUBSTITUTIONS", "generate", "main", "unasync_source")
+__all__ = ("DIRS", "SUBSTITUTIONS", "generate", "main", "unasync_source")
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRS = (
@@ -39,16 +40,12 @@ DIRS = (
     ),
     (Path("tests/httptransport/_async"), Path("tests/httptransport/_sync")),
 )
-SHARED = frozenset({"_h1_head.py", "_pool_logic.py"})
-_SHARED_MODULES = "|".join(sorted(name.removesuffix(".py") for name in SHARED))
 ASYNC_ONLY = "# unasync: async-only"
 BANNER = "# Generated from {path} by scripts/unasync.py: do not edit."
 LINE_LENGTH = 100
 
 # Applied in order; each pattern is a regular expression.
 SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
-    # Shared modules stay in _async: import them from there.
-    (rf"from \.({_SHARED_MODULES}) import", r"from .._async.\1 import"),
     (r"^\s*@pytest\.mark\.anyio\n", ""),
     (r"^pytestmark = pytest\.mark\.anyio\n", ""),
     (r"\bAsync([A-Z]\w*)", r"\1"),
@@ -71,8 +68,8 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\bawait ", ""),
     (r"\basync iterable\b", "iterable"),
     (r"\ban async\b", "a sync"),
-    # (and by their full name, from the tests)
-    (rf"(?<!\.\.)\b_async\b(?!\.(?:{_SHARED_MODULES})\b)", "_sync"),
+    # The package folder itself, as the tests name it.
+    (r"\b_async\b", "_sync"),
 )
 _COMPILED = tuple((re.compile(p, re.MULTILINE), r) for p, r in SUBSTITUTIONS)
 
@@ -119,8 +116,6 @@ def _outputs() -> dict[Path, str]:
     for source_dir, target_dir in DIRS:
         for source in sorted((ROOT / source_dir).rglob("*.py")):
             relative = source.relative_to(ROOT / source_dir)
-            if source.name in SHARED and source_dir.parts[0] == "packages":
-                continue
             text = source.read_text(encoding="utf-8")
             if ASYNC_ONLY in "".join(text.splitlines(keepends=True)[:5]):
                 continue

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from httptransport._async._pool_logic import AsyncPoolLock, PoolLock, PoolLogic, Ticket
+from httptransport._locks import AsyncThreadLock, ThreadLock
+from httptransport._pool_logic import PoolLogic, Ticket
 
 A = ("http", "a", 80)
 B = ("http", "b", 80)
@@ -187,9 +188,9 @@ def test_cost_does_not_grow_with_waiters() -> None:
 
 def test_locks() -> None:
     """The async lock is a no-op; the sync one excludes other threads."""
-    with AsyncPoolLock():
+    with AsyncThreadLock():
         pass
-    lock = PoolLock()
+    lock = ThreadLock()
     results: list[bool] = []
 
     def try_lock() -> None:

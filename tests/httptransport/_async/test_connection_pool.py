@@ -8,10 +8,14 @@ import typing
 import pytest
 
 from httptransport import (
+    AsyncConnectionInterface,
     AsyncConnectionPool,
     AsyncHTTPConnection,
+    Origin,
     PoolTimeout,
     RemoteProtocolError,
+    Request,
+    Response,
     UnsupportedProtocol,
 )
 
@@ -354,3 +358,81 @@ async def test_dead_idle_connection_is_replaced_before_use(
         await pool.request("GET", server.url(), extensions={"trace": trace})
         assert events[0] == "connection.connect_tcp.started"
         assert server.connections_accepted == 2
+
+
+class _ThirdPartyConnection(AsyncConnectionInterface):
+    """A connection class written against httpcore's interface only: it wraps a real
+    connection and implements just httpcore's methods, none of our extra ones."""
+
+    def __init__(self, inner: AsyncConnectionInterface) -> None:
+        self.inner = inner
+        self.requests = 0
+
+    async def handle_async_request(self, request: Request) -> Response:
+        self.requests += 1
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def info(self) -> str:
+        return self.inner.info()
+
+    def can_handle_request(self, origin: Origin) -> bool:
+        return self.inner.can_handle_request(origin)
+
+    def is_available(self) -> bool:
+        return self.inner.is_available()
+
+    def has_expired(self) -> bool:
+        return self.inner.has_expired()
+
+    def is_idle(self) -> bool:
+        return self.inner.is_idle()
+
+    def is_closed(self) -> bool:
+        return self.inner.is_closed()
+
+
+class _ThirdPartyPool(AsyncConnectionPool):
+    def __init__(self, **kwargs: typing.Any) -> None:
+        super().__init__(**kwargs)
+        self.made: list[_ThirdPartyConnection] = []
+
+    def create_connection(self, origin: Origin) -> AsyncConnectionInterface:
+        connection = _ThirdPartyConnection(super().create_connection(origin))
+        self.made.append(connection)
+        return connection
+
+
+@pytest.mark.anyio
+async def test_third_party_connection_class(server: typing.Any) -> None:
+    """A connection class with only httpcore's methods is reused, given one request at a
+    time, replaced once closed, and closed with the pool, through the interface's
+    defaults."""
+    for name in ("stream_capacity", "accepting", "usable", "keepalive_expired"):
+        assert name not in vars(_ThirdPartyConnection)
+    pool = _ThirdPartyPool(max_connections=2)
+    async with pool:
+        for _ in range(3):
+            response = await pool.request("GET", server.url())
+            assert response.content == b"Hello, world!"
+        assert [c.requests for c in pool.made] == [3]
+        assert server.connections_accepted == 1
+        # One request at a time per connection: a second concurrent one gets another.
+        async with pool.stream("GET", server.url("/big")) as streamed:
+            response = await pool.request("GET", server.url())
+            assert response.status == 200
+            assert len(await streamed.aread()) == 1024 * 1024
+        assert [c.requests for c in pool.made] == [4, 1]
+        assert repr(pool) == (
+            "<_ThirdPartyPool [Requests: 0 active, 0 queued | Connections: 0 active, 2 idle]>"
+        )
+        # Closed ones (has_expired) are replaced, not reused.
+        for connection in pool.made:
+            await connection.inner.aclose()
+        response = await pool.request("GET", server.url())
+        assert response.status == 200
+        assert [c.requests for c in pool.made] == [4, 1, 1]
+    assert pool.connections == []
+    assert all(c.is_closed() for c in pool.made)

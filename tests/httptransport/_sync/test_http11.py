@@ -7,7 +7,7 @@ import typing
 
 import pytest
 
-import httptransport._async._h1_head as _h1_head
+import httptransport._h1_head as _h1_head
 from httptransport import (
     ConnectionNotAvailable,
     HTTP11Connection,
@@ -370,7 +370,7 @@ def test_more_lean_path_edges() -> None:
     conn.request("GET", "http://example.com/", extensions={"timeout": {"read": 1}})
     assert stream.data_written.count(b"0\r\n\r\n") == 1
     assert conn.can_handle_request(ORIGIN)
-    assert not conn._usable(0.0) or conn.is_idle()
+    assert not conn.usable(0.0) or conn.is_idle()
     bad_requests = [
         Request("GE T", "http://example.com/", headers={"Host": "x"}),
         Request("GET", "http://example.com/", headers={"Host": "x"}, extensions={"target": "/ "}),

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Iterable, Iterator
 
 from ._models import URL, Extensions, HeaderTypes, Response
+from ._sync import ConnectionPool
 
 __all__ = ("request", "stream")
 
@@ -34,9 +35,6 @@ def request(
     Returns:
         The response, its body already read into ``response.content``.
     """
-    # Imported on use: the pool lives in a module that imports this package's models.
-    from ._sync import ConnectionPool  # type: ignore[import-not-found,unused-ignore]
-
     with ConnectionPool() as pool:
         response: Response = pool.request(
             method=method, url=url, headers=headers, content=content, extensions=extensions
@@ -68,8 +66,6 @@ def stream(
     Yields:
         The streaming response.
     """
-    from ._sync import ConnectionPool  # type: ignore[import-not-found,unused-ignore]
-
     with (
         ConnectionPool() as pool,
         pool.stream(

@@ -38,11 +38,13 @@ __all__ = (
     "Origin",
     "Request",
     "Response",
+    "build_request",
     "enforce_bytes",
     "enforce_headers",
     "enforce_stream",
     "enforce_url",
     "include_request_headers",
+    "timeouts",
 )
 
 HeadersAsSequence = Sequence[tuple[bytes | str, bytes | str]]
@@ -569,3 +571,60 @@ class Response:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+# Parsed URL strings: clients send many requests to few URLs, and parsing costs more
+# than everything else in building a request. Each hit still builds a new URL object.
+# Bounded in entries and in bytes: only URLs up to _CACHED_URL_MAX characters are kept.
+_parsed_urls: dict[bytes | str, tuple[bytes, bytes, int | None, bytes]] = {}
+_PARSED_URLS_MAX = 512
+_CACHED_URL_MAX = 2048
+
+
+def _cached_url(url: URL | bytes | str) -> URL:
+    if isinstance(url, (str, bytes)):
+        parts = _parsed_urls.get(url)
+        if parts is None:
+            parsed = enforce_url(url, name="url")
+            if len(url) > _CACHED_URL_MAX:
+                return parsed
+            if len(_parsed_urls) >= _PARSED_URLS_MAX:
+                _parsed_urls.clear()
+            _parsed_urls[url] = (parsed.scheme, parsed.host, parsed.port, parsed.target)
+            return parsed
+        return URL(scheme=parts[0], host=parts[1], port=parts[2], target=parts[3])
+    return enforce_url(url, name="url")
+
+
+def build_request(
+    method: bytes | str,
+    url: URL | bytes | str,
+    headers: HeaderTypes,
+    content: typing.Any,
+    extensions: Extensions | None,
+) -> Request:
+    """The request a pool's ``request()`` or ``stream()`` sends.
+
+    Arguments are checked and coerced as :class:`Request` does; ``Host`` and the body's
+    framing header are added when missing (:func:`include_request_headers`).
+    """
+    url = _cached_url(url)
+    header_list = include_request_headers(
+        enforce_headers(headers, name="headers"), url=url, content=content
+    )
+    return Request(
+        method=enforce_bytes(method, name="method"),
+        url=url,
+        headers=header_list,
+        content=content,
+        extensions=extensions,
+    )
+
+
+_NO_TIMEOUTS: typing.Mapping[str, float | None] = {}
+
+
+def timeouts(request: Request) -> typing.Mapping[str, float | None]:
+    """The request's ``timeout`` extension (``connect``, ``read``, ``write``, ``pool``);
+    an empty mapping when it sets none. A missing key means no timeout."""
+    return request.extensions.get("timeout") or _NO_TIMEOUTS

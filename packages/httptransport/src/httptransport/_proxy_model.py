@@ -13,6 +13,8 @@ import base64
 import ssl
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from ._exceptions import LocalProtocolError
+from ._headers import breaks_line, is_token
 from ._models import URL, HeaderTypes, enforce_bytes, enforce_headers
 
 __all__ = (
@@ -20,8 +22,10 @@ __all__ = (
     "PROXY_AUTHORIZATION",
     "SOCKS_PROXY_SCHEMES",
     "Proxy",
+    "authority",
     "basic_auth_header",
     "parse_proxy_url",
+    "proxy_headers",
     "redact_headers",
 )
 
@@ -81,6 +85,31 @@ def basic_auth_header(credentials: _Credentials) -> tuple[bytes, bytes]:
     """The ``Proxy-Authorization: Basic ...`` header for ``(username, password)``."""
     token = base64.b64encode(credentials[0] + b":" + credentials[1])
     return (b"Proxy-Authorization", b"Basic " + token)
+
+
+def proxy_headers(
+    headers: HeaderTypes, credentials: _Credentials | None
+) -> list[tuple[bytes, bytes]]:
+    """The headers for the proxy: Basic credentials first, then the caller's extras.
+
+    Raises:
+        LocalProtocolError: A header is not valid HTTP (checked here, once, because the
+            ``CONNECT`` request is written by hand).
+    """
+    extra = list(enforce_headers(headers, name="proxy_headers"))
+    for name, value in extra:
+        if is_token(name) is None or breaks_line(value) is not None:
+            raise LocalProtocolError(f"Invalid proxy header {name!r}.")
+    if credentials is not None and not any(n.lower() == PROXY_AUTHORIZATION for n, _ in extra):
+        extra.insert(0, basic_auth_header(credentials))
+    return extra
+
+
+def authority(host: bytes, port: int) -> bytes:
+    """``host:port`` as a request target, with brackets around an IPv6 address."""
+    if b":" in host:
+        return b"[%b]:%d" % (host, port)
+    return b"%b:%d" % (host, port)
 
 
 def redact_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -43,36 +43,19 @@ from netbackend_base import (
 )
 
 from .._exceptions import ConnectionNotAvailable
-from .._models import Origin, Request, Response
-from .._ssl import default_ssl_context
+from .._h2_adapter import import_h2
+from .._models import Origin, Request, Response, timeouts
+from .._ssl import alpn_ssl_context
 from .._trace import NO_TRACE, Trace, tracing_enabled
-from .http2 import INITIAL_MAX_STREAMS, AsyncHTTP2Connection, import_h2
+from .http2 import INITIAL_MAX_STREAMS, AsyncHTTP2Connection
 from .http11 import AsyncHTTP11Connection
 from .interfaces import AsyncConnectionInterface
 
-__all__ = ("AsyncHTTPConnection", "alpn_ssl_context", "check_protocols", "http11_ssl_context")
+__all__ = ("AsyncHTTPConnection", "check_protocols")
 
 logger = logging.getLogger("httptransport.connection")
 
 _TLS_SCHEMES = (b"https", b"wss")
-
-
-def http11_ssl_context() -> ssl.SSLContext:
-    """A new default TLS context that offers only ``http/1.1`` through ALPN."""
-    context = default_ssl_context()
-    context.set_alpn_protocols(["http/1.1"])
-    return context
-
-
-def alpn_ssl_context(http1: bool, http2: bool) -> ssl.SSLContext:
-    """A new default TLS context offering, through ALPN, the protocols enabled."""
-    context = default_ssl_context()
-    context.set_alpn_protocols(_alpn(http1, http2))
-    return context
-
-
-def _alpn(http1: bool, http2: bool) -> list[str]:
-    return (["http/1.1"] if http1 else []) + (["h2"] if http2 else [])
 
 
 def _retry_delays() -> Iterator[float]:
@@ -213,8 +196,7 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         return connection
 
     async def _connect(self, request: Request) -> AsyncNetworkStream:
-        timeouts = request.extensions.get("timeout") or {}
-        timeout = timeouts.get("connect")
+        timeout = timeouts(request).get("connect")
         backend = self._network_backend
         if backend is None:
             backend = self._network_backend = default_async_backend()
@@ -288,18 +270,14 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
             if self._multiplex and not self._connect_failed:
                 return INITIAL_MAX_STREAMS
             return 1
-        if type(connection) is AsyncHTTP11Connection:
-            return 1
-        return typing.cast(AsyncHTTP2Connection, connection).stream_capacity()
+        return connection.stream_capacity()
 
     def accepting(self) -> bool:
         """Whether it may take requests, now or later (not closed, failed or draining)."""
         connection = self._connection
         if connection is None:
             return not self._connect_failed
-        if type(connection) is AsyncHTTP11Connection:
-            return not connection.is_closed()
-        return typing.cast(AsyncHTTP2Connection, connection).accepting()
+        return connection.accepting()
 
     def is_available(self) -> bool:
         """Whether it could take a request now (one that may become HTTP/2 can while it
@@ -312,11 +290,14 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         """Whether it is idle and must not be reused."""
         return self._connection is not None and self._connection.has_expired()
 
-    def _usable(self, now: float) -> bool:
-        return self._connection is not None and self._connection._usable(now)
+    def usable(self, now: float) -> bool:
+        """Whether the protocol connection may take a request now (cheap; see
+        :meth:`AsyncConnectionInterface.usable`)."""
+        return self._connection is not None and self._connection.usable(now)
 
-    def _expired(self, now: float) -> bool:
-        return self._connection is not None and self._connection._expired(now)
+    def keepalive_expired(self, now: float) -> bool:
+        """Whether the protocol connection is idle past its keep-alive expiry."""
+        return self._connection is not None and self._connection.keepalive_expired(now)
 
     def is_idle(self) -> bool:
         """Whether it is connected with no request in progress."""

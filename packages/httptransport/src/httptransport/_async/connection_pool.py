@@ -44,7 +44,7 @@ cancellation. A request cancelled while queued, connecting, sending, waiting for
 head or streaming the body therefore always frees its slot.
 
 The async pool runs on one event loop thread, so its bookkeeping needs no lock
-(``AsyncPoolLock`` is a no-op); the generated sync pool takes a real lock for it.
+(``AsyncThreadLock`` is a no-op); the generated sync pool takes a real lock for it.
 The network backend, when not given, is found at the first request, because an async
 pool may be created before any event loop runs.
 """
@@ -66,14 +66,14 @@ from netbackend_base import (
 )
 
 from .._exceptions import ConnectionNotAvailable, PoolTimeout, UnsupportedProtocol
-from .._models import DEFAULT_PORTS, Origin, Request, Response
+from .._locks import AsyncThreadLock
+from .._models import DEFAULT_PORTS, Origin, Request, Response, timeouts
+from .._pool_logic import PoolLogic, Ticket
 from .._proxy_model import Proxy
-from ._pool_logic import AsyncPoolLock, PoolLogic, Ticket
-from .connection import AsyncHTTPConnection, alpn_ssl_context, check_protocols
+from .._ssl import alpn_ssl_context
+from .connection import AsyncHTTPConnection, check_protocols
 from .interfaces import AsyncConnectionInterface, AsyncRequestInterface
-
-if typing.TYPE_CHECKING:
-    from .http_proxy import AsyncProxyRoutes
+from .proxy_routing import AsyncProxyRoutes
 
 __all__ = ("AsyncConnectionPool",)
 
@@ -140,9 +140,6 @@ class AsyncConnectionPool(AsyncRequestInterface):
         check_protocols(http1, http2)
         self._proxy_routes: AsyncProxyRoutes | None = None
         if proxy is not None:
-            # Imported here: http_proxy builds on this module.
-            from .http_proxy import AsyncProxyRoutes
-
             self._proxy_routes = AsyncProxyRoutes(
                 proxy,
                 network_backend=network_backend,
@@ -174,7 +171,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         self._logic: PoolLogic[AsyncConnectionInterface] = PoolLogic(
             self._max_connections, self._max_keepalive_connections
         )
-        self._lock = AsyncPoolLock()
+        self._lock = AsyncThreadLock()
 
     # -- connections ----------------------------------------------------------------
 
@@ -232,8 +229,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         if not url.host:
             raise UnsupportedProtocol("Request URL is missing a host.")
         key = (scheme, url.host, url.port if url.port is not None else DEFAULT_PORTS[scheme])
-        timeouts = request.extensions.get("timeout")
-        pool_timeout = timeouts.get("pool") if timeouts else None
+        pool_timeout = timeouts(request).get("pool")
         if self._network_backend is None:
             self._network_backend = default_async_backend()
         reuse = True
@@ -245,7 +241,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
             try:
                 response = await connection.handle_async_request(request)
             except ConnectionNotAvailable:
-                if logic.tracked(connection) and _accepting(connection):
+                if logic.tracked(connection) and connection.accepting():
                     # A shared connection with no stream free after all: try again.
                     self._update_capacity(connection)
                     to_close = self._release(connection)
@@ -276,11 +272,9 @@ class AsyncConnectionPool(AsyncRequestInterface):
             return response
 
     def _update_capacity(self, connection: AsyncConnectionInterface) -> None:
-        capacity = getattr(connection, "stream_capacity", None)
-        if capacity is None:  # pragma: no cover - a custom connection
-            return
+        capacity = connection.stream_capacity()
         with self._lock:
-            woken = self._logic.set_capacity(connection, capacity())
+            woken = self._logic.set_capacity(connection, capacity)
         for ticket in woken:
             ticket.waiter.set()
 
@@ -311,16 +305,14 @@ class AsyncConnectionPool(AsyncRequestInterface):
                 await async_shielded(evict.aclose)
             connection = ticket.connection
             if connection is not None:
-                if ticket.shared or _usable(connection):
+                if ticket.shared or connection.usable(time.monotonic()):
                     return connection
                 # Dead or expired: close it, and open a new one in its slot.
                 with self._lock:
                     logic.swap_for_slot(ticket)
                 await async_shielded(connection.aclose)
             connection = self.create_connection(Origin(*key))
-            capacity = 1
-            if type(connection) is AsyncHTTPConnection and connection._multiplex:
-                capacity = connection.stream_capacity()
+            capacity = connection.stream_capacity()
             with self._lock:
                 others = logic.register(ticket, connection, capacity)
             for other in others:
@@ -354,11 +346,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         oldest = self._logic.oldest_idle()
         if oldest is None:
             return None
-        if type(oldest) is AsyncHTTPConnection:
-            expired = oldest._expired(time.monotonic())
-        else:
-            expired = oldest.has_expired()
-        if expired:
+        if oldest.keepalive_expired(time.monotonic()):
             self._logic.discard(oldest)
             return oldest
         return None
@@ -382,7 +370,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         logic = self._logic
         if logic.tracked(connection):
             self._update_capacity(connection)
-            reusable = _accepting(connection)
+            reusable = connection.accepting()
         else:
             reusable = connection.is_idle()
         with self._lock:
@@ -443,19 +431,6 @@ class AsyncConnectionPool(AsyncRequestInterface):
             f"{logic.queued_count} queued | Connections: {len(logic.connections) - idle} "
             f"active, {idle} idle]>"
         )
-
-
-def _accepting(connection: AsyncConnectionInterface) -> bool:
-    accepting = getattr(connection, "accepting", None)
-    if accepting is None:  # pragma: no cover - a custom connection
-        return not connection.is_closed()
-    return bool(accepting())
-
-
-def _usable(connection: AsyncConnectionInterface) -> bool:
-    if type(connection) is AsyncHTTPConnection:
-        return connection._usable(time.monotonic())
-    return connection.is_available() and not connection.has_expired()
 
 
 class _PoolBody:

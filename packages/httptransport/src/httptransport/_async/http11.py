@@ -6,7 +6,8 @@ A connection runs one request/response cycle at a time (``NEW`` -> ``ACTIVE`` ->
 ``IDLE`` -> ``ACTIVE`` ... -> ``CLOSED``). A cycle takes one of two paths:
 
 * The lean path, for the requests and responses that make up nearly all traffic
-  (its heads, with no I/O, are in ``_h1_head``, shared with the sync code). The
+  (its heads, with no I/O, are in :mod:`httptransport._h1_head`, shared with the sync
+  code). The
   request head is built straight into bytes after a strict check of every header (the
   same rules h11 enforces: token names, no control characters or surrounding
   whitespace in values, a ``Host`` header, and simple framing: one ``Content-Length``
@@ -58,15 +59,14 @@ from .._exceptions import (
     RemoteProtocolError,
     map_exceptions,
 )
-from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response
+from .._h1_head import parse_head, prepare_head
+from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
-from ._h1_head import parse_head, prepare_head
-from .interfaces import AsyncConnectionInterface
+from .interfaces import IDLE_POLL_AFTER, AsyncConnectionInterface
+from .traced_body import AsyncTracedBody
+from .upgrade_stream import AsyncHTTP11UpgradeStream
 
-if typing.TYPE_CHECKING:
-    import ssl
-
-__all__ = ("AsyncHTTP11Connection", "AsyncHTTP11UpgradeStream", "HTTPConnectionState")
+__all__ = ("IDLE_POLL_AFTER", "AsyncHTTP11Connection", "HTTPConnectionState")
 
 logger = logging.getLogger("httptransport.http11")
 
@@ -74,9 +74,6 @@ READ_NUM_BYTES = 64 * 1024
 MAX_HEAD_SIZE = 64 * 1024
 # Request bodies up to this size leave in the same write as the head.
 _COALESCE_LIMIT = 64 * 1024
-# An idle connection is checked for a close by the server before reuse only when it has
-# been idle at least this long; a fresher one is simply used (see the retry above).
-IDLE_POLL_AFTER = 1.0
 
 _IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"))
 
@@ -157,12 +154,9 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         reused = self._request_count > 0
         self._request_count += 1
         self._expire_at = None
-        timeouts = request.extensions.get("timeout")
-        if timeouts:
-            write_timeout = timeouts.get("write")
-            read_timeout = timeouts.get("read")
-        else:
-            write_timeout = read_timeout = None
+        timeout = timeouts(request)
+        write_timeout = timeout.get("write")
+        read_timeout = timeout.get("read")
         traced = tracing_enabled(request, logger)
         try:
             prepared = prepare_head(request)
@@ -185,7 +179,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             body = _FixedBody(self, body_length, keep_alive and response_keep_alive, read_timeout)
             response = Response(
                 status,
-                content=_traced(body, request) if traced else body,
+                content=AsyncTracedBody(body, request, logger) if traced else body,
                 extensions={
                     "http_version": b"HTTP/1.1",
                     "reason_phrase": reason,
@@ -425,7 +419,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             body = _H11Body(self, conn, read_timeout)
         response = Response(
             response_event.status_code,
-            content=_traced(body, request) if traced else body,
+            content=AsyncTracedBody(body, request, logger) if traced else body,
             extensions=extensions,
         )
         response.headers = headers
@@ -475,12 +469,12 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             return True
         return bool(self._network_stream.get_extra_info("is_readable"))
 
-    def _expired(self, now: float) -> bool:
+    def keepalive_expired(self, now: float) -> bool:
         """Whether its keep-alive expiry has passed (no socket poll)."""
         expire_at = self._expire_at
         return expire_at is not None and now > expire_at
 
-    def _usable(self, now: float) -> bool:
+    def usable(self, now: float) -> bool:
         """The pool's cheap reuse check: expiry always, a server close only when idle
         for a while (a fresh connection that the server closed is caught by the
         retry instead)."""
@@ -645,88 +639,3 @@ class _H11Body:
         if not self.complete:
             self.complete = True
             await self._conn._abort()
-
-
-class _TracedBody:
-    """Reports ``receive_response_body`` and ``response_closed`` around a body."""
-
-    __slots__ = ("_inner", "_request", "_trace")
-
-    def __init__(self, inner: _FixedBody | _H11Body, request: Request) -> None:
-        self._inner = inner
-        self._request = request
-        self._trace: Trace | None = None
-
-    @property
-    def complete(self) -> bool:
-        """Whether the inner body has been read to its end."""
-        return self._inner.complete
-
-    def __aiter__(self) -> _TracedBody:
-        return self
-
-    async def __anext__(self) -> bytes:
-        trace = self._trace
-        if trace is None:
-            request = self._request
-            trace = self._trace = Trace(
-                "receive_response_body", logger, request, {"request": request}
-            )
-            await trace.__aenter__()
-        try:
-            return await self._inner.__anext__()
-        except StopAsyncIteration:
-            await trace.__aexit__(None, None, None)
-            raise
-        except BaseException as exc:
-            await trace.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-
-    async def aclose(self) -> None:
-        """Close the inner body, reporting ``response_closed``."""
-        async with Trace("response_closed", logger, self._request):
-            await self._inner.aclose()
-
-
-def _traced(body: _FixedBody | _H11Body, request: Request) -> _TracedBody:
-    return _TracedBody(body, request)
-
-
-class AsyncHTTP11UpgradeStream(AsyncNetworkStream):
-    """The raw stream after ``Upgrade`` or ``CONNECT``, replaying bytes h11 read ahead.
-
-    Handed out as the response's ``network_stream`` extension.
-    """
-
-    def __init__(self, stream: AsyncNetworkStream, leading_data: bytes) -> None:
-        self._stream = stream
-        self._leading = bytes(leading_data)
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        """Return read-ahead bytes first, then read from the stream."""
-        leading = self._leading
-        if leading:
-            self._leading = leading[max_bytes:]
-            return leading[:max_bytes]
-        return await self._stream.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        """Write to the stream."""
-        await self._stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        """Close the stream."""
-        await self._stream.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> AsyncNetworkStream:
-        """Run TLS over the stream (for HTTPS through a CONNECT tunnel)."""
-        return await self._stream.start_tls(ssl_context, server_hostname, timeout)
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        """Ask the stream."""
-        return self._stream.get_extra_info(info)

@@ -5,7 +5,8 @@ Theory of operation
 One :class:`h2.connection.H2Connection` per network stream holds the whole protocol
 state; every call into it is synchronous, so on an event loop no lock is needed around
 it (the generated sync connection wraps each such section in a threading lock,
-``_state``). Requests run concurrently on the connection, each on its own stream
+``_lock``: see :mod:`httptransport._locks`). Requests run concurrently on the
+connection, each on its own stream
 (RFC 9113 section 5), and nothing runs in the background:
 
 * Reading. At most one request at a time is the *reader*: the first one that needs
@@ -47,13 +48,15 @@ it (the generated sync connection wraps each such section in a threading lock,
   replays them on another connection; with ``NO_ERROR`` the others finish normally,
   with an error code they fail. No new stream starts on a connection after GOAWAY.
 
-h2 is an optional dependency: it is imported the first time a connection is created.
+h2 is an optional dependency, imported the first time a connection is created; how we
+adapt it is in :mod:`httptransport._h2_adapter`, the header sections are checked and
+built by :mod:`httptransport._h2_headers`, and response bodies are
+:class:`AsyncHTTP2Body` (:mod:`.http2_body`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 import typing
 from collections import deque
@@ -62,164 +65,32 @@ from collections.abc import AsyncIterable
 from netbackend_base import AsyncEvent, AsyncNetworkStream, ReadTimeout, async_shielded
 
 from .._exceptions import ConnectionNotAvailable, LocalProtocolError, RemoteProtocolError
-from .._models import ByteStream, Origin, Request, Response
+from .._h2_adapter import CONNECTION_WINDOW, DEFAULT_WINDOW, H2, new_client_connection
+from .._h2_headers import request_headers, reset_error, response_fields
+from .._locks import AsyncThreadLock
+from .._models import ByteStream, Origin, Request, Response, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
-from ._pool_logic import AsyncPoolLock
-from .interfaces import AsyncConnectionInterface
+from .http2_body import AsyncHTTP2Body
+from .interfaces import IDLE_POLL_AFTER, AsyncConnectionInterface
+from .traced_body import AsyncTracedBody
 
-__all__ = (
-    "CONNECTION_WINDOW",
-    "PING_TIMEOUT",
-    "STREAM_WINDOW",
-    "AsyncHTTP2Connection",
-    "import_h2",
-)
+__all__ = ("INITIAL_MAX_STREAMS", "PING_TIMEOUT", "AsyncHTTP2Connection")
 
 logger = logging.getLogger("httptransport.http2")
 
 READ_NUM_BYTES = 64 * 1024
-# Our receive windows: how much the server may send before we acknowledge it. A stream
-# whose reader is slow buffers at most STREAM_WINDOW bytes here.
-STREAM_WINDOW = 1024 * 1024
-CONNECTION_WINDOW = 16 * 1024 * 1024
 # The concurrency limit assumed until the server's SETTINGS say otherwise (RFC 9113
 # section 6.5.2 recommends servers allow at least 100).
 INITIAL_MAX_STREAMS = 100
 # How long a keep-alive PING waits for its ACK when the request sets no read timeout.
 PING_TIMEOUT = 10.0
-INSTALL_HINT = "HTTP/2 needs the h2 package: pip install httptransport[http2]"
-
-# Request headers that are connection-specific and must not appear in HTTP/2 (RFC 9113
-# section 8.2.2); "te" is allowed with the value "trailers" only.
-_CONNECTION_SPECIFIC = frozenset(
-    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
-)
-
-_token = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+").fullmatch
-# Header names seen before, mapped to their lower-case form (checked once each).
-_names: dict[bytes, bytes] = {}
-_NAMES_MAX = 2048
-_SENSITIVE = frozenset((b"authorization", b"proxy-authorization"))
-_bad_value = re.compile(rb"[\r\n\x00]|^[ \t]|[ \t]$").search
-
-_h2: typing.Any = None
-
-
-def import_h2() -> typing.Any:
-    """Import h2 (once) and return its ``h2.connection`` module.
-
-    Raises:
-        ImportError: h2 is not installed; the message names the extra to install.
-    """
-    global _h2
-    if _h2 is None:
-        try:
-            import h2.config
-            import h2.connection
-            import h2.events
-            import h2.exceptions
-            import h2.settings
-            import h2.utilities
-        except ImportError as exc:
-            raise ImportError(INSTALL_HINT) from exc
-        _h2 = h2
-        _Events.bind(h2)
-        _Events.machine = _draining_state_machine(h2.connection)
-        _Events.connection = _client_connection(h2.connection)
-    return _h2.connection
-
-
-def _client_connection(module: typing.Any) -> typing.Any:
-    """h2's connection, with our HPACK decoder and minus a scan of every stream each time
-    a request starts.
-
-    The decoder (:class:`~httptransport._hpack.CachingDecoder`) remembers Huffman-decoded
-    header values, the largest cost of a response in h2's own.
-
-    h2 counts the open outbound streams (visiting all of them) whenever HEADERS open a
-    stream, to enforce SETTINGS_MAX_CONCURRENT_STREAMS. We enforce that limit ourselves
-    before opening a stream (``_open_stream``: our streams include every stream h2
-    still has open), so h2's count is only needed for the clean-up of closed streams it
-    does on the way, which is done every 64 streams instead.
-    """
-    from .._hpack import CachingDecoder
-
-    base = module.H2Connection
-
-    class ClientConnection(base):  # type: ignore[misc,valid-type]
-        _countdown = 0
-        decoder: typing.Any
-
-        def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
-            super().__init__(*args, **kwargs)
-            decoder = CachingDecoder()
-            decoder.max_header_list_size = self.decoder.max_header_list_size
-            self.decoder = decoder
-
-        @property
-        def open_outbound_streams(self) -> int:
-            self._countdown -= 1
-            if self._countdown <= 0:
-                self._countdown = 64
-                return int(base.open_outbound_streams.fget(self))
-            return 0
-
-    return ClientConnection
-
-
-def _draining_state_machine(module: typing.Any) -> typing.Any:
-    """h2's connection state machine, except that a received GOAWAY leaves it open.
-
-    h2 treats GOAWAY as the end of everything and rejects every later frame, but the
-    streams at or below ``last_stream_id`` are still being answered (RFC 9113 section
-    6.8). We keep receiving (and sending WINDOW_UPDATE, RST_STREAM) for them, and refuse
-    new streams ourselves.
-    """
-    base = module.H2ConnectionStateMachine
-    states = module.ConnectionState
-    inputs = module.ConnectionInputs
-    transitions = dict(base._transitions)
-    transitions[(states.CLIENT_OPEN, inputs.RECV_GOAWAY)] = (None, states.CLIENT_OPEN)
-    transitions[(states.IDLE, inputs.RECV_GOAWAY)] = (None, states.CLIENT_OPEN)
-    return type("DrainingStateMachine", (base,), {"_transitions": transitions})
-
-
-class _Events:
-    """h2's event classes, bound once h2 is imported (it is optional)."""
-
-    response: typing.Any = None
-    data: typing.Any = None
-    ended: typing.Any = None
-    reset: typing.Any = None
-    trailers: typing.Any = None
-    window: typing.Any = None
-    settings: typing.Any = None
-    terminated: typing.Any = None
-    ping_ack: typing.Any = None
-    h2_error: type[Exception] = Exception
-    protocol_error: type[Exception] = Exception
-    no_ids: type[Exception] = Exception
-    machine: typing.Any = None
-    never_indexed: typing.Any = None
-    connection: typing.Any = None
-
-    @classmethod
-    def bind(cls, h2: typing.Any) -> None:
-        events = h2.events
-        cls.response = events.ResponseReceived
-        cls.data = events.DataReceived
-        cls.ended = events.StreamEnded
-        cls.reset = events.StreamReset
-        cls.trailers = events.TrailersReceived
-        cls.window = events.WindowUpdated
-        cls.settings = events.RemoteSettingsChanged
-        cls.terminated = events.ConnectionTerminated
-        cls.ping_ack = events.PingAckReceived
-        cls.h2_error = h2.exceptions.H2Error
-        cls.protocol_error = h2.exceptions.ProtocolError
-        cls.no_ids = h2.exceptions.NoAvailableStreamIDError
-        # hpack's tuple type, as h2 re-exports it (hpack is h2's dependency, not ours).
-        cls.never_indexed = h2.utilities.NeverIndexedHeaderTuple
+# The opaque 8 bytes of our keep-alive PING (RFC 9113 section 6.7).
+_PING_PAYLOAD = b"htkeepal"
+# RST_STREAM error code for a stream we no longer want (RFC 9113 section 7).
+_CANCEL = 0x8
+# No connection carries more streams than there are stream ids (31 bits, RFC 9113
+# section 5.1.1), whatever SETTINGS_MAX_CONCURRENT_STREAMS says.
+_STREAM_IDS = 2**31
 
 
 class _Stream:
@@ -261,36 +132,13 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         *,
         keepalive_ping: float | None = None,
     ) -> None:
-        import_h2()
-        h2 = _h2
         self._origin = origin
         self._network_stream = stream
         self._keepalive_expiry = keepalive_expiry
         self._keepalive_ping = keepalive_ping
-        # Outgoing headers are checked and normalised by _request_headers (cheaper than
-        # h2's generic pass, which was the largest cost of a request after HPACK).
-        config = h2.config.H2Configuration(
-            client_side=True,
-            header_encoding=None,
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-            # Likewise incoming ones, by _response_fields.
-            validate_inbound_headers=False,
-            normalize_inbound_headers=False,
-        )
-        conn = _Events.connection(config=config)
-        conn.state_machine = _Events.machine()
-        codes = h2.settings.SettingCodes
-        conn.local_settings = h2.settings.Settings(
-            client=True,
-            initial_values={
-                codes.ENABLE_PUSH: 0,
-                codes.MAX_CONCURRENT_STREAMS: 100,
-                codes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
-            },
-        )
-        self._h2: typing.Any = conn  # an h2.connection.H2Connection
-        self._state = AsyncPoolLock()
+        self._h2: typing.Any = new_client_connection()  # an h2.connection.H2Connection
+        # Around every section that touches h2 or the stream table (see the module doc).
+        self._lock = AsyncThreadLock()
         self._streams: dict[int, _Stream] = {}
         self._waiting: dict[_Stream, None] = {}  # requests asleep with nothing delivered
         self._reading = False
@@ -323,12 +171,9 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             raise RuntimeError(
                 f"Attempted to send request to {request.url.origin} on connection to {self._origin}"
             )
-        timeouts = request.extensions.get("timeout")
-        if timeouts:
-            write_timeout = timeouts.get("write")
-            read_timeout = timeouts.get("read")
-        else:
-            write_timeout = read_timeout = None
+        timeout = timeouts(request)
+        write_timeout = timeout.get("write")
+        read_timeout = timeout.get("read")
         if (
             self._keepalive_ping is not None
             and not self._streams
@@ -337,7 +182,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         ):
             await self._check_alive(read_timeout if read_timeout is not None else PING_TIMEOUT)
         traced = tracing_enabled(request, logger)
-        headers = _request_headers(request)
+        headers = request_headers(request)
         body = request.stream
         end = type(body) is ByteStream and not b"".join(body)
         stream = self._open_stream(headers, end)
@@ -375,10 +220,10 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             await self._abandon(stream)
             raise
         trailers: list[tuple[bytes, bytes]] = []
-        body = _H2Body(self, stream, read_timeout, trailers)
+        body = AsyncHTTP2Body(self, stream, read_timeout, trailers)
         response = Response(
             status,
-            content=_TracedBody(body, request) if traced else body,
+            content=AsyncTracedBody(body, request, logger) if traced else body,
             extensions={
                 "http_version": b"HTTP/2",
                 "network_stream": self._network_stream,
@@ -387,7 +232,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             },
         )
         response.headers = headers
-        if stream.events and type(stream.events[-1]) is _Events.ended and len(stream.events) == 1:
+        if stream.events and type(stream.events[-1]) is H2.ended and len(stream.events) == 1:
             # Headers with END_STREAM: no body at all.
             stream.events.clear()
             body.complete = True
@@ -397,10 +242,10 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
     def _open_stream(self, headers: list[tuple[bytes, bytes]], end: bool) -> _Stream:
         """Start a stream with the request's HEADERS queued (the preface first, once).
 
-        One section under ``_state``: h2 hands out a stream id only when HEADERS are
+        One section under ``_lock``: h2 hands out a stream id only when HEADERS are
         sent on it, so taking the id and sending must not be split.
         """
-        with self._state:
+        with self._lock:
             if self._error is not None or self._closed or self._draining:
                 raise ConnectionNotAvailable()
             if len(self._streams) >= self._max_streams:
@@ -408,16 +253,16 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             conn = self._h2
             try:
                 stream_id = conn.get_next_available_stream_id()
-            except _Events.no_ids:
+            except H2.no_ids:
                 self._draining = True
                 raise ConnectionNotAvailable() from None
             try:
                 if not self._initiated:
                     self._initiated = True
                     conn.initiate_connection()
-                    conn.increment_flow_control_window(CONNECTION_WINDOW - 65535)
+                    conn.increment_flow_control_window(CONNECTION_WINDOW - DEFAULT_WINDOW)
                 conn.send_headers(stream_id, headers, end_stream=end)
-            except _Events.h2_error as exc:
+            except H2.h2_error as exc:
                 raise self._local_error(exc) from exc
             stream = _Stream(stream_id)
             self._streams[stream_id] = stream
@@ -445,12 +290,12 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 aclose = getattr(iterator, "aclose", None)
                 if not finished and aclose is not None:
                     await aclose()
-        with self._state:
+        with self._lock:
             if stream.events:
                 return
             try:
                 self._h2.end_stream(stream.id)
-            except _Events.h2_error as exc:
+            except H2.h2_error as exc:
                 raise self._local_error(exc) from exc
         await self._flush(timeout)
 
@@ -464,7 +309,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         conn = self._h2
         view = memoryview(chunk)
         while view:
-            with self._state:
+            with self._lock:
                 if stream.error is not None:
                     raise stream.error
                 if stream.events:
@@ -477,7 +322,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                             conn.send_data(
                                 stream.id, view[start : min(window, start + size)].tobytes()
                             )
-                    except _Events.h2_error as exc:
+                    except H2.h2_error as exc:
                         raise self._local_error(exc) from exc
                     view = view[window:]
                 else:
@@ -496,12 +341,12 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
     ) -> tuple[int, list[tuple[bytes, bytes]]]:
         while True:
             event = await self._next_event(stream, timeout)
-            if type(event) is _Events.response:
+            if type(event) is H2.response:
                 break
-            if type(event) is _Events.reset:
-                raise _reset_error(event)
+            if type(event) is H2.reset:
+                raise reset_error(event)
             # DATA or END_STREAM before any HEADERS: h2 rejects those itself.
-        return _response_fields(event.headers, head=True)
+        return response_fields(event.headers, head=True)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -516,7 +361,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
     async def _wait(self, stream: _Stream, timeout: float | None) -> None:
         """Sleep until the reader signals ``stream``, reading ourselves if nobody is."""
         while True:
-            with self._state:
+            with self._lock:
                 if stream.signalled:
                     stream.signalled = False
                     return
@@ -532,7 +377,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 try:
                     woken = await waiter.wait(timeout)
                 finally:
-                    with self._state:
+                    with self._lock:
                         stream.waiter = None
                         self._waiting.pop(stream, None)
                 if not woken:
@@ -542,7 +387,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 while not stream.signalled:
                     await self._receive(timeout)
             finally:
-                with self._state:
+                with self._lock:
                     self._reading = False
                     # Hand the socket to a request that still waits for something.
                     for other in self._waiting:
@@ -567,10 +412,10 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             error = RemoteProtocolError("Server disconnected.")
             self._fail(error)
             raise error
-        with self._state:
+        with self._lock:
             try:
                 events = self._h2.receive_data(data)
-            except _Events.h2_error as exc:
+            except H2.h2_error as exc:
                 error = RemoteProtocolError(str(exc) or type(exc).__name__)
                 error.__cause__ = exc
                 failure: RemoteProtocolError | None = error
@@ -588,20 +433,20 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         await self._flush(timeout)
 
     def _dispatch(self, events: list[typing.Any]) -> None:
-        """Hand each h2 event to its stream (called under ``_state``)."""
+        """Hand each h2 event to its stream (called under ``_lock``)."""
         streams = self._streams
         for event in events:
             kind = type(event)
             if (
-                kind is _Events.data
-                or kind is _Events.response
-                or kind is _Events.ended
-                or kind is _Events.trailers
-                or kind is _Events.reset
+                kind is H2.data
+                or kind is H2.response
+                or kind is H2.ended
+                or kind is H2.trailers
+                or kind is H2.reset
             ):
                 stream = streams.get(event.stream_id)
                 if stream is None:
-                    if kind is _Events.data:
+                    if kind is H2.data:
                         # An abandoned stream: give the bytes back to the connection window.
                         self._h2.acknowledge_received_data(
                             event.flow_controlled_length, event.stream_id
@@ -609,19 +454,19 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                     continue
                 stream.events.append(event)
                 self._signal(stream)
-            elif kind is _Events.window:
+            elif kind is H2.window:
                 if event.stream_id:
                     stream = streams.get(event.stream_id)
                     if stream is not None and stream.blocked:
                         self._signal(stream)
                 else:
                     self._signal_blocked()
-            elif kind is _Events.settings:
+            elif kind is H2.settings:
                 self._max_streams = self._h2.remote_settings.max_concurrent_streams
                 self._signal_blocked()
-            elif kind is _Events.terminated:
+            elif kind is H2.terminated:
                 self._goaway(event)
-            elif kind is _Events.ping_ack:
+            elif kind is H2.ping_ack:
                 ping = self._ping
                 if ping is not None:
                     self._signal(ping)
@@ -682,7 +527,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
 
     async def _flush(self, timeout: float | None) -> None:
         """Send whatever h2 has queued, unless another request is already sending it."""
-        with self._state:
+        with self._lock:
             if self._writing:
                 return
             data = self._h2.data_to_send()
@@ -692,37 +537,43 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         try:
             while True:
                 await self._network_stream.write(data, timeout)
-                with self._state:
+                with self._lock:
                     data = self._h2.data_to_send()
                     if not data:
                         self._writing = False
                         return
         except BaseException as exc:
             # A frame may be half written: the connection cannot be used any more.
-            with self._state:
+            with self._lock:
                 self._writing = False
                 self._fail(exc if isinstance(exc, Exception) else RemoteProtocolError(str(exc)))
             raise
 
     # -- ending streams ---------------------------------------------------------------
 
+    async def _consume(self, stream: _Stream, size: int, timeout: float | None) -> None:
+        """The body consumed ``size`` flow-controlled bytes: give them back as window."""
+        with self._lock:
+            self._h2.acknowledge_received_data(size, stream.id)
+        await self._flush(timeout)
+
     def _finish(self, stream: _Stream) -> None:
         """The stream is done (response read to its end): free its slot."""
-        with self._state:
+        with self._lock:
             self._streams.pop(stream.id, None)
             self._touch_idle()
 
     async def _abandon(self, stream: _Stream) -> None:
         """Reset a stream the request gave up on, and free its slot."""
-        with self._state:
+        with self._lock:
             owned = self._streams.pop(stream.id, None) is not None
             self._touch_idle()
             reset = False
             if owned and self._error is None:
                 try:
-                    self._h2.reset_stream(stream.id, error_code=8)  # CANCEL
+                    self._h2.reset_stream(stream.id, error_code=_CANCEL)
                     reset = True
-                except _Events.h2_error:
+                except H2.h2_error:
                     # Already closed on the wire (the server ended or reset it).
                     pass
         if reset:
@@ -744,8 +595,8 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         """PING an idle connection and wait for the ACK; close it if none comes."""
         ping = self._ping = _Stream(0)
         try:
-            with self._state:
-                self._h2.ping(b"htkeepal")
+            with self._lock:
+                self._h2.ping(_PING_PAYLOAD)
             await self._flush(timeout)
             try:
                 await self._wait(ping, timeout)
@@ -766,7 +617,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
 
     def stream_capacity(self) -> int:
         """How many requests it can carry at once (the server's stream limit)."""
-        return max(1, min(self._max_streams, 2**31))
+        return max(1, min(self._max_streams, _STREAM_IDS))
 
     def accepting(self) -> bool:
         """Whether it may take new requests, now or once a stream frees up."""
@@ -790,11 +641,14 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             return True
         return not self._reading and bool(self._network_stream.get_extra_info("is_readable"))
 
-    def _expired(self, now: float) -> bool:
+    def keepalive_expired(self, now: float) -> bool:
+        """Whether it is idle past its keep-alive expiry (no socket poll)."""
         expire_at = self._expire_at
         return not self._streams and expire_at is not None and now > expire_at
 
-    def _usable(self, now: float) -> bool:
+    def usable(self, now: float) -> bool:
+        """The pool's cheap reuse check: a stream free, and for an idle connection its
+        expiry, and a server close once idle for :data:`IDLE_POLL_AFTER` seconds."""
         if not self.is_available():
             return False
         if self._streams:
@@ -802,7 +656,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         expire_at = self._expire_at
         if expire_at is not None and now > expire_at:
             return False
-        if now - self._idle_since >= 1.0 and not self._reading:
+        if now - self._idle_since >= IDLE_POLL_AFTER and not self._reading:
             # An idle connection may have been closed by the server meanwhile.
             return not self._network_stream.get_extra_info("is_readable")
         return True
@@ -832,7 +686,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
     async def aclose(self) -> None:
         """Close the connection (telling the server with GOAWAY when possible)."""
         data = b""
-        with self._state:
+        with self._lock:
             if self._error is None:
                 if self._initiated and not self._writing:
                     try:
@@ -854,197 +708,3 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
 
     async def __aexit__(self, *args: object) -> None:
         await self.aclose()
-
-
-def _reset_error(event: typing.Any) -> RemoteProtocolError:
-    return RemoteProtocolError(f"The server reset the stream ({event.error_code!r}).")
-
-
-def _request_headers(request: Request) -> list[tuple[bytes, bytes]]:
-    """The request's HTTP/2 header list: pseudo-headers first, ``:authority`` from Host.
-
-    Does what h2's outbound validation and normalisation would (RFC 9113 section 8.2):
-    names lower-cased and checked as tokens, values free of CR, LF, NUL and surrounding
-    whitespace, connection-specific fields dropped, and credentials marked never to be
-    indexed by HPACK (RFC 7541 section 7.1.3).
-
-    Raises:
-        LocalProtocolError: A name or value HTTP/2 cannot carry.
-    """
-    url = request.url
-    authority: bytes | None = None
-    fields: list[tuple[bytes, bytes]] = []
-    for name, value in request.headers:
-        lowered = _names.get(name)
-        if lowered is None:
-            if _token(name) is None:
-                raise LocalProtocolError(f"Invalid HTTP/2 header name {name!r}.")
-            lowered = name.lower()
-            if len(_names) < _NAMES_MAX:
-                _names[name] = lowered
-        if value and _bad_value(value) is not None:
-            raise LocalProtocolError(f"Invalid HTTP/2 header value for {name!r}.")
-        if lowered == b"host":
-            if authority is None:
-                authority = value
-        elif lowered in _CONNECTION_SPECIFIC or (
-            lowered == b"te" and value.strip().lower() != b"trailers"
-        ):
-            continue
-        elif lowered in _SENSITIVE:
-            fields.append(_Events.never_indexed(lowered, value))
-        else:
-            fields.append((lowered, value))
-    if authority is None:
-        authority = url.host if url.port is None else b"%b:%d" % (url.host, url.port)
-    method = request.method
-    if _token(method) is None:
-        raise LocalProtocolError(f"Invalid HTTP/2 method {method!r}.")
-    target = url.target
-    if not target or _bad_value(target) is not None or b" " in target:
-        raise LocalProtocolError(f"Invalid HTTP/2 request target {target!r}.")
-    if method == b"CONNECT":
-        return [(b":method", method), (b":authority", authority), *fields]
-    return [
-        (b":method", method),
-        (b":authority", authority),
-        (b":scheme", url.scheme),
-        (b":path", target),
-        *fields,
-    ]
-
-
-# Response field names already found valid (RFC 9113 section 8.2: lower-case tokens,
-# not connection-specific); names repeat from response to response.
-_valid_names: set[bytes] = set()
-_lower_token = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-z]+").fullmatch
-
-
-def _response_fields(
-    fields: typing.Iterable[tuple[bytes, bytes]], *, head: bool
-) -> tuple[int, list[tuple[bytes, bytes]]]:
-    """Check a response head (``head``) or trailer section and split off ``:status``.
-
-    A malformed one (RFC 9113 section 8.1.1) fails the request.
-
-    Raises:
-        RemoteProtocolError: The section is malformed.
-    """
-    status = 0
-    headers: list[tuple[bytes, bytes]] = []
-    for name, value in fields:
-        if name not in _valid_names:
-            if name == b":status" and head and not headers and not status:
-                if len(value) != 3 or not value.isdigit():
-                    raise RemoteProtocolError(f"Malformed :status {value!r}.")
-                status = int(value)
-                continue
-            if _lower_token(name) is None or name in _CONNECTION_SPECIFIC:
-                raise RemoteProtocolError(f"Malformed response header name {name!r}.")
-            if len(_valid_names) < _NAMES_MAX:
-                _valid_names.add(name)
-        if value and _bad_value(value) is not None:
-            raise RemoteProtocolError(f"Malformed value of response header {name!r}.")
-        headers.append((name, value))
-    if head and not status:
-        raise RemoteProtocolError("Response without a :status.")
-    return status, headers
-
-
-class _H2Body:
-    """A response body read from its stream; DATA is acknowledged as it is consumed."""
-
-    __slots__ = ("_conn", "_stream", "_timeout", "_trailers", "complete")
-
-    def __init__(
-        self,
-        conn: AsyncHTTP2Connection,
-        stream: _Stream,
-        timeout: float | None,
-        trailers: list[tuple[bytes, bytes]],
-    ) -> None:
-        self._conn = conn
-        self._stream = stream
-        self._timeout = timeout
-        self._trailers = trailers
-        self.complete = False
-
-    def __aiter__(self) -> _H2Body:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self.complete:
-            raise StopAsyncIteration
-        conn = self._conn
-        stream = self._stream
-        try:
-            while True:
-                event = await conn._next_event(stream, self._timeout)
-                kind = type(event)
-                if kind is _Events.data:
-                    with conn._state:
-                        conn._h2.acknowledge_received_data(event.flow_controlled_length, stream.id)
-                    await conn._flush(self._timeout)
-                    if event.data:
-                        return bytes(event.data)
-                elif kind is _Events.ended:
-                    self.complete = True
-                    conn._finish(stream)
-                    raise StopAsyncIteration
-                elif kind is _Events.trailers:
-                    self._trailers.extend(_response_fields(event.headers, head=False)[1])
-                else:  # RST_STREAM
-                    raise _reset_error(event)
-        except StopAsyncIteration:
-            raise
-        except BaseException:
-            self.complete = True
-            await conn._abandon(stream)
-            raise
-
-    async def aclose(self) -> None:
-        """Close the body; an unfinished stream is reset (the connection stays open)."""
-        if not self.complete:
-            self.complete = True
-            await self._conn._abandon(self._stream)
-
-
-class _TracedBody:
-    """Reports ``receive_response_body`` and ``response_closed`` around a body."""
-
-    __slots__ = ("_inner", "_request", "_trace")
-
-    def __init__(self, inner: _H2Body, request: Request) -> None:
-        self._inner = inner
-        self._request = request
-        self._trace: Trace | None = None
-
-    @property
-    def complete(self) -> bool:
-        """Whether the inner body has been read to its end."""
-        return self._inner.complete
-
-    def __aiter__(self) -> _TracedBody:
-        return self
-
-    async def __anext__(self) -> bytes:
-        trace = self._trace
-        if trace is None:
-            request = self._request
-            trace = self._trace = Trace(
-                "receive_response_body", logger, request, {"request": request}
-            )
-            await trace.__aenter__()
-        try:
-            return await self._inner.__anext__()
-        except StopAsyncIteration:
-            await trace.__aexit__(None, None, None)
-            raise
-        except BaseException as exc:
-            await trace.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-
-    async def aclose(self) -> None:
-        """Close the inner body, reporting ``response_closed``."""
-        async with Trace("response_closed", logger, self._request):
-            await self._inner.aclose()

@@ -45,7 +45,7 @@ cancellation. A request cancelled while queued, connecting, sending, waiting for
 head or streaming the body therefore always frees its slot.
 
 The async pool runs on one event loop thread, so its bookkeeping needs no lock
-(``PoolLock`` is a no-op); the generated sync pool takes a real lock for it.
+(``ThreadLock`` is a no-op); the generated sync pool takes a real lock for it.
 The network backend, when not given, is found at the first request, because a sync
 pool may be created before any event loop runs.
 """
@@ -66,15 +66,15 @@ from netbackend_base import (
     shielded,
 )
 
-from .._async._pool_logic import PoolLock, PoolLogic, Ticket
 from .._exceptions import ConnectionNotAvailable, PoolTimeout, UnsupportedProtocol
-from .._models import DEFAULT_PORTS, Origin, Request, Response
+from .._locks import ThreadLock
+from .._models import DEFAULT_PORTS, Origin, Request, Response, timeouts
+from .._pool_logic import PoolLogic, Ticket
 from .._proxy_model import Proxy
-from .connection import HTTPConnection, alpn_ssl_context, check_protocols
+from .._ssl import alpn_ssl_context
+from .connection import HTTPConnection, check_protocols
 from .interfaces import ConnectionInterface, RequestInterface
-
-if typing.TYPE_CHECKING:
-    from .http_proxy import ProxyRoutes
+from .proxy_routing import ProxyRoutes
 
 __all__ = ("ConnectionPool",)
 
@@ -141,9 +141,6 @@ class ConnectionPool(RequestInterface):
         check_protocols(http1, http2)
         self._proxy_routes: ProxyRoutes | None = None
         if proxy is not None:
-            # Imported here: http_proxy builds on this module.
-            from .http_proxy import ProxyRoutes
-
             self._proxy_routes = ProxyRoutes(
                 proxy,
                 network_backend=network_backend,
@@ -175,7 +172,7 @@ class ConnectionPool(RequestInterface):
         self._logic: PoolLogic[ConnectionInterface] = PoolLogic(
             self._max_connections, self._max_keepalive_connections
         )
-        self._lock = PoolLock()
+        self._lock = ThreadLock()
 
     # -- connections ----------------------------------------------------------------
 
@@ -233,8 +230,7 @@ class ConnectionPool(RequestInterface):
         if not url.host:
             raise UnsupportedProtocol("Request URL is missing a host.")
         key = (scheme, url.host, url.port if url.port is not None else DEFAULT_PORTS[scheme])
-        timeouts = request.extensions.get("timeout")
-        pool_timeout = timeouts.get("pool") if timeouts else None
+        pool_timeout = timeouts(request).get("pool")
         if self._network_backend is None:
             self._network_backend = default_backend()
         reuse = True
@@ -246,7 +242,7 @@ class ConnectionPool(RequestInterface):
             try:
                 response = connection.handle_request(request)
             except ConnectionNotAvailable:
-                if logic.tracked(connection) and _accepting(connection):
+                if logic.tracked(connection) and connection.accepting():
                     # A shared connection with no stream free after all: try again.
                     self._update_capacity(connection)
                     to_close = self._release(connection)
@@ -277,11 +273,9 @@ class ConnectionPool(RequestInterface):
             return response
 
     def _update_capacity(self, connection: ConnectionInterface) -> None:
-        capacity = getattr(connection, "stream_capacity", None)
-        if capacity is None:  # pragma: no cover - a custom connection
-            return
+        capacity = connection.stream_capacity()
         with self._lock:
-            woken = self._logic.set_capacity(connection, capacity())
+            woken = self._logic.set_capacity(connection, capacity)
         for ticket in woken:
             ticket.waiter.set()
 
@@ -312,16 +306,14 @@ class ConnectionPool(RequestInterface):
                 shielded(evict.close)
             connection = ticket.connection
             if connection is not None:
-                if ticket.shared or _usable(connection):
+                if ticket.shared or connection.usable(time.monotonic()):
                     return connection
                 # Dead or expired: close it, and open a new one in its slot.
                 with self._lock:
                     logic.swap_for_slot(ticket)
                 shielded(connection.close)
             connection = self.create_connection(Origin(*key))
-            capacity = 1
-            if type(connection) is HTTPConnection and connection._multiplex:
-                capacity = connection.stream_capacity()
+            capacity = connection.stream_capacity()
             with self._lock:
                 others = logic.register(ticket, connection, capacity)
             for other in others:
@@ -355,11 +347,7 @@ class ConnectionPool(RequestInterface):
         oldest = self._logic.oldest_idle()
         if oldest is None:
             return None
-        if type(oldest) is HTTPConnection:
-            expired = oldest._expired(time.monotonic())
-        else:
-            expired = oldest.has_expired()
-        if expired:
+        if oldest.keepalive_expired(time.monotonic()):
             self._logic.discard(oldest)
             return oldest
         return None
@@ -383,7 +371,7 @@ class ConnectionPool(RequestInterface):
         logic = self._logic
         if logic.tracked(connection):
             self._update_capacity(connection)
-            reusable = _accepting(connection)
+            reusable = connection.accepting()
         else:
             reusable = connection.is_idle()
         with self._lock:
@@ -442,19 +430,6 @@ class ConnectionPool(RequestInterface):
             f"{logic.queued_count} queued | Connections: {len(logic.connections) - idle} "
             f"active, {idle} idle]>"
         )
-
-
-def _accepting(connection: ConnectionInterface) -> bool:
-    accepting = getattr(connection, "accepting", None)
-    if accepting is None:  # pragma: no cover - a custom connection
-        return not connection.is_closed()
-    return bool(accepting())
-
-
-def _usable(connection: ConnectionInterface) -> bool:
-    if type(connection) is HTTPConnection:
-        return connection._usable(time.monotonic())
-    return connection.is_available() and not connection.has_expired()
 
 
 class _PoolBody:

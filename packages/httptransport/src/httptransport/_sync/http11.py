@@ -7,7 +7,8 @@ A connection runs one request/response cycle at a time (``NEW`` -> ``ACTIVE`` ->
 ``IDLE`` -> ``ACTIVE`` ... -> ``CLOSED``). A cycle takes one of two paths:
 
 * The lean path, for the requests and responses that make up nearly all traffic
-  (its heads, with no I/O, are in ``_h1_head``, shared with the sync code). The
+  (its heads, with no I/O, are in :mod:`httptransport._h1_head`, shared with the sync
+  code). The
   request head is built straight into bytes after a strict check of every header (the
   same rules h11 enforces: token names, no control characters or surrounding
   whitespace in values, a ``Host`` header, and simple framing: one ``Content-Length``
@@ -53,21 +54,20 @@ import h11
 
 from netbackend_base import NetworkStream, ReadError, WriteError, shielded
 
-from .._async._h1_head import parse_head, prepare_head
 from .._exceptions import (
     ConnectionNotAvailable,
     LocalProtocolError,
     RemoteProtocolError,
     map_exceptions,
 )
-from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response
+from .._h1_head import parse_head, prepare_head
+from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
-from .interfaces import ConnectionInterface
+from .interfaces import IDLE_POLL_AFTER, ConnectionInterface
+from .traced_body import TracedBody
+from .upgrade_stream import HTTP11UpgradeStream
 
-if typing.TYPE_CHECKING:
-    import ssl
-
-__all__ = ("HTTP11Connection", "HTTP11UpgradeStream", "HTTPConnectionState")
+__all__ = ("IDLE_POLL_AFTER", "HTTP11Connection", "HTTPConnectionState")
 
 logger = logging.getLogger("httptransport.http11")
 
@@ -75,9 +75,6 @@ READ_NUM_BYTES = 64 * 1024
 MAX_HEAD_SIZE = 64 * 1024
 # Request bodies up to this size leave in the same write as the head.
 _COALESCE_LIMIT = 64 * 1024
-# An idle connection is checked for a close by the server before reuse only when it has
-# been idle at least this long; a fresher one is simply used (see the retry above).
-IDLE_POLL_AFTER = 1.0
 
 _IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"))
 
@@ -158,12 +155,9 @@ class HTTP11Connection(ConnectionInterface):
         reused = self._request_count > 0
         self._request_count += 1
         self._expire_at = None
-        timeouts = request.extensions.get("timeout")
-        if timeouts:
-            write_timeout = timeouts.get("write")
-            read_timeout = timeouts.get("read")
-        else:
-            write_timeout = read_timeout = None
+        timeout = timeouts(request)
+        write_timeout = timeout.get("write")
+        read_timeout = timeout.get("read")
         traced = tracing_enabled(request, logger)
         try:
             prepared = prepare_head(request)
@@ -186,7 +180,7 @@ class HTTP11Connection(ConnectionInterface):
             body = _FixedBody(self, body_length, keep_alive and response_keep_alive, read_timeout)
             response = Response(
                 status,
-                content=_traced(body, request) if traced else body,
+                content=TracedBody(body, request, logger) if traced else body,
                 extensions={
                     "http_version": b"HTTP/1.1",
                     "reason_phrase": reason,
@@ -426,7 +420,7 @@ class HTTP11Connection(ConnectionInterface):
             body = _H11Body(self, conn, read_timeout)
         response = Response(
             response_event.status_code,
-            content=_traced(body, request) if traced else body,
+            content=TracedBody(body, request, logger) if traced else body,
             extensions=extensions,
         )
         response.headers = headers
@@ -476,12 +470,12 @@ class HTTP11Connection(ConnectionInterface):
             return True
         return bool(self._network_stream.get_extra_info("is_readable"))
 
-    def _expired(self, now: float) -> bool:
+    def keepalive_expired(self, now: float) -> bool:
         """Whether its keep-alive expiry has passed (no socket poll)."""
         expire_at = self._expire_at
         return expire_at is not None and now > expire_at
 
-    def _usable(self, now: float) -> bool:
+    def usable(self, now: float) -> bool:
         """The pool's cheap reuse check: expiry always, a server close only when idle
         for a while (a fresh connection that the server closed is caught by the
         retry instead)."""
@@ -646,88 +640,3 @@ class _H11Body:
         if not self.complete:
             self.complete = True
             self._conn._abort()
-
-
-class _TracedBody:
-    """Reports ``receive_response_body`` and ``response_closed`` around a body."""
-
-    __slots__ = ("_inner", "_request", "_trace")
-
-    def __init__(self, inner: _FixedBody | _H11Body, request: Request) -> None:
-        self._inner = inner
-        self._request = request
-        self._trace: Trace | None = None
-
-    @property
-    def complete(self) -> bool:
-        """Whether the inner body has been read to its end."""
-        return self._inner.complete
-
-    def __iter__(self) -> _TracedBody:
-        return self
-
-    def __next__(self) -> bytes:
-        trace = self._trace
-        if trace is None:
-            request = self._request
-            trace = self._trace = Trace(
-                "receive_response_body", logger, request, {"request": request}
-            )
-            trace.__enter__()
-        try:
-            return self._inner.__next__()
-        except StopIteration:
-            trace.__exit__(None, None, None)
-            raise
-        except BaseException as exc:
-            trace.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-
-    def close(self) -> None:
-        """Close the inner body, reporting ``response_closed``."""
-        with Trace("response_closed", logger, self._request):
-            self._inner.close()
-
-
-def _traced(body: _FixedBody | _H11Body, request: Request) -> _TracedBody:
-    return _TracedBody(body, request)
-
-
-class HTTP11UpgradeStream(NetworkStream):
-    """The raw stream after ``Upgrade`` or ``CONNECT``, replaying bytes h11 read ahead.
-
-    Handed out as the response's ``network_stream`` extension.
-    """
-
-    def __init__(self, stream: NetworkStream, leading_data: bytes) -> None:
-        self._stream = stream
-        self._leading = bytes(leading_data)
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        """Return read-ahead bytes first, then read from the stream."""
-        leading = self._leading
-        if leading:
-            self._leading = leading[max_bytes:]
-            return leading[:max_bytes]
-        return self._stream.read(max_bytes, timeout)
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        """Write to the stream."""
-        self._stream.write(buffer, timeout)
-
-    def close(self) -> None:
-        """Close the stream."""
-        self._stream.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> NetworkStream:
-        """Run TLS over the stream (for HTTPS through a CONNECT tunnel)."""
-        return self._stream.start_tls(ssl_context, server_hostname, timeout)
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        """Ask the stream."""
-        return self._stream.get_extra_info(info)

@@ -5,28 +5,33 @@
 methods ``request()`` and ``stream()`` on top of the one method each implements,
 ``handle_request()``. :class:`ConnectionInterface` adds what a pool asks of
 a connection to decide whether it can take a request.
+
+The pool asks a connection nothing that this interface does not declare. httpcore's
+methods (``can_handle_request``, ``is_available``, ``has_expired``, ``is_idle``,
+``is_closed``, ``info``) are required; four more have defaults built from those, so a
+connection class written for httpcore works in our pool as it is, and ours override
+them with cheaper or more precise answers:
+
+* :meth:`~ConnectionInterface.stream_capacity`: how many requests at once (1);
+* :meth:`~ConnectionInterface.accepting`: whether it takes new requests at all;
+* :meth:`~ConnectionInterface.usable`: whether an idle one may be reused now;
+* :meth:`~ConnectionInterface.keepalive_expired`: whether its keep-alive expiry
+  has passed, without looking at the socket.
 """
 
 from __future__ import annotations
 
 import contextlib
-import typing
 from collections.abc import Iterable, Iterator
 
-from .._models import (
-    URL,
-    Extensions,
-    HeaderTypes,
-    Origin,
-    Request,
-    Response,
-    enforce_bytes,
-    enforce_headers,
-    enforce_url,
-    include_request_headers,
-)
+from .._models import URL, Extensions, HeaderTypes, Origin, Request, Response, build_request
 
-__all__ = ("ConnectionInterface", "RequestInterface")
+__all__ = ("IDLE_POLL_AFTER", "ConnectionInterface", "RequestInterface")
+
+# An idle connection is checked for a close by the server (a readability poll) before
+# reuse only when it has been idle at least this long: a fresher one is simply used, and
+# if the server did close it, the request is retried on a new connection.
+IDLE_POLL_AFTER = 1.0
 
 
 class RequestInterface:
@@ -48,7 +53,7 @@ class RequestInterface:
         Returns:
             The response, with its body read (``response.content``) and closed.
         """
-        request = _build_request(method, url, headers, content, extensions)
+        request = build_request(method, url, headers, content, extensions)
         response = self.handle_request(request)
         try:
             response.read()
@@ -70,7 +75,7 @@ class RequestInterface:
 
         The response is closed (its connection released) when the block exits.
         """
-        request = _build_request(method, url, headers, content, extensions)
+        request = build_request(method, url, headers, content, extensions)
         response = self.handle_request(request)
         try:
             yield response
@@ -117,41 +122,36 @@ class ConnectionInterface(RequestInterface):
         """Whether it is closed (or failed to connect)."""
         raise NotImplementedError()  # pragma: no cover
 
+    # What the pool asks beyond httpcore's interface: defaults built from the above.
 
-# Parsed URL strings: clients send many requests to few URLs, and parsing costs more
-# than everything else in building a request. Each hit still builds a new URL object.
-_parsed_urls: dict[bytes | str, tuple[bytes, bytes, int | None, bytes]] = {}
-_PARSED_URLS_MAX = 512
+    def stream_capacity(self) -> int:
+        """How many requests it can carry at once (re-read by the pool after each one).
 
+        Defaults to 1; an HTTP/2 connection reports the server's stream limit.
+        """
+        return 1
 
-def _url(url: URL | bytes | str) -> URL:
-    if isinstance(url, (str, bytes)):
-        parts = _parsed_urls.get(url)
-        if parts is None:
-            parsed = enforce_url(url, name="url")
-            if len(_parsed_urls) >= _PARSED_URLS_MAX:
-                _parsed_urls.clear()
-            _parsed_urls[url] = (parsed.scheme, parsed.host, parsed.port, parsed.target)
-            return parsed
-        return URL(scheme=parts[0], host=parts[1], port=parts[2], target=parts[3])
-    return enforce_url(url, name="url")
+    def accepting(self) -> bool:
+        """Whether it may take new requests, now or once one in progress is done.
 
+        ``False`` retires it from the pool once its requests are done (closed, failed,
+        or draining after GOAWAY). Defaults to ``not self.is_closed()``.
+        """
+        return not self.is_closed()
 
-def _build_request(
-    method: bytes | str,
-    url: URL | bytes | str,
-    headers: HeaderTypes,
-    content: typing.Any,
-    extensions: Extensions | None,
-) -> Request:
-    url = _url(url)
-    header_list = include_request_headers(
-        enforce_headers(headers, name="headers"), url=url, content=content
-    )
-    return Request(
-        method=enforce_bytes(method, name="method"),
-        url=url,
-        headers=header_list,
-        content=content,
-        extensions=extensions,
-    )
+    def usable(self, now: float) -> bool:
+        """Whether the pool may hand this idle connection to a request now.
+
+        Called with ``time.monotonic()`` on the request's path, so an override should
+        be cheap (ours poll the socket only after :data:`IDLE_POLL_AFTER` seconds idle).
+        Defaults to ``self.is_available() and not self.has_expired()``.
+        """
+        return self.is_available() and not self.has_expired()
+
+    def keepalive_expired(self, now: float) -> bool:
+        """Whether it is idle past its keep-alive expiry at ``now`` (``time.monotonic()``).
+
+        The pool asks this of its coldest idle connection on every request, so an
+        override must not touch the socket. Defaults to ``self.has_expired()``.
+        """
+        return self.has_expired()

@@ -1,8 +1,9 @@
 """Which request gets which connection: the pool's bookkeeping, with no I/O at all.
 
-Shared as is by the async and the sync pool (it is not generated). Every method runs
-to completion without awaiting, so in an async pool, where tasks only switch at an
-``await``, no lock is needed; the sync pool wraps each call in a threading lock.
+Shared as is by the async and the sync pool (it is sans-IO, so it is not generated). Every
+method runs to completion without awaiting, so in an async pool, where tasks only switch
+at an ``await``, no lock is needed; the sync pool wraps each call in a threading lock
+(see :mod:`httptransport._locks`).
 
 The model
 ---------
@@ -46,44 +47,12 @@ it holds: :meth:`PoolLogic.cancel`.
 
 from __future__ import annotations
 
-import threading
 import typing
 from collections import OrderedDict
 
-__all__ = ("AsyncPoolLock", "PoolLock", "PoolLogic", "Ticket")
+__all__ = ("PoolLogic", "Ticket")
 
 C = typing.TypeVar("C")
-
-
-class AsyncPoolLock:
-    """The async pool's lock around :class:`PoolLogic` calls: nothing at all.
-
-    The bookkeeping never awaits, so on a single-threaded event loop no other task can
-    interleave with it. The generated sync pool uses :class:`PoolLock` instead.
-    """
-
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
-
-class PoolLock:
-    """The sync pool's lock around :class:`PoolLogic` calls: a threading lock."""
-
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, *args: object) -> None:
-        self._lock.release()
 
 
 class Ticket(typing.Generic[C]):

@@ -1,43 +1,40 @@
 """The lean path's HTTP/1.1 heads, with no I/O at all: request heads built straight into
-bytes, response heads parsed in the plain case (see :mod:`.http11`).
+bytes, response heads parsed in the plain case (see :mod:`._async.http11`).
 
-Shared as is by the async and the sync connection (it is not generated), so the caches of
-names and header lines below exist once per process.
+Shared as is by the async and the sync connection (it is sans-IO, so it is not
+generated), so the cache of header lines below exists once per process.
+
+The lean parser accepts a subset of what RFC 9112 allows and hands everything else to
+h11, untouched, so it only has to be right about what it accepts:
+
+* the head is ``start-line *( field-line CRLF ) CRLF`` (section 2.1) with CRLF line
+  endings only: a bare CR or LF anywhere sends the head to h11, which rejects or
+  tolerates it as the RFC says (section 2.2);
+* the status line is ``HTTP/1.1``, a 2xx-9xx code and a reason of visible characters
+  (section 4);
+* a field line is ``field-name ":" OWS field-value OWS`` (section 5) with a token for
+  a name; obsolete line folding (section 5.2) goes to h11;
+* the body is framed by exactly one all-digits ``Content-Length`` (section 6.3, rule
+  5), or has none by rule (responses to HEAD, 204 and 304: rules 1 and 2); any
+  ``Transfer-Encoding`` (rules 3 and 4), several ``Content-Length`` fields or none at
+  all (a close-delimited body, rule 8) go to h11.
 """
 
 from __future__ import annotations
 
 import re
 
-from .._models import Request
+from ._headers import is_token, lower_name, valid_h1_value, valid_target
+from ._models import Request
 
 __all__ = ("parse_head", "prepare_head")
 
 _NO_BODY_STATUS = frozenset((204, 304))
 
-_token = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+").fullmatch
-# A header value as h11 accepts it on send: visible characters and obs-text, inner
-# spaces and tabs, nothing at either end.
-_valid_value = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?").fullmatch
-_valid_target = re.compile(rb"[\x21-\x7e\x80-\xff]+").fullmatch
 _head_chars = re.compile(rb"[\t\r\n\x20-\x7e\x80-\xff]*").fullmatch
+# status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4);
+# 1xx is left to h11, which skips informational responses.
 _status_line = re.compile(rb"HTTP/1\.1 ([2-9][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)").fullmatch
-
-# Header names seen before, mapped to their lower-case form: names repeat across
-# requests and responses, so each is checked against the token grammar only once.
-_names: dict[bytes, bytes] = {}
-_NAMES_MAX = 2048
-
-
-def _lower_name(name: bytes) -> bytes | None:
-    lowered = _names.get(name)
-    if lowered is None:
-        if _token(name) is None:
-            return None
-        lowered = name.lower()
-        if len(_names) < _NAMES_MAX:
-            _names[name] = lowered
-    return lowered
 
 
 def _has_close(value: bytes) -> bool:
@@ -52,10 +49,10 @@ def prepare_head(request: Request) -> tuple[bytes, int, bool] | None:
         for chunked. ``None`` when the request must go through h11.
     """
     method = request.method
-    if method == b"CONNECT" or _token(method) is None:
+    if method == b"CONNECT" or is_token(method) is None:
         return None
     target = request.url.target
-    if _valid_target(target) is None:
+    if valid_target(target) is None:
         return None
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     length = 0
@@ -63,8 +60,8 @@ def prepare_head(request: Request) -> tuple[bytes, int, bool] | None:
     has_host = False
     keep_alive = True
     for name, value in request.headers:
-        lowered = _lower_name(name)
-        if lowered is None or _valid_value(value) is None:
+        lowered = lower_name(name)
+        if lowered is None or valid_h1_value(value) is None:
             return None
         if lowered == b"host":
             has_host = True
@@ -105,7 +102,7 @@ def _header_line(line: bytes) -> tuple[tuple[bytes, bytes], int] | None:
     name, colon, value = line.partition(b":")
     if not colon:
         return None
-    lowered = _lower_name(name)
+    lowered = lower_name(name)
     if lowered is None:
         return None
     value = value.strip(b" \t")

@@ -1,0 +1,293 @@
+"""Tunnels through a SOCKS proxy: :class:`AsyncSOCKSBackend`.
+
+Theory of operation
+-------------------
+As for HTTP proxies (see :mod:`.tunnel`), the proxy sits under the normal
+connection machinery: :class:`AsyncSOCKSBackend` is a network backend whose
+``connect_tcp(host, port)`` connects to the SOCKS server and runs the SOCKS handshake
+for ``host:port``; the pool's ordinary connection then does TLS to the origin and
+speaks HTTP over the tunnel, with its retries, timeouts and traces. Every request
+(``http://`` too) goes through a tunnel: SOCKS has no forwarding mode.
+
+SOCKS5 messages are built by socksio (the ``httptransport[socks]`` extra, imported
+only when a SOCKS proxy is created); SOCKS4 requests are built here, because socksio
+refuses the empty user id most servers expect. Replies are read here exactly one
+message at a time. Each read and write of the
+handshake is bounded by the ``connect`` timeout, so a stalled server ends in
+:class:`ConnectTimeout`; a refusal, a hang-up or a reply that is not SOCKS ends in
+:class:`ProxyError` naming the reply code. Either way the socket is closed before the
+error propagates.
+
+Who resolves host names is chosen by the URL scheme, as curl does:
+
+* ``socks5h://`` and ``socks4a://``: the proxy (the name is sent as is);
+* ``socks5://`` and ``socks4://``: this client, before the handshake (``socks4``
+  can only carry an IPv4 address). The backend interface has no resolver, so the
+  system resolver runs in a helper thread that is polled without blocking the event
+  loop, within the ``connect`` timeout. IP literals skip resolution.
+
+Authentication: SOCKS5 offers username/password (RFC 1929) when credentials are
+given, next to "no authentication"; SOCKS4 sends the username as its user id.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+import typing
+
+from netbackend_base import (
+    AsyncNetworkBackend,
+    AsyncNetworkStream,
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    ReadTimeout,
+    WriteError,
+    WriteTimeout,
+)
+
+from .._exceptions import ProxyError
+from .._models import URL
+from .._proxy_model import authority
+from .tunnel import AsyncProxyBackend
+
+__all__ = ("SOCKS_INSTALL_HINT", "AsyncSOCKSBackend", "import_socksio")
+
+SOCKS_INSTALL_HINT = (
+    "Using a SOCKS proxy requires the socksio package: "
+    "pip install 'httptransport[socks]' (or pip install socksio)."
+)
+_DEFAULT_PORT = 1080
+_SOCKS5_AUTH_METHOD_NAMES = {0x00: "no authentication", 0x02: "username/password"}
+
+
+def import_socksio() -> typing.Any:
+    """Import socksio, or fail with an error that says how to install it.
+
+    Raises:
+        ImportError: socksio is not installed.
+    """
+    try:
+        import socksio
+    except ImportError as exc:
+        raise ImportError(SOCKS_INSTALL_HINT) from exc
+    return socksio
+
+
+def _code_name(enum: typing.Any, code: int) -> str:
+    try:
+        return str(enum(bytes([code])).name).lower().replace("_", " ")
+    except ValueError:
+        return "unknown reply code"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def _resolve(
+    backend: AsyncNetworkBackend, host: str, port: int, family: int, timeout: float | None
+) -> str:
+    """Resolve ``host`` with the system resolver without blocking the event loop.
+
+    Raises:
+        ConnectError: The name does not resolve (for ``family``).
+        ConnectTimeout: Resolution took longer than ``timeout``.
+    """
+    if _is_ip(host):
+        return host
+    outcome: list[typing.Any] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
+        except OSError as exc:
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="httptransport-resolve", daemon=True).start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.001
+    while not done.is_set():
+        if deadline is not None and time.monotonic() >= deadline:
+            raise ConnectTimeout(f"Timed out resolving {host!r} for the SOCKS proxy.")
+        await backend.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    result = outcome[0]
+    if isinstance(result, OSError) or not result:
+        raise ConnectError(f"Could not resolve {host!r} for the SOCKS proxy: {result}")
+    return str(result[0][4][0])
+
+
+class AsyncSOCKSBackend(AsyncProxyBackend):
+    """Tunnels through a SOCKS4/4a/5/5h proxy (see the module docstring).
+
+    Args:
+        proxy_url: The proxy (``socks5``, ``socks5h``, ``socks4`` or ``socks4a``).
+        credentials: ``(username, password)``, or ``None``.
+        network_backend: The real backend.
+        uds: Reach the proxy through this Unix socket.
+
+    Raises:
+        ImportError: socksio is not installed.
+    """
+
+    def __init__(
+        self,
+        proxy_url: URL,
+        credentials: tuple[bytes, bytes] | None = None,
+        network_backend: AsyncNetworkBackend | None = None,
+        uds: str | None = None,
+    ) -> None:
+        super().__init__(proxy_url, network_backend, None, uds)
+        self._socksio = import_socksio()
+        self._credentials = credentials
+
+    def default_port(self) -> int:
+        """SOCKS servers listen on 1080 by default."""
+        return _DEFAULT_PORT
+
+    async def handshake(
+        self, stream: AsyncNetworkStream, host: str, port: int, timeout: float | None
+    ) -> AsyncNetworkStream:
+        """Run the SOCKS handshake for ``host:port`` over ``stream``.
+
+        Raises:
+            ConnectError: ``socks5``/``socks4`` could not resolve ``host`` locally.
+            ConnectTimeout: The server or the resolver did not answer in time.
+            ProxyError: The server refused (reply code in the message), hung up,
+                or did not speak SOCKS.
+        """
+        scheme = self.proxy_url.scheme
+        try:
+            if scheme in (b"socks5", b"socks5h"):
+                if scheme == b"socks5":
+                    host = await _resolve(self._real_backend(), host, port, 0, timeout)
+                await self._socks5(stream, host, port, timeout)
+            else:
+                if scheme == b"socks4":
+                    host = await _resolve(self._real_backend(), host, port, socket.AF_INET, timeout)
+                await self._socks4(stream, host, port, timeout, scheme == b"socks4a")
+        except (ReadError, ReadTimeout, WriteError, WriteTimeout) as exc:
+            if isinstance(exc, (ReadTimeout, WriteTimeout)):
+                raise ConnectTimeout("Timed out during the SOCKS handshake.") from exc
+            raise ProxyError(
+                f"The SOCKS proxy broke the connection during the handshake: {exc}"
+            ) from exc
+        return stream
+
+    @staticmethod
+    async def _read_exact(stream: AsyncNetworkStream, size: int, timeout: float | None) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = await stream.read(size - len(data), timeout)
+            if not chunk:
+                raise ProxyError(
+                    "The SOCKS proxy closed the connection during the handshake"
+                    + (f" (after {data!r})." if data else ".")
+                )
+            data += chunk
+        return data
+
+    async def _socks5(
+        self, stream: AsyncNetworkStream, host: str, port: int, timeout: float | None
+    ) -> None:
+        socks5 = self._socksio.socks5
+        connection = socks5.SOCKS5Connection()
+        methods = [socks5.SOCKS5AuthMethod.NO_AUTH_REQUIRED]
+        if self._credentials is not None:
+            methods.append(socks5.SOCKS5AuthMethod.USERNAME_PASSWORD)
+        connection.send(socks5.SOCKS5AuthMethodsRequest(methods))
+        await stream.write(connection.data_to_send(), timeout)
+        reply = await self._read_exact(stream, 2, timeout)
+        if reply[0] != 5:
+            raise ProxyError(f"The proxy did not answer as a SOCKS5 server: {reply!r}")
+        method = reply[1]
+        if method == 0xFF:
+            raise ProxyError(
+                "The SOCKS5 proxy accepts none of the offered authentication methods "
+                f"({', '.join(_SOCKS5_AUTH_METHOD_NAMES[m[0]] for m in methods)}): "
+                "reply code 0xff."
+            )
+        if method not in (0x00, 0x02) or (method == 0x02 and self._credentials is None):
+            raise ProxyError(
+                f"The SOCKS5 proxy chose an authentication method that was not offered: "
+                f"0x{method:02x}."
+            )
+        connection.receive_data(reply)
+        if method == 0x02:
+            assert self._credentials is not None
+            username, password = self._credentials
+            connection.send(socks5.SOCKS5UsernamePasswordRequest(username, password))
+            await stream.write(connection.data_to_send(), timeout)
+            status = await self._read_exact(stream, 2, timeout)
+            if status != b"\x01\x00":
+                raise ProxyError(
+                    f"The SOCKS5 proxy rejected the username/password: status 0x{status[1]:02x}."
+                )
+            connection.receive_data(status)
+        connection.send(
+            socks5.SOCKS5CommandRequest.from_address(socks5.SOCKS5Command.CONNECT, (host, port))
+        )
+        await stream.write(connection.data_to_send(), timeout)
+        head = await self._read_exact(stream, 4, timeout)
+        if head[0] != 5:
+            raise ProxyError(f"The proxy did not answer as a SOCKS5 server: {head!r}")
+        target = authority(host.encode("idna"), port).decode("ascii")
+        if head[1] != 0:
+            name = _code_name(socks5.SOCKS5ReplyCode, head[1])
+            raise ProxyError(
+                f"The SOCKS5 proxy could not connect to {target}: reply code "
+                f"0x{head[1]:02x} ({name})."
+            )
+        # The bound address that follows is of no use to us, but must be consumed.
+        if head[3] == 1:
+            size = 4
+        elif head[3] == 4:
+            size = 16
+        elif head[3] == 3:
+            size = (await self._read_exact(stream, 1, timeout))[0]
+        else:
+            raise ProxyError(f"The SOCKS5 proxy sent an unknown address type 0x{head[3]:02x}.")
+        await self._read_exact(stream, size + 2, timeout)
+
+    async def _socks4(
+        self,
+        stream: AsyncNetworkStream,
+        host: str,
+        port: int,
+        timeout: float | None,
+        remote_dns: bool,
+    ) -> None:
+        socks4 = self._socksio.socks4
+        user_id = self._credentials[0] if self._credentials is not None else b""
+        # Built here rather than by socksio, which refuses an empty user id.
+        if remote_dns and not _is_ip(host):
+            address = b"\x00\x00\x00\x01"
+            trailer = host.encode("idna") + b"\x00"
+        else:
+            try:
+                address = socket.inet_aton(host)
+            except OSError:
+                raise ProxyError(f"SOCKS4 can only address IPv4 hosts, not {host!r}.") from None
+            trailer = b""
+        request = b"\x04\x01" + port.to_bytes(2, "big") + address + user_id + b"\x00" + trailer
+        await stream.write(request, timeout)
+        reply = await self._read_exact(stream, 8, timeout)
+        if reply[0] != 0:
+            raise ProxyError(f"The proxy did not answer as a SOCKS4 server: {reply!r}")
+        if reply[1] != 0x5A:
+            name = _code_name(socks4.SOCKS4ReplyCode, reply[1])
+            raise ProxyError(
+                f"The SOCKS4 proxy could not connect to {host}:{port}: reply code "
+                f"0x{reply[1]:02x} ({name})."
+            )

@@ -1,0 +1,112 @@
+"""HTTP/2 header sections, checked and built with no I/O (RFC 9113 section 8.2).
+
+h2's own validation and normalisation of headers is turned off (see
+:func:`~httptransport._h2_adapter.new_client_connection`) because it was the largest
+cost of a request after HPACK; the two functions here do the same work once per
+section: :func:`request_headers` for what we send, :func:`response_fields` for what we
+receive. The grammar itself is :mod:`._headers`'.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from ._exceptions import LocalProtocolError, RemoteProtocolError
+from ._h2_adapter import H2
+from ._headers import is_token, lower_name, unsafe_h2_value
+from ._models import Request
+
+__all__ = ("request_headers", "reset_error", "response_fields")
+
+# Request headers that are connection-specific and must not appear in HTTP/2 (RFC 9113
+# section 8.2.2); "te" is allowed with the value "trailers" only.
+_CONNECTION_SPECIFIC = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
+)
+_SENSITIVE = frozenset((b"authorization", b"proxy-authorization"))
+
+
+def reset_error(event: typing.Any) -> RemoteProtocolError:
+    """The error a request sees when the server resets its stream (RST_STREAM)."""
+    return RemoteProtocolError(f"The server reset the stream ({event.error_code!r}).")
+
+
+def request_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    """The request's HTTP/2 header list: pseudo-headers first, ``:authority`` from Host.
+
+    Does what h2's outbound validation and normalisation would (RFC 9113 section 8.2):
+    names lower-cased and checked as tokens, values free of CR, LF, NUL and surrounding
+    whitespace, connection-specific fields dropped, and credentials marked never to be
+    indexed by HPACK (RFC 7541 section 7.1.3).
+
+    Raises:
+        LocalProtocolError: A name or value HTTP/2 cannot carry.
+    """
+    url = request.url
+    authority: bytes | None = None
+    fields: list[tuple[bytes, bytes]] = []
+    for name, value in request.headers:
+        lowered = lower_name(name)
+        if lowered is None:
+            raise LocalProtocolError(f"Invalid HTTP/2 header name {name!r}.")
+        if value and unsafe_h2_value(value) is not None:
+            raise LocalProtocolError(f"Invalid HTTP/2 header value for {name!r}.")
+        if lowered == b"host":
+            if authority is None:
+                authority = value
+        elif lowered in _CONNECTION_SPECIFIC or (
+            lowered == b"te" and value.strip().lower() != b"trailers"
+        ):
+            continue
+        elif lowered in _SENSITIVE:
+            fields.append(H2.never_indexed(lowered, value))
+        else:
+            fields.append((lowered, value))
+    if authority is None:
+        authority = url.host if url.port is None else b"%b:%d" % (url.host, url.port)
+    method = request.method
+    if is_token(method) is None:
+        raise LocalProtocolError(f"Invalid HTTP/2 method {method!r}.")
+    target = url.target
+    if not target or unsafe_h2_value(target) is not None or b" " in target:
+        raise LocalProtocolError(f"Invalid HTTP/2 request target {target!r}.")
+    if method == b"CONNECT":
+        return [(b":method", method), (b":authority", authority), *fields]
+    return [
+        (b":method", method),
+        (b":authority", authority),
+        (b":scheme", url.scheme),
+        (b":path", target),
+        *fields,
+    ]
+
+
+def response_fields(
+    fields: typing.Iterable[tuple[bytes, bytes]], *, head: bool
+) -> tuple[int, list[tuple[bytes, bytes]]]:
+    """Check a response head (``head``) or trailer section and split off ``:status``.
+
+    A malformed one (RFC 9113 section 8.1.1) fails the request.
+
+    Raises:
+        RemoteProtocolError: The section is malformed.
+    """
+    status = 0
+    headers: list[tuple[bytes, bytes]] = []
+    for name, value in fields:
+        # Names are lower-case tokens (RFC 9113 section 8.2); lower_name remembers them.
+        if lower_name(name) != name:
+            if name == b":status" and head and not headers and not status:
+                if len(value) != 3 or not value.isdigit():
+                    raise RemoteProtocolError(f"Malformed :status {value!r}.")
+                status = int(value)
+                continue
+            raise RemoteProtocolError(f"Malformed response header name {name!r}.")
+        if name in _CONNECTION_SPECIFIC:
+            raise RemoteProtocolError(f"Malformed response header name {name!r}.")
+        if value and unsafe_h2_value(value) is not None:
+            raise RemoteProtocolError(f"Malformed value of response header {name!r}.")
+        headers.append((name, value))
+    if head and not status:
+        raise RemoteProtocolError("Response without a :status.")
+    return status, headers
