@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
-from httptransport._locks import AsyncThreadLock, ThreadLock
 from httptransport._pool_logic import PoolLogic, Ticket
 
 A = ("http", "a", 80)
@@ -184,27 +182,6 @@ def test_cost_does_not_grow_with_waiters() -> None:
 
     small, large = run(1000), run(20000)
     assert large < small * 10  # an O(N) scan would be ~20x slower
-
-
-def test_locks() -> None:
-    """The async lock is a no-op; the sync one excludes other threads."""
-    with AsyncThreadLock():
-        pass
-    lock = ThreadLock()
-    results: list[bool] = []
-
-    def try_lock() -> None:
-        acquired = lock._lock.acquire(blocking=False)
-        results.append(acquired)
-        if acquired:
-            lock._lock.release()
-
-    with lock:
-        other = threading.Thread(target=try_lock)
-        other.start()
-        other.join()
-    try_lock()
-    assert results == [False, True]
 
 
 def _open_shared(logic: PoolLogic[str], key: object, name: str, capacity: int) -> Ticket[str]:

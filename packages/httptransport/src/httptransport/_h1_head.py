@@ -99,6 +99,8 @@ _PLAIN, _LENGTH, _CLOSE = 0, 1, 2
 
 def _header_line(line: bytes) -> tuple[tuple[bytes, bytes], int] | None:
     """Split and check one header line: ``((name, value), kind)``, or ``None`` for h11."""
+    # field-line = field-name ":" OWS field-value OWS (RFC 9112 section 5); a line that
+    # starts with whitespace is obsolete folding (section 5.2) and fails the token check.
     name, colon, value = line.partition(b":")
     if not colon:
         return None
@@ -112,6 +114,7 @@ def _header_line(line: bytes) -> tuple[tuple[bytes, bytes], int] | None:
             return None
         kind = _LENGTH
     elif lowered == b"transfer-encoding":
+        # Transfer codings (RFC 9112 section 6.1, and section 6.3 rules 3 and 4): h11.
         return None
     elif lowered == b"connection" and _has_close(value):
         kind = _CLOSE
@@ -128,6 +131,8 @@ def parse_head(
         must handle this response.
     """
     lines = head.split(b"\r\n")
+    # Lines end in CRLF only (RFC 9112 section 2.1); a bare CR or LF, or a control
+    # character, goes to h11, which applies section 2.2's leniencies or refuses.
     if (
         _head_chars(head) is None
         or head.count(b"\n") != len(lines) - 1
@@ -154,12 +159,16 @@ def parse_head(
         header, kind = parsed
         if kind:
             if kind == _LENGTH:
+                # Several Content-Length fields (RFC 9112 section 6.3, rule 5): h11's call.
                 if length >= 0:
                     return None
                 length = int(header[1])
             else:
                 keep_alive = False
         headers.append(header)
+    # RFC 9112 section 6.3: a response to HEAD, and 204 and 304, end at the head (rules
+    # 1 and 2); otherwise, without a Content-Length the body runs to the close (rule 8),
+    # which h11 reads.
     if method == b"HEAD" or status in _NO_BODY_STATUS:
         length = 0
     elif length < 0:

@@ -41,6 +41,9 @@ CONNECTION_WINDOW = 16 * 1024 * 1024
 # what the server could open towards us: nothing).
 MAX_CONCURRENT_STREAMS = 100
 
+# How often (in streams opened) h2 is let count its open streams; see _client_connection.
+_COUNT_STREAMS_EVERY = 64
+
 _h2: typing.Any = None
 
 
@@ -132,7 +135,7 @@ def _client_connection(module: typing.Any) -> typing.Any:
         def open_outbound_streams(self) -> int:
             self._countdown -= 1
             if self._countdown <= 0:
-                self._countdown = 64
+                self._countdown = _COUNT_STREAMS_EVERY
                 return int(base.open_outbound_streams.fget(self))
             return 0
 

@@ -91,6 +91,10 @@ _CANCEL = 0x8
 # No connection carries more streams than there are stream ids (31 bits, RFC 9113
 # section 5.1.1), whatever SETTINGS_MAX_CONCURRENT_STREAMS says.
 _STREAM_IDS = 2**31
+# How long closing may spend telling the server with GOAWAY before it just hangs up.
+_GOAWAY_WRITE_TIMEOUT = 1.0
+# GOAWAY error code of a graceful shutdown (RFC 9113 section 7).
+_NO_ERROR = 0x0
 
 
 class _Stream:
@@ -488,7 +492,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
     def _goaway(self, event: typing.Any) -> None:
         self._draining = True
         last = event.last_stream_id
-        graceful = event.error_code == 0
+        graceful = event.error_code == _NO_ERROR
         for stream_id, stream in list(self._streams.items()):
             if stream_id > last:
                 # Never processed (RFC 9113 section 6.8): safe to send again elsewhere.
@@ -698,7 +702,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             self._closed = True
         if data:
             try:
-                await self._network_stream.write(data, 1.0)
+                await self._network_stream.write(data, _GOAWAY_WRITE_TIMEOUT)
             except Exception:
                 pass
         await self._network_stream.aclose()

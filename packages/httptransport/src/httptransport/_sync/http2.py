@@ -92,6 +92,10 @@ _CANCEL = 0x8
 # No connection carries more streams than there are stream ids (31 bits, RFC 9113
 # section 5.1.1), whatever SETTINGS_MAX_CONCURRENT_STREAMS says.
 _STREAM_IDS = 2**31
+# How long closing may spend telling the server with GOAWAY before it just hangs up.
+_GOAWAY_WRITE_TIMEOUT = 1.0
+# GOAWAY error code of a graceful shutdown (RFC 9113 section 7).
+_NO_ERROR = 0x0
 
 
 class _Stream:
@@ -489,7 +493,7 @@ class HTTP2Connection(ConnectionInterface):
     def _goaway(self, event: typing.Any) -> None:
         self._draining = True
         last = event.last_stream_id
-        graceful = event.error_code == 0
+        graceful = event.error_code == _NO_ERROR
         for stream_id, stream in list(self._streams.items()):
             if stream_id > last:
                 # Never processed (RFC 9113 section 6.8): safe to send again elsewhere.
@@ -699,7 +703,7 @@ class HTTP2Connection(ConnectionInterface):
             self._closed = True
         if data:
             try:
-                self._network_stream.write(data, 1.0)
+                self._network_stream.write(data, _GOAWAY_WRITE_TIMEOUT)
             except Exception:
                 pass
         self._network_stream.close()

@@ -36,6 +36,7 @@ logger = logging.getLogger("httptransport.proxy")
 
 # A proxy's reply head larger than this is not a reply we can use.
 _MAX_REPLY_HEAD = 64 * 1024
+_READ_NUM_BYTES = 64 * 1024
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: ([^\r\n]*))?")
 
 
@@ -119,7 +120,7 @@ class HTTPTunnelBackend(ProxyBackend):
                 break
             if len(buffer) > _MAX_REPLY_HEAD:
                 raise ProxyError("The proxy's reply to CONNECT has an oversized head.")
-            chunk = stream.read(65536, timeout)
+            chunk = stream.read(_READ_NUM_BYTES, timeout)
             if not chunk:
                 if buffer:
                     raise ProxyError(
