@@ -1,4 +1,4 @@
-"""Harness and servers for the cross-backend conformance suite.
+"""Harness and fixtures for the cross-backend conformance suite.
 
 Every test in this directory is written once, as an ``async`` function against the
 small adapter :class:`Net` below, and runs once per backend variant:
@@ -12,8 +12,9 @@ A variant whose package is not installed is skipped. ``--netbackend=module:Class
 the ``NETBACKEND_CONFORMANCE`` environment variable) replaces the four variants with a
 third-party backend; see README.md.
 
-The servers are plain threads with blocking sockets, bound to 127.0.0.1 / ::1 only, so
-they behave the same whichever event loop (or none) the client runs on.
+The servers behind the fixtures live in ``servers.py`` beside this file: plain threads
+with blocking sockets, bound to 127.0.0.1 / ::1 only, so they behave the same whichever
+event loop (or none) the client runs on.
 """
 
 from __future__ import annotations
@@ -21,18 +22,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import importlib
+import importlib.util
 import inspect
 import os
-import queue
 import random
-import select
 import socket
 import ssl
-import struct
+import sys
 import tempfile
-import threading
+import types
 import typing
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
@@ -75,11 +74,6 @@ _SETS = {
 
 def _expected_variants() -> frozenset[str]:
     return _SETS.get(os.environ.get(_SET_VAR, ""), frozenset())
-
-
-# How long the servers' own waits may take before the harness calls it a bug; far above
-# anything a passing test needs, only there so a broken backend cannot hang the run.
-GUARD = 10.0
 
 
 # --------------------------------------------------------------------------- options
@@ -275,6 +269,13 @@ class Stream:
         return b"".join(chunks)
 
 
+@dataclasses.dataclass
+class Caught:
+    """What :meth:`Net.raises_exactly` caught."""
+
+    value: Exception | None = None
+
+
 class Net:
     """The backend under test behind one async interface, plus test helpers."""
 
@@ -319,19 +320,32 @@ class Net:
         )
         return Stream(raw, self.is_async, self.streams)
 
+    async def resolve(
+        self, host: str, family: int = socket.AF_UNSPEC, timeout: float | None = None
+    ) -> list[str]:
+        addresses = await self._call("resolve", host, family=family, timeout=timeout)
+        assert isinstance(addresses, list), f"resolve() returned {type(addresses).__name__}"
+        assert all(isinstance(address, str) for address in addresses), addresses
+        return addresses
+
     def require_async(self) -> None:
         if not self.is_async:
             pytest.skip("cancellation only exists for async backends")
 
     @contextlib.contextmanager
-    def raises_exactly(self, expected: type[Exception]) -> Iterator[None]:
-        """Expect exactly ``expected`` (not a subclass, not an ``OSError``, not a group)."""
+    def raises_exactly(self, expected: type[Exception]) -> Iterator[Caught]:
+        """Expect exactly ``expected`` (not a subclass, not an ``OSError``, not a group).
+
+        The ``with`` target receives the exception as ``.value`` once the block is left.
+        """
+        caught = Caught()
         try:
-            yield
+            yield caught
         except Exception as exc:
             if type(exc) is not expected:
                 kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
                 pytest.fail(f"expected exactly {expected.__name__}, got {kind}: {exc!r}")
+            caught.value = exc
             return
         pytest.fail(f"{expected.__name__} was not raised")
 
@@ -355,241 +369,34 @@ async def net(backend_case: BackendCase) -> AsyncIterator[Net]:
 # --------------------------------------------------------------------------- servers
 
 
-class ThreadedServer:
-    """A listening socket served by threads: one accept loop, one thread per connection.
+def _load_servers() -> types.ModuleType:
+    """Load ``servers.py`` beside this file, once (cached in ``sys.modules``).
 
-    ``handler`` runs in its own thread per accepted connection (``None`` keeps accepted
-    connections open and idle until :meth:`close_connections`). Every accepted socket
-    also goes to :attr:`accepted`, so a test can act on the server side of its connection.
+    The tests run with ``--import-mode=importlib``, where neither ``import servers`` nor
+    a relative import finds a sibling module, so it is loaded by path.
     """
-
-    def __init__(
-        self,
-        listener: socket.socket,
-        handler: Callable[[socket.socket], None] | None,
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self.listener = listener
-        self.address: typing.Any = listener.getsockname()
-        self._handler = handler
-        self._tls = tls
-        self.accepted: queue.Queue[socket.socket] = queue.Queue()
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._active = 0
-        self._conns: set[socket.socket] = set()
-        self._threads: list[threading.Thread] = []
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._stopping = False
-        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
-        self._acceptor.start()
-
-    @property
-    def host(self) -> str:
-        return str(self.address[0])
-
-    @property
-    def port(self) -> int:
-        return int(self.address[1])
-
-    def _accept_loop(self) -> None:
-        while True:
-            readable, _, _ = select.select([self.listener, self._wake_r], [], [])
-            if self._wake_r in readable:
-                return
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                continue
-            with self._lock:
-                if self._stopping:
-                    conn.close()
-                    return
-                self._conns.add(conn)
-                self._active += 1
-            self.accepted.put(conn)
-            if self._handler is None and self._tls is None:
-                continue
-            thread = threading.Thread(target=self._run, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _run(self, conn: socket.socket) -> None:
-        current = conn
+    name = "_netbackend_conformance_servers"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("servers.py"))
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        # Registered before it runs: dataclasses look their module up in sys.modules.
+        sys.modules[name] = module
         try:
-            if self._tls is not None:
-                # Swap before the handshake: wrapping detaches ``conn``, and stop() must
-                # be able to wake a handshake that a silent client leaves hanging.
-                current = self._tls.wrap_socket(
-                    conn, server_side=True, do_handshake_on_connect=False
-                )
-                self._swap(conn, current)
-                current.do_handshake()
-            if self._handler is not None:
-                self._handler(current)
-        except OSError:
-            # Clients in this suite misbehave on purpose (bad certificates, timeouts,
-            # abrupt closes); the server side of that is not what is under test.
-            pass
-        finally:
-            current.close()
-            with self._lock:
-                self._conns.discard(current)
-                self._active -= 1
-                self._idle.notify_all()
-
-    def _swap(self, old: socket.socket, new: socket.socket) -> None:
-        with self._lock:
-            self._conns.discard(old)
-            self._conns.add(new)
-            stopping = self._stopping
-        if stopping:
-            _shutdown(new)
-
-    def next_connection(self) -> socket.socket:
-        """The server side of the next accepted connection."""
-        return self.accepted.get(timeout=GUARD)
-
-    def close_connections(self) -> None:
-        """Close the server side of every open connection (handler-less servers)."""
-        with self._lock:
-            conns = list(self._conns)
-            if self._handler is None and self._tls is None:
-                self._conns.clear()
-                self._active = 0
-                self._idle.notify_all()
-        for conn in conns:
-            if self._handler is None and self._tls is None:
-                conn.close()
-            else:
-                _shutdown(conn)
-
-    def wait_idle(self, timeout: float = GUARD) -> bool:
-        """Wait until no connection is open on the server side; ``False`` on timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._active == 0, timeout)
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopping = True
-        self._wake_w.send(b"x")
-        self._acceptor.join(GUARD)
-        self.listener.close()
-        self.close_connections()
-        for thread in self._threads:
-            thread.join(GUARD)
-        self._wake_r.close()
-        self._wake_w.close()
-        assert not self._acceptor.is_alive(), "server accept loop did not stop"
-        alive = [thread for thread in self._threads if thread.is_alive()]
-        assert not alive, "a server connection thread did not stop"
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return module
 
 
-def _shutdown(sock: socket.socket) -> None:
-    # socket.socket.shutdown, not SSLSocket.shutdown: the latter drops the TLS state
-    # under a thread that may be blocked in it; this only wakes that thread with EOF.
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _listener(
-    family: socket.AddressFamily = socket.AF_INET,
-    address: typing.Any = ("127.0.0.1", 0),
-    backlog: int = 128,
-    rcvbuf: int | None = None,
-) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        if rcvbuf is not None:
-            # Set on the listener so accepted sockets inherit it from the first byte.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        sock.bind(address)
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def echo_handler(conn: socket.socket) -> None:
-    while True:
-        data = conn.recv(65536)
-        if not data:
-            return
-        conn.sendall(data)
-
-
-# The bulk protocol: the client sends b"U" + 8-byte length + that many bytes and gets back
-# the SHA-256 of what arrived; or b"D" + 8-byte length and gets that many bytes of the
-# shared payload. One direction at a time, so no client needs to read while it writes.
-_HEADER = struct.Struct("!cQ")
-
-
-def _recv_exactly(conn: socket.socket, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = conn.recv(min(n, 1 << 20))
-        if not chunk:
-            raise ConnectionError("peer closed mid-message")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def bulk_handler(payload: bytes) -> Callable[[socket.socket], None]:
-    def handle(conn: socket.socket) -> None:
-        while True:
-            try:
-                kind, length = _HEADER.unpack(_recv_exactly(conn, _HEADER.size))
-            except ConnectionError:
-                return
-            if kind == b"U":
-                digest = hashlib.sha256()
-                remaining = length
-                while remaining:
-                    chunk = conn.recv(min(remaining, 1 << 20))
-                    if not chunk:
-                        return
-                    digest.update(chunk)
-                    remaining -= len(chunk)
-                conn.sendall(digest.digest())
-            else:
-                conn.sendall(payload[:length])
-
-    return handle
-
-
-def relay_handler(upstream: tuple[str, int]) -> Callable[[socket.socket], None]:
-    """Forward the decrypted bytes of a TLS connection to ``upstream`` over plain TCP."""
-
-    def handle(conn: socket.socket) -> None:
-        assert isinstance(conn, ssl.SSLSocket)
-        with socket.create_connection(upstream) as up:
-            while True:
-                # Bytes already decrypted inside the TLS object do not wake select().
-                ready = [conn] if conn.pending() else select.select([conn, up], [], [])[0]
-                if conn in ready:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    up.sendall(data)
-                if up in ready:
-                    data = up.recv(65536)
-                    if not data:
-                        return
-                    conn.sendall(data)
-
-    return handle
-
-
-@contextlib.contextmanager
-def serving(server: ThreadedServer) -> Iterator[ThreadedServer]:
-    try:
-        yield server
-    finally:
-        server.stop()
+if typing.TYPE_CHECKING:
+    from . import servers
+    from .servers import DualStack, NeverAccepts, ThreadedServer, TLSServer
+else:
+    servers = _load_servers()
 
 
 @pytest.fixture(scope="session")
@@ -601,14 +408,18 @@ def payload() -> bytes:
 @pytest.fixture
 def tcp_echo() -> Iterator[ThreadedServer]:
     """A TCP echo server on 127.0.0.1."""
-    with serving(ThreadedServer(_listener(), echo_handler)) as server:
+    with servers.serving(
+        servers.ThreadedServer(servers.listening_socket(), servers.echo_handler)
+    ) as server:
         yield server
 
 
 @pytest.fixture
 def tcp_bulk(payload: bytes) -> Iterator[ThreadedServer]:
     """A TCP server speaking the bulk upload/download protocol on 127.0.0.1."""
-    with serving(ThreadedServer(_listener(), bulk_handler(payload))) as server:
+    with servers.serving(
+        servers.ThreadedServer(servers.listening_socket(), servers.bulk_handler(payload))
+    ) as server:
         yield server
 
 
@@ -628,8 +439,8 @@ def unix_path(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def unix_echo(unix_path: str) -> Iterator[ThreadedServer]:
     """A Unix-socket echo server; its ``address`` is the socket path."""
-    listener = _listener(socket.AF_UNIX, unix_path)
-    with serving(ThreadedServer(listener, echo_handler)) as server:
+    listener = servers.listening_socket(socket.AF_UNIX, unix_path)
+    with servers.serving(servers.ThreadedServer(listener, servers.echo_handler)) as server:
         yield server
 
 
@@ -640,39 +451,17 @@ def silent_server() -> Iterator[ThreadedServer]:
     Its small receive buffer makes a large write stall quickly. The test closes the
     server side of a connection through ``next_connection()`` / ``close_connections()``.
     """
-    with serving(ThreadedServer(_listener(rcvbuf=4096), None)) as server:
+    with servers.serving(
+        servers.ThreadedServer(servers.listening_socket(rcvbuf=4096), None)
+    ) as server:
         yield server
-
-
-@dataclasses.dataclass
-class NeverAccepts:
-    """An address whose connection attempts hang: the listener's backlog is full."""
-
-    host: str
-    port: int
-
-
-@contextlib.contextmanager
-def _full_backlog(
-    family: socket.AddressFamily, address: tuple[str, int]
-) -> Iterator[socket.socket]:
-    # listen(0) leaves room for one queued connection; the filler takes it, so the
-    # kernel drops every later SYN and those connects hang until their own timeout.
-    listener = _listener(family, address, backlog=0)
-    filler = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        filler.connect(listener.getsockname()[:2])
-        yield listener
-    finally:
-        filler.close()
-        listener.close()
 
 
 @pytest.fixture
 def never_accepts() -> Iterator[NeverAccepts]:
     """127.0.0.1 and a port where connecting hangs."""
-    with _full_backlog(socket.AF_INET, ("127.0.0.1", 0)) as listener:
-        yield NeverAccepts("127.0.0.1", listener.getsockname()[1])
+    with servers.full_backlog(socket.AF_INET, ("127.0.0.1", 0)) as listener:
+        yield servers.NeverAccepts("127.0.0.1", listener.getsockname()[1])
 
 
 @pytest.fixture
@@ -688,22 +477,6 @@ def refused_port() -> Iterator[int]:
 
 
 # --------------------------------------------------------------------------------- TLS
-
-
-@dataclasses.dataclass
-class TLSServer:
-    """A TLS server and what its clients told it."""
-
-    server: ThreadedServer
-    sni: list[str | None]
-
-    @property
-    def host(self) -> str:
-        return self.server.host
-
-    @property
-    def port(self) -> int:
-        return self.server.port
 
 
 @pytest.fixture(scope="session")
@@ -723,46 +496,17 @@ def relay_cert(ca: trustme.CA) -> trustme.LeafCert:
     return ca.issue_cert("relay.test")
 
 
-def _server_context(
-    cert: trustme.LeafCert, sni: list[str | None], alpn: list[str] | None
-) -> ssl.SSLContext:
-    # A bare server context: create_default_context() would also load the system's CA
-    # store, which costs a noticeable fraction of a second per server.
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    cert.configure_cert(context)
-    if alpn:
-        context.set_alpn_protocols(alpn)
-
-    def record(_obj: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
-        sni.append(name)
-
-    context.sni_callback = record
-    return context
-
-
-@contextlib.contextmanager
-def _tls_server(
-    cert: trustme.LeafCert,
-    handler: Callable[[socket.socket], None],
-    alpn: list[str] | None = None,
-) -> Iterator[TLSServer]:
-    sni: list[str | None] = []
-    context = _server_context(cert, sni, alpn)
-    with serving(ThreadedServer(_listener(), handler, tls=context)) as server:
-        yield TLSServer(server, sni)
-
-
 @pytest.fixture
 def tls_echo(server_cert: trustme.LeafCert) -> Iterator[TLSServer]:
     """A TLS echo server for "localhost"/127.0.0.1, offering ALPN ["h2", "http/1.1"]."""
-    with _tls_server(server_cert, echo_handler, ["h2", "http/1.1"]) as server:
+    with servers.tls_server(server_cert, servers.echo_handler, ["h2", "http/1.1"]) as server:
         yield server
 
 
 @pytest.fixture
 def tls_bulk(server_cert: trustme.LeafCert, payload: bytes) -> Iterator[TLSServer]:
     """A TLS server speaking the bulk upload/download protocol."""
-    with _tls_server(server_cert, bulk_handler(payload)) as server:
+    with servers.tls_server(server_cert, servers.bulk_handler(payload)) as server:
         yield server
 
 
@@ -770,7 +514,7 @@ def tls_bulk(server_cert: trustme.LeafCert, payload: bytes) -> Iterator[TLSServe
 def tls_relay(relay_cert: trustme.LeafCert, tls_echo: TLSServer) -> Iterator[TLSServer]:
     """A TLS server for "relay.test" that forwards its plaintext to ``tls_echo``."""
     upstream = (tls_echo.host, tls_echo.port)
-    with _tls_server(relay_cert, relay_handler(upstream)) as server:
+    with servers.tls_server(relay_cert, servers.relay_handler(upstream)) as server:
         yield server
 
 
@@ -808,45 +552,10 @@ def open_fds() -> Callable[[], int]:
     return count
 
 
-def has_ipv6_loopback() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@dataclasses.dataclass
-class DualStack:
-    """A host name that resolves to ``::1`` (hanging) then 127.0.0.1 (an echo server)."""
-
-    host: str
-    port: int
-    echo: ThreadedServer
-
-
-@contextlib.contextmanager
-def _dual_port(attempts: int = 20) -> Iterator[socket.socket]:
-    """Hang connects to ``::1`` on some port and yield a 127.0.0.1 listener on the same one."""
-    for _ in range(attempts):
-        with contextlib.ExitStack() as stack:
-            v6 = stack.enter_context(_full_backlog(socket.AF_INET6, ("::1", 0)))
-            try:
-                v4 = _listener(socket.AF_INET, ("127.0.0.1", v6.getsockname()[1]))
-            except OSError:
-                continue  # the port is taken on IPv4: try another
-            yield v4
-            return
-    raise RuntimeError("no port free on both ::1 and 127.0.0.1")
-
-
 @pytest.fixture
 def dual_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[DualStack]:
     """Make "dual.test" resolve to ['::1', '127.0.0.1'] where only IPv4 answers."""
-    if not has_ipv6_loopback():
+    if not servers.has_ipv6_loopback():
         pytest.skip("needs an IPv6 loopback (::1)")
     real_getaddrinfo = socket.getaddrinfo
     name = "dual.test"
@@ -870,6 +579,9 @@ def dual_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[DualStack]:
         ]
         return [entry for entry in entries if family in (0, entry[0])]
 
-    with _dual_port() as v4, serving(ThreadedServer(v4, echo_handler)) as echo:
+    with (
+        servers.dual_port() as v4,
+        servers.serving(servers.ThreadedServer(v4, servers.echo_handler)) as echo,
+    ):
         monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
-        yield DualStack(name, echo.port, echo)
+        yield servers.DualStack(name, echo.port, echo)

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.anyio
 if typing.TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .conftest import Net, NeverAccepts, ThreadedServer
+    from .conftest import Net
+    from .servers import NeverAccepts, ThreadedServer
 
 CANCEL_AFTER = 0.2
 

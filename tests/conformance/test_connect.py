@@ -12,7 +12,8 @@ import pytest
 pytestmark = pytest.mark.anyio
 
 if typing.TYPE_CHECKING:
-    from .conftest import DualStack, Net, ThreadedServer
+    from .conftest import Net
+    from .servers import DualStack, ThreadedServer
 
 # Happy Eyeballs (RFC 8305) starts the next address after about 250 ms; a backend that
 # waits for the first address to time out takes the whole 3 s connect timeout.

@@ -23,7 +23,8 @@ from netbackend_base import (
 pytestmark = pytest.mark.anyio
 
 if typing.TYPE_CHECKING:
-    from .conftest import Net, NeverAccepts, ThreadedServer, TLSServer
+    from .conftest import Net
+    from .servers import NeverAccepts, ThreadedServer, TLSServer
 
 TIMEOUT = 0.2
 # A timeout must fire no earlier than asked and not much later; generous for busy CI.

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.anyio
 if typing.TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .conftest import Net, Stream, ThreadedServer
+    from .conftest import Net, Stream
+    from .servers import ThreadedServer
 
 
 async def test_tcp_echo(net: Net, tcp_echo: ThreadedServer) -> None:

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.anyio
 if typing.TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .conftest import Net, Stream, ThreadedServer, TLSServer
+    from .conftest import Net, Stream
+    from .servers import ThreadedServer, TLSServer
 
 
 async def tls_connect(

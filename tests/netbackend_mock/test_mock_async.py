@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
 
@@ -165,3 +166,14 @@ async def test_sleep_can_be_cancelled() -> None:
         await backend.sleep(10)
         pytest.fail("sleep() did not checkpoint")  # pragma: no cover
     assert scope.cancelled_caught
+
+
+async def test_resolve_is_real_and_records_no_sleeps() -> None:
+    """resolve() is not mocked: it asks the system resolver and leaves sleeps alone."""
+    backend = AsyncMockBackend([])
+    addresses = await backend.resolve("localhost", timeout=5)
+    assert addresses
+    assert all(ipaddress.ip_address(address).is_loopback for address in addresses)
+    assert await backend.resolve("::1") == ["::1"]
+    assert backend.sleeps == []
+    assert backend.connect_calls == []

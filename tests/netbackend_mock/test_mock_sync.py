@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
 
@@ -304,3 +305,13 @@ def test_readme_example_runs() -> None:
     assert blocks
     for block in blocks:
         exec(compile(block, str(readme), "exec"), {})
+
+
+def test_resolve_is_real() -> None:
+    """resolve() is not mocked: it is the interface's default, a real lookup."""
+    backend = MockBackend([])
+    addresses = backend.resolve("localhost", timeout=5)
+    assert addresses
+    assert all(ipaddress.ip_address(address).is_loopback for address in addresses)
+    assert backend.resolve("127.0.0.1") == ["127.0.0.1"]
+    assert backend.sleeps == []

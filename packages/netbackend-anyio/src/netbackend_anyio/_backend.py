@@ -15,6 +15,7 @@ from netbackend_base import (
     AsyncNetworkStream,
     ConnectError,
     ConnectTimeout,
+    Resolution,
     SocketTarget,
     connect_socket,
     current_async_library,
@@ -109,6 +110,38 @@ class AnyIOBackend(AsyncNetworkBackend):
         if sock is None:
             raise ConnectTimeout(f"could not connect to {path!r} within {timeout} s")
         return await _wrap(sock, unix=True)
+
+    async def resolve(
+        self, host: str, family: int = socket.AF_UNSPEC, timeout: float | None = None
+    ) -> list[str]:
+        """Resolve ``host`` with ``anyio.getaddrinfo`` (the event loop's resolver).
+
+        An IP literal is returned as ``[host]`` without a lookup. A name is IDNA-encoded
+        as ``socket.getaddrinfo`` would encode it (IDNA 2003, as ``connect_tcp`` does)
+        before anyio sees it, so it names the host ``connect_tcp`` would connect to.
+
+        Args:
+            host: Host name or IP literal (IPv6 without brackets).
+            family: ``socket.AF_UNSPEC``, ``socket.AF_INET`` or ``socket.AF_INET6``.
+            timeout: Limit for the lookup (``anyio.fail_after``); the worker thread is
+                abandoned when it passes.
+
+        Returns:
+            The distinct addresses of ``family``, in the resolver's order.
+
+        Raises:
+            ConnectTimeout: No answer within ``timeout``.
+            ConnectError: The name does not resolve, cannot be encoded, or is an IP
+                literal outside ``family``.
+        """
+        resolution = Resolution(host, family, timeout)
+        if resolution.literal is not None:
+            return resolution.literal
+        with resolution.errors(), anyio.fail_after(timeout):
+            infos = await anyio.getaddrinfo(
+                resolution.name, None, family=family, type=socket.SOCK_STREAM
+            )
+        return resolution.addresses(infos)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep without blocking the event loop."""

@@ -102,6 +102,12 @@ from ._interfaces import (
 from ._interfaces import (
     NetworkStream as NetworkStream,
 )
+from ._resolve import (
+    Resolution as Resolution,
+)
+from ._resolve import (
+    resolve_in_thread as resolve_in_thread,
+)
 from ._sockets import (
     HAPPY_EYEBALLS_DELAY as HAPPY_EYEBALLS_DELAY,
 )
@@ -150,6 +156,7 @@ __all__ = (
     "NetworkStream",
     "ReadError",
     "ReadTimeout",
+    "Resolution",
     "Semaphore",
     "SocketTarget",
     "TimeoutException",
@@ -170,6 +177,7 @@ __all__ = (
     "new_socket",
     "numeric_targets",
     "poll_readable",
+    "resolve_in_thread",
     "shielded",
     "sleep",
     "socket_info",

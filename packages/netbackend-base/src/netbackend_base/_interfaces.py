@@ -2,7 +2,8 @@
 
 The same four classes, with the same method names and signatures, as httpcore 1.0's
 backend interface, so a backend (or a wrapper around one, such as a recorder) written
-for httpcore works here once its imports change.
+for httpcore works here once its imports change. The backends' ``resolve`` is this
+package's addition; it has a default, so such a backend keeps working without it.
 
 Contract shared by every method below:
 
@@ -19,8 +20,12 @@ Contract shared by every method below:
 
 from __future__ import annotations
 
+import socket
 import time
 import typing
+
+from ._concurrency import async_sleep
+from ._resolve import resolve_blocking, resolve_in_thread
 
 __all__ = (
     "SOCKET_OPTION",
@@ -159,6 +164,41 @@ class NetworkBackend:
         """
         raise NotImplementedError()  # pragma: no cover
 
+    def resolve(
+        self, host: str, family: int = socket.AF_UNSPEC, timeout: float | None = None
+    ) -> list[str]:
+        """Resolve a host name to its IP addresses.
+
+        Optional: the default blocks on ``socket.getaddrinfo``; backends with a resolver
+        of their own override it. An IP literal (IPv4, or IPv6 without brackets) is
+        returned as ``[host]`` without a lookup. A name is IDNA-encoded as
+        ``socket.getaddrinfo`` encodes it, then looked up for stream sockets.
+
+        Args:
+            host: The host name or IP literal.
+            family: ``socket.AF_UNSPEC`` (0) for any, or ``socket.AF_INET`` /
+                ``socket.AF_INET6`` for that family only.
+            timeout: ``None`` waits for the resolver however long it takes, in the
+                calling thread. Otherwise the default runs the lookup on a daemon thread
+                and stops waiting after ``timeout`` seconds, as
+                ``netbackend_sync.SyncBackend.connect_tcp`` does for its own lookup:
+                ``getaddrinfo`` cannot be interrupted, so the thread is left to finish
+                and its late answer is dropped.
+
+        Returns:
+            The addresses as ``socket.getaddrinfo`` gives them (``"127.0.0.1"``,
+            ``"::1"``), in the resolver's order of preference, without duplicates.
+            Never empty.
+
+        Raises:
+            ConnectTimeout: No answer within ``timeout``.
+            ConnectError: The name does not resolve (to an address of ``family``), or
+                cannot be encoded (an empty label or one over 63 characters), or is an
+                IP literal outside ``family``. The message names the host.
+            ValueError: ``family`` is not one of the three above.
+        """
+        return resolve_blocking(host, family, timeout)
+
     def sleep(self, seconds: float) -> None:
         """Block for ``seconds``."""
         time.sleep(seconds)
@@ -256,8 +296,31 @@ class AsyncNetworkBackend:
         """
         raise NotImplementedError()  # pragma: no cover
 
+    async def resolve(
+        self, host: str, family: int = socket.AF_UNSPEC, timeout: float | None = None
+    ) -> list[str]:
+        """Resolve a host name to its IP addresses (see :meth:`NetworkBackend.resolve`).
+
+        Optional: the default runs ``socket.getaddrinfo`` on a daemon thread and polls
+        for its answer with this backend's own :meth:`sleep` (1 ms, doubling to at most
+        50 ms), so it needs nothing else of the event loop. Backends with a native
+        resolver override it. An IP literal is returned as ``[host]`` without a lookup.
+
+        A timed-out or cancelled call stops waiting at once; a lookup thread is left to
+        finish and its late answer is dropped.
+
+        Returns:
+            The distinct addresses of ``family``, in the resolver's order. Never empty.
+
+        Raises:
+            ConnectTimeout: No answer within ``timeout``.
+            ConnectError: The name does not resolve (to an address of ``family``), or
+                cannot be encoded, or is an IP literal outside ``family``. The message
+                names the host.
+            ValueError: ``family`` is not ``AF_UNSPEC``, ``AF_INET`` or ``AF_INET6``.
+        """
+        return await resolve_in_thread(host, family, timeout, self.sleep)
+
     async def sleep(self, seconds: float) -> None:
         """Sleep without blocking the event loop (asyncio or trio)."""
-        from ._concurrency import async_sleep
-
         await async_sleep(seconds)

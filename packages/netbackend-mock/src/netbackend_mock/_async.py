@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import typing
 
-from netbackend_base import SOCKET_OPTION, AsyncNetworkBackend, AsyncNetworkStream, async_sleep
+from netbackend_base import (
+    SOCKET_OPTION,
+    AsyncNetworkBackend,
+    AsyncNetworkStream,
+    async_sleep,
+    resolve_in_thread,
+)
 
 from ._common import _DEFAULT_SERVER_ADDR, _FIRST_CLIENT_PORT, _BackendCore, _StreamCore
 
@@ -111,6 +118,17 @@ class AsyncMockBackend(_BackendCore, AsyncNetworkBackend):
         """Record the arguments in :attr:`connect_calls` and return a new stream."""
         client, server = self._record_unix(path, timeout, socket_options)
         return self._open(client, server)
+
+    async def resolve(
+        self, host: str, family: int = socket.AF_UNSPEC, timeout: float | None = None
+    ) -> list[str]:
+        """Resolve ``host`` for real, as the interface's default does (not mocked).
+
+        Unlike the default, it waits for the lookup thread with real sleeps rather than
+        :meth:`sleep`, which never waits (the poll would spin) and whose record
+        (:attr:`sleeps`) is kept for the code under test.
+        """
+        return await resolve_in_thread(host, family, timeout, async_sleep)
 
     async def sleep(self, seconds: float) -> None:
         """Record ``seconds`` in :attr:`sleeps` and yield to the event loop once."""

@@ -85,6 +85,9 @@ class MockBackend(_BackendCore, NetworkBackend):
     reads it from the start. With ``shared=True`` all connections read from the one
     list instead: what one connection consumed, the next one no longer sees.
 
+    ``resolve`` is not mocked: it is the interface's default, a real lookup through
+    ``socket.getaddrinfo`` (IP literals answer without one).
+
     Args:
         buffer: The chunks each connection's "server" sends, in order.
         http2: Make streams report ``"h2"`` as the ALPN choice.

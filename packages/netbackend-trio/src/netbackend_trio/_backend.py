@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import socket
 import typing
 
@@ -13,6 +14,7 @@ from netbackend_base import (
     AsyncNetworkBackend,
     ConnectError,
     ConnectTimeout,
+    Resolution,
     SocketTarget,
     connect_socket,
     numeric_targets,
@@ -105,6 +107,43 @@ class TrioBackend(AsyncNetworkBackend):
         if sock is None:
             raise ConnectTimeout(f"could not connect to {path!r} within {timeout} s")
         return await _wrap(sock, unix=True)
+
+    async def resolve(
+        self, host: str, family: int = socket.AF_UNSPEC, timeout: float | None = None
+    ) -> list[str]:
+        """Resolve ``host`` with ``trio.socket.getaddrinfo``.
+
+        trio's resolver runs the lookup in a worker thread, or in the custom resolver
+        set with ``trio.socket.set_custom_hostname_resolver``. An IP literal is
+        returned as ``[host]`` without a lookup. A name is IDNA-encoded as
+        ``socket.getaddrinfo`` would encode it (IDNA 2003, as ``connect_tcp`` does)
+        before trio sees it, so it names the host ``connect_tcp`` would connect to.
+
+        Args:
+            host: Host name or IP literal (IPv6 without brackets).
+            family: ``socket.AF_UNSPEC``, ``socket.AF_INET`` or ``socket.AF_INET6``.
+            timeout: Limit for the lookup (a trio cancel scope); the worker thread is
+                abandoned when it passes.
+
+        Returns:
+            The distinct addresses of ``family``, in the resolver's order.
+
+        Raises:
+            ConnectTimeout: No answer within ``timeout``.
+            ConnectError: The name does not resolve, cannot be encoded, or is an IP
+                literal outside ``family``.
+        """
+        resolution = Resolution(host, family, timeout)
+        if resolution.literal is not None:
+            return resolution.literal
+        with resolution.errors():
+            with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
+                infos = await trio.socket.getaddrinfo(
+                    resolution.name, None, family, socket.SOCK_STREAM
+                )
+            if scope.cancelled_caught:
+                raise resolution.timed_out()
+        return resolution.addresses(infos)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep without blocking the event loop."""
