@@ -8,6 +8,7 @@ byte-level cases use the mock backend.
 from __future__ import annotations
 
 import importlib.util
+import socket
 import ssl
 import sys
 import typing
@@ -157,6 +158,35 @@ def test_socks5_resolves_locally() -> None:
     assert command[3] in (1, 4)
     assert b"localhost" not in command
     assert command.endswith(b"\x1f\x90")
+
+
+@pytest.mark.parametrize(
+    ("scheme", "family", "replies", "address"),
+    [
+        ("socks5", socket.AF_UNSPEC, [SOCKS5_NO_AUTH, SOCKS5_GRANTED], b"\x01\x7f\x00\x00\x09"),
+        ("socks4", socket.AF_INET, [SOCKS4_GRANTED], b"\x7f\x00\x00\x09"),
+    ],
+)
+def test_local_resolution_goes_through_the_backend(
+    scheme: str, family: int, replies: list[bytes], address: bytes
+) -> None:
+    """socks5:// and socks4:// resolve with the backend's resolve(), for the family the
+    protocol carries and within the connect timeout, and send the address it gave."""
+    calls: list[tuple[str, int, float | None]] = []
+
+    class Resolving(netbackend_mock.MockBackend):  # type: ignore[misc,name-defined]
+        def resolve(self, host: str, family: int = 0, timeout: float | None = None) -> list[str]:
+            calls.append((host, family, timeout))
+            return ["127.0.0.9", "127.0.0.10"]
+
+    backend = Resolving([*replies, OK])
+    with SOCKSProxy(f"{scheme}://proxy.test", network_backend=backend) as pool:
+        response = pool.request(
+            "GET", "http://origin.test:8080/", extensions={"timeout": {"connect": 7.0}}
+        )
+        assert response.content == b"ok"
+    assert calls == [("origin.test", family, 7.0)]
+    assert address in backend.streams[0].written[-2 if scheme == "socks5" else 0]
 
 
 @pytest.mark.parametrize(

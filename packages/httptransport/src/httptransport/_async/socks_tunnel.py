@@ -12,8 +12,8 @@ speaks HTTP over the tunnel, with its retries, timeouts and traces. Every reques
 SOCKS5 messages are built by socksio (the ``httptransport[socks]`` extra, imported
 only when a SOCKS proxy is created); SOCKS4 requests are built here, because socksio
 refuses the empty user id most servers expect. Replies are read here exactly one
-message at a time. Each read and write of the
-handshake is bounded by the ``connect`` timeout, so a stalled server ends in
+message at a time. Each read and write of the handshake is bounded by the ``connect``
+timeout, so a stalled server ends in
 :class:`ConnectTimeout`; a refusal, a hang-up or a reply that is not SOCKS ends in
 :class:`ProxyError` naming the reply code. Either way the socket is closed before the
 error propagates.
@@ -22,9 +22,8 @@ Who resolves host names is chosen by the URL scheme, as curl does:
 
 * ``socks5h://`` and ``socks4a://``: the proxy (the name is sent as is);
 * ``socks5://`` and ``socks4://``: this client, before the handshake (``socks4``
-  can only carry an IPv4 address). The backend interface has no resolver, so the
-  system resolver runs in a helper thread that is polled without blocking the event
-  loop, within the ``connect`` timeout. IP literals skip resolution.
+  can only carry an IPv4 address), through the network backend's ``resolve()``
+  within the ``connect`` timeout. IP literals skip resolution.
 
 Authentication: SOCKS5 offers username/password (RFC 1929) when credentials are
 given, next to "no authentication"; SOCKS4 sends the username as its user id.
@@ -34,8 +33,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import threading
-import time
 import typing
 
 from netbackend_base import (
@@ -61,7 +58,23 @@ SOCKS_INSTALL_HINT = (
     "pip install 'httptransport[socks]' (or pip install socksio)."
 )
 _DEFAULT_PORT = 1080
-_SOCKS5_AUTH_METHOD_NAMES = {0x00: "no authentication", 0x02: "username/password"}
+# SOCKS5 (RFC 1928): the version byte, the authentication methods (section 3), the
+# address types (section 5) and the reply code of success (section 6).
+_SOCKS5 = 5
+_NO_AUTH = 0x00
+_USERNAME_PASSWORD = 0x02
+_NO_ACCEPTABLE_METHODS = 0xFF
+_SOCKS5_AUTH_METHOD_NAMES = {_NO_AUTH: "no authentication", _USERNAME_PASSWORD: "username/password"}
+_IPV4, _DOMAIN_NAME, _IPV6 = 0x01, 0x03, 0x04
+_SUCCEEDED = 0x00
+# The username/password sub-negotiation's reply of success (RFC 1929 section 2).
+_AUTH_SUCCESS = b"\x01\x00"
+# SOCKS4 and SOCKS4a: the request's version and CONNECT command, the address that says
+# "the name follows" (4a), the reply's version byte and the code of a granted request.
+_SOCKS4_CONNECT = b"\x04\x01"
+_SOCKS4A_NAME_FOLLOWS = b"\x00\x00\x00\x01"
+_SOCKS4_REPLY_VERSION = 0
+_SOCKS4_GRANTED = 0x5A
 
 
 def import_socksio() -> typing.Any:
@@ -93,9 +106,9 @@ def _is_ip(host: str) -> bool:
 
 
 async def _resolve(
-    backend: AsyncNetworkBackend, host: str, port: int, family: int, timeout: float | None
+    backend: AsyncNetworkBackend, host: str, family: int, timeout: float | None
 ) -> str:
-    """Resolve ``host`` with the system resolver without blocking the event loop.
+    """The first address of ``host`` (of ``family``) by the backend's resolver.
 
     Raises:
         ConnectError: The name does not resolve (for ``family``).
@@ -103,29 +116,13 @@ async def _resolve(
     """
     if _is_ip(host):
         return host
-    outcome: list[typing.Any] = []
-    done = threading.Event()
-
-    def lookup() -> None:
-        try:
-            outcome.append(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
-        except OSError as exc:
-            outcome.append(exc)
-        finally:
-            done.set()
-
-    threading.Thread(target=lookup, name="httptransport-resolve", daemon=True).start()
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = 0.001
-    while not done.is_set():
-        if deadline is not None and time.monotonic() >= deadline:
-            raise ConnectTimeout(f"Timed out resolving {host!r} for the SOCKS proxy.")
-        await backend.sleep(delay)
-        delay = min(delay * 2, 0.05)
-    result = outcome[0]
-    if isinstance(result, OSError) or not result:
-        raise ConnectError(f"Could not resolve {host!r} for the SOCKS proxy: {result}")
-    return str(result[0][4][0])
+    try:
+        addresses = await backend.resolve(host, family, timeout)
+    except ConnectTimeout as exc:
+        raise ConnectTimeout(f"Timed out resolving {host!r} for the SOCKS proxy.") from exc
+    except ConnectError as exc:
+        raise ConnectError(f"Could not resolve {host!r} for the SOCKS proxy: {exc}") from exc
+    return addresses[0]
 
 
 class AsyncSOCKSBackend(AsyncProxyBackend):
@@ -171,11 +168,11 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
         try:
             if scheme in (b"socks5", b"socks5h"):
                 if scheme == b"socks5":
-                    host = await _resolve(self._real_backend(), host, port, 0, timeout)
+                    host = await _resolve(self._real_backend(), host, socket.AF_UNSPEC, timeout)
                 await self._socks5(stream, host, port, timeout)
             else:
                 if scheme == b"socks4":
-                    host = await _resolve(self._real_backend(), host, port, socket.AF_INET, timeout)
+                    host = await _resolve(self._real_backend(), host, socket.AF_INET, timeout)
                 await self._socks4(stream, host, port, timeout, scheme == b"socks4a")
         except (ReadError, ReadTimeout, WriteError, WriteTimeout) as exc:
             if isinstance(exc, (ReadTimeout, WriteTimeout)):
@@ -209,28 +206,30 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
         connection.send(socks5.SOCKS5AuthMethodsRequest(methods))
         await stream.write(connection.data_to_send(), timeout)
         reply = await self._read_exact(stream, 2, timeout)
-        if reply[0] != 5:
+        if reply[0] != _SOCKS5:
             raise ProxyError(f"The proxy did not answer as a SOCKS5 server: {reply!r}")
         method = reply[1]
-        if method == 0xFF:
+        if method == _NO_ACCEPTABLE_METHODS:
             raise ProxyError(
                 "The SOCKS5 proxy accepts none of the offered authentication methods "
                 f"({', '.join(_SOCKS5_AUTH_METHOD_NAMES[m[0]] for m in methods)}): "
                 "reply code 0xff."
             )
-        if method not in (0x00, 0x02) or (method == 0x02 and self._credentials is None):
+        if method not in _SOCKS5_AUTH_METHOD_NAMES or (
+            method == _USERNAME_PASSWORD and self._credentials is None
+        ):
             raise ProxyError(
                 f"The SOCKS5 proxy chose an authentication method that was not offered: "
                 f"0x{method:02x}."
             )
         connection.receive_data(reply)
-        if method == 0x02:
+        if method == _USERNAME_PASSWORD:
             assert self._credentials is not None
             username, password = self._credentials
             connection.send(socks5.SOCKS5UsernamePasswordRequest(username, password))
             await stream.write(connection.data_to_send(), timeout)
             status = await self._read_exact(stream, 2, timeout)
-            if status != b"\x01\x00":
+            if status != _AUTH_SUCCESS:
                 raise ProxyError(
                     f"The SOCKS5 proxy rejected the username/password: status 0x{status[1]:02x}."
                 )
@@ -240,21 +239,21 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
         )
         await stream.write(connection.data_to_send(), timeout)
         head = await self._read_exact(stream, 4, timeout)
-        if head[0] != 5:
+        if head[0] != _SOCKS5:
             raise ProxyError(f"The proxy did not answer as a SOCKS5 server: {head!r}")
         target = authority(host.encode("idna"), port).decode("ascii")
-        if head[1] != 0:
+        if head[1] != _SUCCEEDED:
             name = _code_name(socks5.SOCKS5ReplyCode, head[1])
             raise ProxyError(
                 f"The SOCKS5 proxy could not connect to {target}: reply code "
                 f"0x{head[1]:02x} ({name})."
             )
         # The bound address that follows is of no use to us, but must be consumed.
-        if head[3] == 1:
+        if head[3] == _IPV4:
             size = 4
-        elif head[3] == 4:
+        elif head[3] == _IPV6:
             size = 16
-        elif head[3] == 3:
+        elif head[3] == _DOMAIN_NAME:
             size = (await self._read_exact(stream, 1, timeout))[0]
         else:
             raise ProxyError(f"The SOCKS5 proxy sent an unknown address type 0x{head[3]:02x}.")
@@ -272,7 +271,7 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
         user_id = self._credentials[0] if self._credentials is not None else b""
         # Built here rather than by socksio, which refuses an empty user id.
         if remote_dns and not _is_ip(host):
-            address = b"\x00\x00\x00\x01"
+            address = _SOCKS4A_NAME_FOLLOWS
             trailer = host.encode("idna") + b"\x00"
         else:
             try:
@@ -280,12 +279,12 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
             except OSError:
                 raise ProxyError(f"SOCKS4 can only address IPv4 hosts, not {host!r}.") from None
             trailer = b""
-        request = b"\x04\x01" + port.to_bytes(2, "big") + address + user_id + b"\x00" + trailer
+        request = _SOCKS4_CONNECT + port.to_bytes(2, "big") + address + user_id + b"\x00" + trailer
         await stream.write(request, timeout)
         reply = await self._read_exact(stream, 8, timeout)
-        if reply[0] != 0:
+        if reply[0] != _SOCKS4_REPLY_VERSION:
             raise ProxyError(f"The proxy did not answer as a SOCKS4 server: {reply!r}")
-        if reply[1] != 0x5A:
+        if reply[1] != _SOCKS4_GRANTED:
             name = _code_name(socks4.SOCKS4ReplyCode, reply[1])
             raise ProxyError(
                 f"The SOCKS4 proxy could not connect to {host}:{port}: reply code "
