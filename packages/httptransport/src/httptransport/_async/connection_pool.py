@@ -229,7 +229,6 @@ class AsyncConnectionPool(AsyncRequestInterface):
         if not url.host:
             raise UnsupportedProtocol("Request URL is missing a host.")
         key = (scheme, url.host, url.port if url.port is not None else DEFAULT_PORTS[scheme])
-        pool_timeout = timeouts(request).get("pool")
         if self._network_backend is None:
             self._network_backend = default_async_backend()
         reuse = True
@@ -237,7 +236,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         reroutes = 0
         logic = self._logic
         while True:
-            connection = await self._checkout(key, request, pool_timeout, reuse)
+            connection = await self._checkout(key, request, reuse)
             try:
                 response = await connection.handle_async_request(request)
             except ConnectionNotAvailable:
@@ -282,7 +281,6 @@ class AsyncConnectionPool(AsyncRequestInterface):
         self,
         key: tuple[bytes, bytes, int],
         request: Request,
-        timeout: float | None,
         reuse: bool,
     ) -> AsyncConnectionInterface:
         logic = self._logic
@@ -297,7 +295,8 @@ class AsyncConnectionPool(AsyncRequestInterface):
         if expired is not None:
             await expired.aclose()
         if not granted:
-            await self._wait(ticket, timeout)
+            # Only a request that must wait needs its pool timeout.
+            await self._wait(ticket, timeouts(request).get("pool"))
         try:
             evict = ticket.evict
             if evict is not None:

@@ -48,10 +48,9 @@ connection, each on its own stream
   replays them on another connection; with ``NO_ERROR`` the others finish normally,
   with an error code they fail. No new stream starts on a connection after GOAWAY.
 
-h2 is an optional dependency, imported the first time a connection is created; how we
-adapt it is in :mod:`httptransport._h2_adapter`, the header sections are checked and
-built by :mod:`httptransport._h2_headers`, and response bodies are
-:class:`AsyncHTTP2Body` (:mod:`.http2_body`).
+h2 is optional and imported with the first connection; its adaptation is
+:mod:`httptransport._h2_adapter`, header sections :mod:`httptransport._h2_headers`, and
+response bodies :mod:`.http2_body`.
 """
 
 from __future__ import annotations
@@ -602,20 +601,15 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             with self._lock:
                 self._h2.ping(_PING_PAYLOAD)
             await self._flush(timeout)
-            try:
-                await self._wait(ping, timeout)
-            except ReadTimeout:
-                self._closed = True
-                raise ConnectionNotAvailable() from None
-            if self._error is not None:
-                raise ConnectionNotAvailable()
-        except ConnectionNotAvailable:
-            raise
-        except Exception:
-            self._closed = True
-            raise ConnectionNotAvailable() from None
+            await self._wait(ping, timeout)
+            alive = self._error is None
+        except Exception:  # no ACK in time (ReadTimeout), or the connection broke
+            alive = False
         finally:
             self._ping = None
+        if not alive:
+            self._closed = True
+            raise ConnectionNotAvailable()
 
     # -- interface ------------------------------------------------------------------
 

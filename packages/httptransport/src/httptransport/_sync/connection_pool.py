@@ -230,7 +230,6 @@ class ConnectionPool(RequestInterface):
         if not url.host:
             raise UnsupportedProtocol("Request URL is missing a host.")
         key = (scheme, url.host, url.port if url.port is not None else DEFAULT_PORTS[scheme])
-        pool_timeout = timeouts(request).get("pool")
         if self._network_backend is None:
             self._network_backend = default_backend()
         reuse = True
@@ -238,7 +237,7 @@ class ConnectionPool(RequestInterface):
         reroutes = 0
         logic = self._logic
         while True:
-            connection = self._checkout(key, request, pool_timeout, reuse)
+            connection = self._checkout(key, request, reuse)
             try:
                 response = connection.handle_request(request)
             except ConnectionNotAvailable:
@@ -283,7 +282,6 @@ class ConnectionPool(RequestInterface):
         self,
         key: tuple[bytes, bytes, int],
         request: Request,
-        timeout: float | None,
         reuse: bool,
     ) -> ConnectionInterface:
         logic = self._logic
@@ -298,7 +296,8 @@ class ConnectionPool(RequestInterface):
         if expired is not None:
             expired.close()
         if not granted:
-            self._wait(ticket, timeout)
+            # Only a request that must wait needs its pool timeout.
+            self._wait(ticket, timeouts(request).get("pool"))
         try:
             evict = ticket.evict
             if evict is not None:
