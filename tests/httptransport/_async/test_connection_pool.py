@@ -191,12 +191,27 @@ async def test_keepalive_limit_counts_idle_connections_only(server: typing.Any) 
 @pytest.mark.anyio
 async def test_keepalive_expiry(server: typing.Any) -> None:
     """An idle connection past its expiry is closed and replaced."""
-    async with AsyncConnectionPool(keepalive_expiry=0.0) as pool:
+    async with AsyncConnectionPool(keepalive_expiry=1e-9) as pool:
         await pool.request("GET", server.url())
         [first] = pool.connections
         assert first.has_expired()
         await pool.request("GET", server.url())
         assert first.is_closed()
+        assert server.connections_accepted == 2
+
+
+@pytest.mark.anyio
+async def test_keepalive_expiry_zero_closes_at_once(server: typing.Any) -> None:
+    """keepalive_expiry=0 closes a connection as soon as its response is done, as
+    httpcore does: none is kept idle."""
+    async with AsyncConnectionPool(keepalive_expiry=0) as pool:
+        async with pool.stream("GET", server.url()) as response:
+            [connection] = pool.connections
+            await response.aread()
+        assert pool.connections == []
+        assert connection.is_closed()
+        await pool.request("GET", server.url())
+        assert pool.connections == []
         assert server.connections_accepted == 2
 
 

@@ -617,7 +617,7 @@ async def test_unanswered_keepalive_ping_replaces_the_connection(h2_peer: typing
 async def test_keepalive_expiry_retires_idle_connections(h2_peer: typing.Any) -> None:
     """An HTTP/2 connection idle past keepalive_expiry is closed, not reused."""
     peer = h2_peer(_answer_all)
-    async with AsyncConnectionPool(http1=False, http2=True, keepalive_expiry=0.0) as pool:
+    async with AsyncConnectionPool(http1=False, http2=True, keepalive_expiry=1e-9) as pool:
         assert (await pool.request("GET", peer.url("/a"))).content == b"/a"
         first = pool.connections[0]
         assert (await pool.request("GET", peer.url("/b"))).content == b"/b"

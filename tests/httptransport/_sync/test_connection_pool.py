@@ -179,12 +179,26 @@ def test_keepalive_limit_counts_idle_connections_only(server: typing.Any) -> Non
 
 def test_keepalive_expiry(server: typing.Any) -> None:
     """An idle connection past its expiry is closed and replaced."""
-    with ConnectionPool(keepalive_expiry=0.0) as pool:
+    with ConnectionPool(keepalive_expiry=1e-9) as pool:
         pool.request("GET", server.url())
         [first] = pool.connections
         assert first.has_expired()
         pool.request("GET", server.url())
         assert first.is_closed()
+        assert server.connections_accepted == 2
+
+
+def test_keepalive_expiry_zero_closes_at_once(server: typing.Any) -> None:
+    """keepalive_expiry=0 closes a connection as soon as its response is done, as
+    httpcore does: none is kept idle."""
+    with ConnectionPool(keepalive_expiry=0) as pool:
+        with pool.stream("GET", server.url()) as response:
+            [connection] = pool.connections
+            response.read()
+        assert pool.connections == []
+        assert connection.is_closed()
+        pool.request("GET", server.url())
+        assert pool.connections == []
         assert server.connections_accepted == 2
 
 

@@ -20,6 +20,9 @@ belong to the HTTP layer and the pool::
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Mapping
+
 from netbackend_base import (
     ConnectError,
     ConnectTimeout,
@@ -29,7 +32,6 @@ from netbackend_base import (
     TimeoutException,
     WriteError,
     WriteTimeout,
-    map_exceptions,
 )
 
 __all__ = (
@@ -82,3 +84,20 @@ class LocalProtocolError(ProtocolError):
 
 class PoolTimeout(TimeoutException):
     """No connection in the pool became available within the ``pool`` timeout."""
+
+
+@contextlib.contextmanager
+def map_exceptions(mapping: Mapping[type[Exception], type[Exception]]) -> Iterator[None]:
+    """Re-raise any exception that is an instance of a key as the mapped type.
+
+    The first matching key wins. The new exception carries the original's message as
+    it is (as httpcore's does: ``str(exc)`` is h11's own text) and chains it as
+    ``__cause__``.
+    """
+    try:
+        yield
+    except Exception as exc:
+        for from_exc, to_exc in mapping.items():
+            if isinstance(exc, from_exc):
+                raise to_exc(exc) from exc
+        raise

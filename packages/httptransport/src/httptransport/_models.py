@@ -82,7 +82,7 @@ def enforce_bytes(value: bytes | str, *, name: str) -> bytes:
         try:
             return value.encode("ascii")
         except UnicodeEncodeError:
-            raise TypeError(f"{name} strings may only contain ASCII characters.") from None
+            raise TypeError(f"{name} strings may not include unicode characters.") from None
     if isinstance(value, bytes):  # a bytes subclass
         return bytes(value)
     raise TypeError(f"{name} must be bytes or str, but got {type(value).__name__}.")

@@ -370,8 +370,13 @@ class AsyncConnectionPool(AsyncRequestInterface):
         if logic.tracked(connection):
             self._update_capacity(connection)
             reusable = connection.accepting()
+            last = logic.in_use(connection) <= 1
         else:
             reusable = connection.is_idle()
+            last = True
+        if last and self._keepalive_expiry == 0:
+            # No keep-alive at all: a connection is closed as soon as it is idle.
+            reusable = False
         with self._lock:
             woken, to_close = logic.release(connection, reusable=reusable)
             gone = connection not in logic.connections

@@ -71,7 +71,8 @@ __all__ = ("IDLE_POLL_AFTER", "AsyncHTTP11Connection", "HTTPConnectionState")
 logger = logging.getLogger("httptransport.http11")
 
 READ_NUM_BYTES = 64 * 1024
-MAX_HEAD_SIZE = 64 * 1024
+# The largest response head accepted (as httpcore: h11 is told the same).
+MAX_HEAD_SIZE = 100 * 1024
 # Request bodies up to this size leave in the same write as the head.
 _COALESCE_LIMIT = 64 * 1024
 
@@ -163,13 +164,13 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             if prepared is None:
                 return await self._h11_cycle(request, reused, write_timeout, read_timeout, traced)
             head, length, keep_alive = prepared
-            write_error = await self._send_lean(request, head, length, write_timeout, traced)
+            await self._send_lean(request, head, length, write_timeout, traced)
             async with (
                 Trace("receive_response_headers", logger, request, {"request": request})
                 if traced
                 else NO_TRACE
             ) as trace:
-                parsed = await self._receive_head(request, reused, read_timeout, write_error)
+                parsed = await self._receive_head(request, reused, read_timeout)
                 if parsed is None:
                     return await self._h11_cycle(
                         request, reused, write_timeout, read_timeout, traced, sent=True
@@ -201,8 +202,8 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         length: int,
         timeout: float | None,
         traced: bool,
-    ) -> WriteError | None:
-        """Send the request; a write failure is returned, not raised (see below)."""
+    ) -> None:
+        """Send the request; a write failure is not raised (see below)."""
         stream = self._network_stream
         body = request.stream
         try:
@@ -242,11 +243,10 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                 else NO_TRACE
             ):
                 await self._send_body_chunks(body, length, timeout)
-        except WriteError as exc:
-            # The server may have answered early and closed (413, say): the response
-            # is still worth reading, and tells more than the write error.
-            return exc
-        return None
+        except WriteError:
+            # The server may have answered early and closed (413, say): read the
+            # response; without one, the request fails as a disconnect (as in httpcore).
+            pass
 
     async def _send_body_chunks(self, body: typing.Any, length: int, timeout: float | None) -> None:
         stream = self._network_stream
@@ -273,7 +273,6 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         request: Request,
         reused: bool,
         timeout: float | None,
-        write_error: WriteError | None,
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]], int, bool] | None:
         buffer = self._buffer
         stream = self._network_stream
@@ -295,7 +294,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                     raise RemoteProtocolError(
                         "Server disconnected in the middle of the response head."
                     )
-                self._disconnected_before_response(request, reused, write_error)
+                self._disconnected_before_response(request, reused)
             buffer += data
         parsed = parse_head(buffer[:end], request.method)
         if parsed is None:
@@ -305,14 +304,12 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         return parsed
 
     def _disconnected_before_response(
-        self, request: Request, reused: bool, write_error: WriteError | None
+        self, request: Request, reused: bool
     ) -> typing.NoReturn:
         if reused and request.method in _IDEMPOTENT and type(request.stream) is ByteStream:
             raise ConnectionNotAvailable(
                 "The server closed the idle connection; the request can be retried."
             )
-        if write_error is not None:
-            raise write_error
         raise RemoteProtocolError("Server disconnected without sending a response.")
 
     # -- the h11 path ---------------------------------------------------------------
@@ -328,7 +325,6 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
     ) -> Response:
         conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
         stream = self._network_stream
-        write_error: WriteError | None = None
         if sent:
             # The request already left by the lean path: bring h11 to the same point.
             conn.send(h11.Request(method=request.method, target=b"/", headers=[(b"Host", b"x")]))
@@ -364,8 +360,9 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                     with map_exceptions(_H11_ERRORS):
                         data = conn.send(h11.EndOfMessage())
                     await stream.write(data, write_timeout)
-            except WriteError as exc:
-                write_error = exc
+            except WriteError:
+                # As on the lean path: read whatever the server answered.
+                pass
         async with (
             Trace("receive_response_headers", logger, request, {"request": request})
             if traced and not sent
@@ -386,7 +383,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                             raise
                         data = b""
                     if not data and not got_bytes and not conn.trailing_data[0]:
-                        self._disconnected_before_response(request, reused, write_error)
+                        self._disconnected_before_response(request, reused)
                     got_bytes = got_bytes or bool(data)
                     with map_exceptions(_H11_ERRORS):
                         conn.receive_data(data)

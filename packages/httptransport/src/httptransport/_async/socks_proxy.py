@@ -22,8 +22,9 @@ class AsyncSOCKSProxy(AsyncConnectionPool):
     """A connection pool that sends every request through a SOCKS proxy.
 
     Args:
-        proxy_url: The proxy: ``socks5://`` (names resolved here), ``socks5h://``
-            (names resolved by the proxy), ``socks4://`` or ``socks4a://``;
+        proxy_url: The proxy: ``socks5://`` or ``socks5h://`` (both send host names
+            to the proxy, as httpcore does), ``socks4://`` (names resolved here:
+            SOCKS4 carries IPv4 addresses only) or ``socks4a://``;
             credentials in it are used unless ``proxy_auth`` is given.
         proxy_auth: ``(username, password)`` (SOCKS5), or ``(user_id, "")`` (SOCKS4).
         ssl_context: TLS settings for the origins.

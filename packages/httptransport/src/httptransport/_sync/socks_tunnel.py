@@ -19,12 +19,15 @@ timeout, so a stalled server ends in
 :class:`ProxyError` naming the reply code. Either way the socket is closed before the
 error propagates.
 
-Who resolves host names is chosen by the URL scheme, as curl does:
+Who resolves host names:
 
-* ``socks5h://`` and ``socks4a://``: the proxy (the name is sent as is);
-* ``socks5://`` and ``socks4://``: this client, before the handshake (``socks4``
-  can only carry an IPv4 address), through the network backend's ``resolve()``
-  within the ``connect`` timeout. IP literals skip resolution.
+* ``socks5://``, ``socks5h://`` and ``socks4a://``: the proxy (the name is sent as
+  is). For ``socks5://`` this is httpcore's behaviour (curl would resolve locally):
+  code moving over from httpcore must not start sending its lookups to the local
+  resolver, which for Tor users would leak every host name they visit.
+* ``socks4://``: this client, before the handshake, since SOCKS4 can only carry an
+  IPv4 address; through the network backend's ``resolve()`` within the ``connect``
+  timeout. IP literals skip resolution.
 
 Authentication: SOCKS5 offers username/password (RFC 1929) when credentials are
 given, next to "no authentication"; SOCKS4 sends the username as its user id.
@@ -158,7 +161,7 @@ class SOCKSBackend(ProxyBackend):
         """Run the SOCKS handshake for ``host:port`` over ``stream``.
 
         Raises:
-            ConnectError: ``socks5``/``socks4`` could not resolve ``host`` locally.
+            ConnectError: ``socks4`` could not resolve ``host`` locally.
             ConnectTimeout: The server or the resolver did not answer in time.
             ProxyError: The server refused (reply code in the message), hung up,
                 or did not speak SOCKS.
@@ -166,8 +169,6 @@ class SOCKSBackend(ProxyBackend):
         scheme = self.proxy_url.scheme
         try:
             if scheme in (b"socks5", b"socks5h"):
-                if scheme == b"socks5":
-                    host = _resolve(self._real_backend(), host, socket.AF_UNSPEC, timeout)
                 self._socks5(stream, host, port, timeout)
             else:
                 if scheme == b"socks4":
