@@ -358,7 +358,7 @@ async def test_write_error_then_early_response(upgrade: bool) -> None:
     stream = _FailingStream([])
     conn = AsyncHTTP11Connection(ORIGIN, stream)
     with pytest.raises(
-        RemoteProtocolError, match="^Server disconnected without sending a response.$"
+        RemoteProtocolError, match=r"^Server disconnected without sending a response\.$"
     ):
         await conn.request("POST", "http://example.com/", headers=headers, content=b"x")
     assert conn.is_closed()

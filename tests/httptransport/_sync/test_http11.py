@@ -341,7 +341,7 @@ def test_write_error_then_early_response(upgrade: bool) -> None:
     stream = _FailingStream([])
     conn = HTTP11Connection(ORIGIN, stream)
     with pytest.raises(
-        RemoteProtocolError, match="^Server disconnected without sending a response.$"
+        RemoteProtocolError, match=r"^Server disconnected without sending a response\.$"
     ):
         conn.request("POST", "http://example.com/", headers=headers, content=b"x")
     assert conn.is_closed()
