@@ -68,7 +68,8 @@ async def test_connect_failure_after_retries() -> None:
 
 @pytest.mark.anyio
 async def test_connection_info_when_connect_fails() -> None:
-    """A connection whose connect failed says so, and counts as closed."""
+    """A connection whose connect failed says so, and counts as closed, idle and
+    expired (as httpcore reports it)."""
     connection = AsyncHTTPConnection(
         Origin(b"http", b"example.com", 80), network_backend=FlakyBackend(1)
     )
@@ -77,8 +78,8 @@ async def test_connection_info_when_connect_fails() -> None:
         await connection.request("GET", "http://example.com/")
     assert connection.info() == "CONNECTION FAILED"
     assert connection.is_closed()
-    assert not connection.is_idle()
-    assert not connection.has_expired()
+    assert connection.is_idle()
+    assert connection.has_expired()
     with pytest.raises(RuntimeError):
         await AsyncHTTPConnection(Origin(b"http", b"a", 80)).request("GET", "http://b/")
 

@@ -417,7 +417,23 @@ def test_forward_connection_serves_only_its_origin() -> None:
     connection = pool.create_connection(Origin(b"http", b"example.com", 80))
     assert connection.can_handle_request(Origin(b"http", b"example.com", 80))
     assert not connection.can_handle_request(Origin(b"http", b"example.org", 80))
-    assert "forwarding to http://example.com:80" in connection.info()
+    assert connection.info() == "CONNECTING"
+    assert repr(connection) == "<AsyncForwardHTTPConnection [CONNECTING]>"
+    tunnel = pool.create_connection(Origin(b"https", b"example.com", 443))
+    assert repr(tunnel) == "<AsyncTunnelHTTPConnection [CONNECTING]>"
+
+
+def test_proxy_model_carries_its_authorization_header() -> None:
+    """Proxy(url, auth=...).headers starts with the Basic Proxy-Authorization header,
+    as httpcore's does; one given by the caller is kept instead."""
+    proxy = Proxy("http://proxy.test", auth=("user", "pass"), headers={"X-Extra": "1"})
+    assert proxy.headers == [
+        (b"Proxy-Authorization", b"Basic dXNlcjpwYXNz"),
+        (b"X-Extra", b"1"),
+    ]
+    own = Proxy("http://proxy.test", auth=("user", "pass"), headers={"Proxy-Authorization": "x"})
+    assert own.headers == [(b"Proxy-Authorization", b"x")]
+    assert Proxy("http://proxy.test").headers == []
 
 
 # -- proxy= on the plain pool --------------------------------------------------------

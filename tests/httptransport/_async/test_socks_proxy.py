@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from httptransport import ConnectTimeout, ProxyError
+from httptransport import ConnectTimeout, Origin, ProxyError
 from httptransport._async import AsyncSOCKSProxy
 
 netbackend_mock = pytest.importorskip("netbackend_mock")
@@ -181,6 +181,13 @@ async def test_socks5_sends_the_name_to_the_proxy() -> None:
         await pool.request("GET", "http://localhost:8080/")
     command = backend.streams[0].written[1]
     assert command == b"\x05\x01\x00\x03\x09localhost\x1f\x90"
+
+
+def test_socks_connections_are_named_as_in_httpcore() -> None:
+    """A SOCKS pool's connections are AsyncSocks5Connection, as httpcore names them."""
+    pool = AsyncSOCKSProxy("socks5://proxy.test")
+    connection = pool.create_connection(Origin(b"https", b"example.com", 443))
+    assert repr(connection) == "<AsyncSocks5Connection [CONNECTING]>"
 
 
 @pytest.mark.anyio

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from httptransport import ConnectTimeout, ProxyError
+from httptransport import ConnectTimeout, Origin, ProxyError
 from httptransport._sync import SOCKSProxy
 
 netbackend_mock = pytest.importorskip("netbackend_mock")
@@ -161,6 +161,13 @@ def test_socks5_sends_the_name_to_the_proxy() -> None:
         pool.request("GET", "http://localhost:8080/")
     command = backend.streams[0].written[1]
     assert command == b"\x05\x01\x00\x03\x09localhost\x1f\x90"
+
+
+def test_socks_connections_are_named_as_in_httpcore() -> None:
+    """A SOCKS pool's connections are Socks5Connection, as httpcore names them."""
+    pool = SOCKSProxy("socks5://proxy.test")
+    connection = pool.create_connection(Origin(b"https", b"example.com", 443))
+    assert repr(connection) == "<Socks5Connection [CONNECTING]>"
 
 
 def test_socks4_resolution_goes_through_the_backend() -> None:

@@ -127,7 +127,9 @@ class Proxy:
         url: The proxy's URL; its scheme picks the protocol (``http``, ``https``,
             ``socks5``, ``socks5h``, ``socks4``, ``socks4a``).
         auth: ``(username, password)`` as bytes, or ``None``.
-        headers: Extra headers sent to the proxy only (never through a tunnel).
+        headers: Headers sent to the proxy only (never through a tunnel): a
+            ``Proxy-Authorization: Basic ...`` built from ``auth`` first (unless one
+            was given), then the extra headers.
         ssl_context: The TLS context for an ``https://`` proxy itself (not the origin).
     """
 
@@ -156,6 +158,11 @@ class Proxy:
         """
         self.url, self.auth = parse_proxy_url(url, auth)
         self.headers: list[tuple[bytes, bytes]] = list(enforce_headers(headers, name="headers"))
+        if self.auth is not None and not any(
+            name.lower() == PROXY_AUTHORIZATION for name, _ in self.headers
+        ):
+            # As httpcore's Proxy: the Basic credentials are a header for the proxy.
+            self.headers.insert(0, basic_auth_header(self.auth))
         self.ssl_context = ssl_context
 
     def __repr__(self) -> str:

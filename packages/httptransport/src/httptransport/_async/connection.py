@@ -287,8 +287,11 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         return self._connection.is_available()
 
     def has_expired(self) -> bool:
-        """Whether it is idle and must not be reused."""
-        return self._connection is not None and self._connection.has_expired()
+        """Whether it must not be reused: its connect failed, or the protocol connection
+        has expired."""
+        if self._connection is None:
+            return self._connect_failed
+        return self._connection.has_expired()
 
     def usable(self, now: float) -> bool:
         """Whether the protocol connection may take a request now (cheap; see
@@ -300,8 +303,11 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         return self._connection is not None and self._connection.keepalive_expired(now)
 
     def is_idle(self) -> bool:
-        """Whether it is connected with no request in progress."""
-        return self._connection is not None and self._connection.is_idle()
+        """Whether it has no request in progress: connected and idle, or failed to
+        connect (as httpcore reports it)."""
+        if self._connection is None:
+            return self._connect_failed
+        return self._connection.is_idle()
 
     def is_closed(self) -> bool:
         """Whether it is closed, or its connect failed."""

@@ -177,16 +177,18 @@ class AsyncConnectionPool(AsyncRequestInterface):
 
     def create_connection(self, origin: Origin) -> AsyncConnectionInterface:
         """Create (but do not open) a connection to ``origin``; override to customise."""
+        connection_class = AsyncHTTPConnection
         if self._proxy_routes is not None:
             forward = self._proxy_routes.forward_connection(origin)
             if forward is not None:
                 return forward
+            connection_class = self._proxy_routes.connection_class
         ssl_context = self._ssl_context
         if ssl_context is None and origin.scheme in (b"https", b"wss"):
             ssl_context = self._own_ssl_context
             if ssl_context is None:
                 ssl_context = self._own_ssl_context = alpn_ssl_context(self._http1, self._http2)
-        return AsyncHTTPConnection(
+        return connection_class(
             origin=origin,
             ssl_context=ssl_context,
             keepalive_expiry=self._keepalive_expiry,

@@ -26,10 +26,11 @@ from .._exceptions import ProxyError
 from .._models import URL
 from .._proxy_model import authority, redact_headers
 from .._trace import Trace
+from .connection import AsyncHTTPConnection
 from .tunnel import AsyncProxyBackend
 from .upgrade_stream import AsyncHTTP11UpgradeStream
 
-__all__ = ("AsyncHTTPTunnelBackend",)
+__all__ = ("AsyncHTTPTunnelBackend", "AsyncTunnelHTTPConnection")
 
 logger = logging.getLogger("httptransport.proxy")
 
@@ -101,11 +102,8 @@ class AsyncHTTPTunnelBackend(AsyncProxyBackend):
             trace.return_value = reply[:2]
         status, reason, leftover = reply
         if not 200 <= status < 300:
-            text = reason.decode("ascii", "replace")
-            raise ProxyError(
-                f"The proxy refused the CONNECT tunnel to {target.decode('ascii')}: "
-                f"{status} {text}".rstrip()
-            )
+            # httpcore's message: the proxy's status line, as it sent it.
+            raise ProxyError(f"{status} {reason.decode('ascii', 'ignore')}")
         if leftover:
             return AsyncHTTP11UpgradeStream(stream, leftover)
         return stream
@@ -145,3 +143,11 @@ class AsyncHTTPTunnelBackend(AsyncProxyBackend):
                 f"HTTP/1.x: {buffer[:80]!r}"
             )
         return int(match.group(1)), match.group(2) or b"", buffer[end + 4 :]
+
+
+class AsyncTunnelHTTPConnection(AsyncHTTPConnection):
+    """A connection to an origin through an HTTP proxy's ``CONNECT`` tunnel.
+
+    An :class:`AsyncHTTPConnection` whose backend opens tunnels; the class exists so that
+    a pool's connections are named as httpcore names them.
+    """

@@ -23,9 +23,9 @@ from .._proxy_model import HTTP_PROXY_SCHEMES, SOCKS_PROXY_SCHEMES, Proxy, proxy
 from .._ssl import http11_ssl_context
 from .connection import AsyncHTTPConnection
 from .forwarding import AsyncForwardHTTPConnection
-from .http_tunnel import AsyncHTTPTunnelBackend
+from .http_tunnel import AsyncHTTPTunnelBackend, AsyncTunnelHTTPConnection
 from .interfaces import AsyncConnectionInterface
-from .socks_tunnel import AsyncSOCKSBackend
+from .socks_tunnel import AsyncSOCKSBackend, AsyncSocks5Connection
 from .tunnel import AsyncProxyBackend
 
 __all__ = ("AsyncProxyRoutes",)
@@ -70,13 +70,17 @@ class AsyncProxyRoutes:
         self._socket_options = socket_options
         self._default_proxy_ssl_context: ssl.SSLContext | None = None
         self.network_backend: AsyncProxyBackend
+        # The class of the pool's tunnelled connections (named as httpcore names them).
+        self.connection_class: type[AsyncHTTPConnection]
         if url.scheme in SOCKS_PROXY_SCHEMES:
             self._forwards = False
+            self.connection_class = AsyncSocks5Connection
             self.network_backend = AsyncSOCKSBackend(
                 url, proxy.auth, network_backend=network_backend, uds=uds
             )
         elif url.scheme in HTTP_PROXY_SCHEMES:
             self._forwards = True
+            self.connection_class = AsyncTunnelHTTPConnection
             self._proxy_origin = url.origin
             self._headers = proxy_headers(proxy.headers, proxy.auth)
             self.network_backend = AsyncHTTPTunnelBackend(

@@ -52,9 +52,10 @@ from netbackend_base import (
 from .._exceptions import ProxyError
 from .._models import URL
 from .._proxy_model import authority
+from .connection import AsyncHTTPConnection
 from .tunnel import AsyncProxyBackend
 
-__all__ = ("SOCKS_INSTALL_HINT", "AsyncSOCKSBackend", "import_socksio")
+__all__ = ("SOCKS_INSTALL_HINT", "AsyncSOCKSBackend", "AsyncSocks5Connection", "import_socksio")
 
 SOCKS_INSTALL_HINT = (
     "Using a SOCKS proxy requires the socksio package: "
@@ -291,3 +292,12 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
                 f"The SOCKS4 proxy could not connect to {host}:{port}: reply code "
                 f"0x{reply[1]:02x} ({name})."
             )
+
+
+class AsyncSocks5Connection(AsyncHTTPConnection):
+    """A connection to an origin through a SOCKS proxy's tunnel.
+
+    An :class:`AsyncHTTPConnection` whose backend opens SOCKS tunnels; the class exists
+    so that a pool's connections are named as httpcore names them (httpcore speaks
+    SOCKS5 only; SOCKS4 tunnels carry the same name here).
+    """

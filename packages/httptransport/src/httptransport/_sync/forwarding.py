@@ -94,8 +94,8 @@ class ForwardHTTPConnection(ConnectionInterface):
         return self._connection.is_closed()
 
     def info(self) -> str:
-        """The proxy connection's info."""
-        return f"{self._connection.info()} (forwarding to {self._origin})"
+        """The info of the connection to the proxy (as httpcore reports it)."""
+        return self._connection.info()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} [{self.info()}]>"

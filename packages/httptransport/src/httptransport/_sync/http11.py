@@ -458,12 +458,14 @@ class HTTP11Connection(ConnectionInterface):
         return self._state is _IDLE
 
     def has_expired(self) -> bool:
-        """Whether it is idle past its keep-alive expiry, or the server closed it."""
-        if self._state is not _IDLE:
-            return self._state is _CLOSED
+        """Whether it is past its keep-alive expiry, or idle and closed by the server.
+
+        As httpcore's: a connection closed after an error has no expiry to be past
+        (``is_closed()`` says it is closed).
+        """
         if self._expire_at is not None and time.monotonic() > self._expire_at:
             return True
-        return bool(self._network_stream.get_extra_info("is_readable"))
+        return self._state is _IDLE and bool(self._network_stream.get_extra_info("is_readable"))
 
     def keepalive_expired(self, now: float) -> bool:
         """Whether its keep-alive expiry has passed (no socket poll)."""

@@ -668,19 +668,23 @@ class HTTP2Connection(ConnectionInterface):
         """Whether it is closed (or broken)."""
         return self._closed or self._error is not None
 
+    def _state_name(self) -> str:
+        if self.is_closed():
+            return "CLOSED"
+        return "ACTIVE" if self._streams else "IDLE"
+
     def info(self) -> str:
         """``'https://example.com:443', HTTP/2, IDLE, Request Count: 1``."""
         origin = str(self._origin)
-        if self.is_closed():
-            state = "CLOSED"
-        elif self._streams:
-            state = "ACTIVE"
-        else:
-            state = "IDLE"
-        return f"{origin!r}, HTTP/2, {state}, Request Count: {self._request_count}"
+        return f"{origin!r}, HTTP/2, {self._state_name()}, Request Count: {self._request_count}"
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} [{self.info()}]>"
+        # As httpcore's: the protocol is in the class name, not repeated.
+        origin = str(self._origin)
+        return (
+            f"<{type(self).__name__} [{origin!r}, {self._state_name()}, "
+            f"Request Count: {self._request_count}]>"
+        )
 
     def close(self) -> None:
         """Close the connection (telling the server with GOAWAY when possible)."""

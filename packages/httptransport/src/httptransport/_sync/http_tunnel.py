@@ -27,10 +27,11 @@ from .._exceptions import ProxyError
 from .._models import URL
 from .._proxy_model import authority, redact_headers
 from .._trace import Trace
+from .connection import HTTPConnection
 from .tunnel import ProxyBackend
 from .upgrade_stream import HTTP11UpgradeStream
 
-__all__ = ("HTTPTunnelBackend",)
+__all__ = ("HTTPTunnelBackend", "TunnelHTTPConnection")
 
 logger = logging.getLogger("httptransport.proxy")
 
@@ -102,11 +103,8 @@ class HTTPTunnelBackend(ProxyBackend):
             trace.return_value = reply[:2]
         status, reason, leftover = reply
         if not 200 <= status < 300:
-            text = reason.decode("ascii", "replace")
-            raise ProxyError(
-                f"The proxy refused the CONNECT tunnel to {target.decode('ascii')}: "
-                f"{status} {text}".rstrip()
-            )
+            # httpcore's message: the proxy's status line, as it sent it.
+            raise ProxyError(f"{status} {reason.decode('ascii', 'ignore')}")
         if leftover:
             return HTTP11UpgradeStream(stream, leftover)
         return stream
@@ -144,3 +142,11 @@ class HTTPTunnelBackend(ProxyBackend):
                 f"HTTP/1.x: {buffer[:80]!r}"
             )
         return int(match.group(1)), match.group(2) or b"", buffer[end + 4 :]
+
+
+class TunnelHTTPConnection(HTTPConnection):
+    """A connection to an origin through an HTTP proxy's ``CONNECT`` tunnel.
+
+    An :class:`HTTPConnection` whose backend opens tunnels; the class exists so that
+    a pool's connections are named as httpcore names them.
+    """

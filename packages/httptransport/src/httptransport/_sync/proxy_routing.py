@@ -24,9 +24,9 @@ from .._proxy_model import HTTP_PROXY_SCHEMES, SOCKS_PROXY_SCHEMES, Proxy, proxy
 from .._ssl import http11_ssl_context
 from .connection import HTTPConnection
 from .forwarding import ForwardHTTPConnection
-from .http_tunnel import HTTPTunnelBackend
+from .http_tunnel import HTTPTunnelBackend, TunnelHTTPConnection
 from .interfaces import ConnectionInterface
-from .socks_tunnel import SOCKSBackend
+from .socks_tunnel import Socks5Connection, SOCKSBackend
 from .tunnel import ProxyBackend
 
 __all__ = ("ProxyRoutes",)
@@ -71,13 +71,17 @@ class ProxyRoutes:
         self._socket_options = socket_options
         self._default_proxy_ssl_context: ssl.SSLContext | None = None
         self.network_backend: ProxyBackend
+        # The class of the pool's tunnelled connections (named as httpcore names them).
+        self.connection_class: type[HTTPConnection]
         if url.scheme in SOCKS_PROXY_SCHEMES:
             self._forwards = False
+            self.connection_class = Socks5Connection
             self.network_backend = SOCKSBackend(
                 url, proxy.auth, network_backend=network_backend, uds=uds
             )
         elif url.scheme in HTTP_PROXY_SCHEMES:
             self._forwards = True
+            self.connection_class = TunnelHTTPConnection
             self._proxy_origin = url.origin
             self._headers = proxy_headers(proxy.headers, proxy.auth)
             self.network_backend = HTTPTunnelBackend(

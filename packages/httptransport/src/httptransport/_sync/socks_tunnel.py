@@ -53,9 +53,10 @@ from netbackend_base import (
 from .._exceptions import ProxyError
 from .._models import URL
 from .._proxy_model import authority
+from .connection import HTTPConnection
 from .tunnel import ProxyBackend
 
-__all__ = ("SOCKS_INSTALL_HINT", "SOCKSBackend", "import_socksio")
+__all__ = ("SOCKS_INSTALL_HINT", "SOCKSBackend", "Socks5Connection", "import_socksio")
 
 SOCKS_INSTALL_HINT = (
     "Using a SOCKS proxy requires the socksio package: "
@@ -288,3 +289,12 @@ class SOCKSBackend(ProxyBackend):
                 f"The SOCKS4 proxy could not connect to {host}:{port}: reply code "
                 f"0x{reply[1]:02x} ({name})."
             )
+
+
+class Socks5Connection(HTTPConnection):
+    """A connection to an origin through a SOCKS proxy's tunnel.
+
+    An :class:`HTTPConnection` whose backend opens SOCKS tunnels; the class exists
+    so that a pool's connections are named as httpcore names them (httpcore speaks
+    SOCKS5 only; SOCKS4 tunnels carry the same name here).
+    """
