@@ -303,13 +303,14 @@ async def test_socket_options_and_local_address(server: typing.Any) -> None:
 
 @pytest.mark.anyio
 async def test_https(tls_server: typing.Any, client_ssl_context: typing.Any) -> None:
-    """HTTPS works with the caller's context, which is left unmodified."""
+    """HTTPS works with the caller's context, on which ALPN offers http/1.1, as httpcore
+    sets it."""
     async with AsyncConnectionPool(ssl_context=client_ssl_context) as pool:
         response = await pool.request("GET", tls_server.url())
         assert response.content == b"Hello, world!"
         ssl_object = response.extensions["network_stream"].get_extra_info("ssl_object")
-        # The server offers ALPN; the caller's context had none and got none added.
-        assert ssl_object.selected_alpn_protocol() is None
+        # The server offers ALPN: the caller's context now offers http/1.1.
+        assert ssl_object.selected_alpn_protocol() == "http/1.1"
         response = await pool.request(
             "GET", tls_server.url(), extensions={"sni_hostname": "localhost"}
         )

@@ -88,15 +88,23 @@ def test_missing_h2_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.anyio
-async def test_callers_context_is_not_modified_for_http2(
+async def test_callers_context_offers_what_each_pool_asks(
     h2_server: typing.Any, client_ssl_context: ssl.SSLContext
 ) -> None:
-    """http2=True adds no ALPN to a caller's context: without h2 offered, HTTP/1.1 is spoken."""
+    """As in httpcore, http2=True offers h2 through the caller's own context; pools that
+    share that context with different choices each get the protocol they asked for."""
     server = h2_server(tls=True)
-    async with AsyncConnectionPool(ssl_context=client_ssl_context, http2=True) as pool:
-        response = await pool.request("GET", server.url("/"))
-    assert response.extensions["http_version"] == b"HTTP/1.1"
-    assert response.content == b"hello"
+    async with (
+        AsyncConnectionPool(ssl_context=client_ssl_context, http2=True) as h2_pool,
+        AsyncConnectionPool(ssl_context=client_ssl_context) as h1_pool,
+    ):
+        for pool, version in [(h2_pool, b"HTTP/2"), (h1_pool, b"HTTP/1.1")] * 2:
+            response = await pool.request("GET", server.url("/"))
+            assert response.extensions["http_version"] == version
+            assert response.content == b"hello"
+            # A new connection each time, so every round negotiates again.
+            for connection in pool.connections:
+                await connection.aclose()
 
 
 @pytest.mark.anyio

@@ -1,4 +1,5 @@
-"""The TLS contexts used when the caller supplies none."""
+"""The TLS contexts used when the caller supplies none (connections set their ALPN
+list before each handshake: see :mod:`._async.connection`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import ssl
 
 import certifi
 
-__all__ = ("alpn_ssl_context", "default_ssl_context", "http11_ssl_context")
+__all__ = ("default_ssl_context", "http11_ssl_context")
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -26,11 +27,4 @@ def http11_ssl_context() -> ssl.SSLContext:
     """A new default TLS context that offers only ``http/1.1`` through ALPN."""
     context = default_ssl_context()
     context.set_alpn_protocols(["http/1.1"])
-    return context
-
-
-def alpn_ssl_context(http1: bool, http2: bool) -> ssl.SSLContext:
-    """A new default TLS context offering, through ALPN, the protocols enabled."""
-    context = default_ssl_context()
-    context.set_alpn_protocols((["http/1.1"] if http1 else []) + (["h2"] if http2 else []))
     return context

@@ -70,7 +70,7 @@ from .._locks import AsyncThreadLock
 from .._models import DEFAULT_PORTS, Origin, Request, Response, timeouts
 from .._pool_logic import PoolLogic, Ticket
 from .._proxy_model import Proxy
-from .._ssl import alpn_ssl_context
+from .._ssl import default_ssl_context
 from .connection import AsyncHTTPConnection, check_protocols
 from .interfaces import AsyncConnectionInterface, AsyncRequestInterface
 from .proxy_routing import AsyncProxyRoutes
@@ -90,9 +90,10 @@ class AsyncConnectionPool(AsyncRequestInterface):
     """A pool of HTTP/1.1 and HTTP/2 connections, reused per origin.
 
     Args:
-        ssl_context: The TLS context for https connections; never modified. When
-            ``None``, the pool builds one default context (offering through ALPN the
-            protocols enabled) and shares it between its connections.
+        ssl_context: The TLS context for https connections. Each connection sets its
+            ALPN list before its handshake, as httpcore does (``["http/1.1", "h2"]``
+            with ``http2=True``, else ``["http/1.1"]``). When ``None``, the pool builds
+            one default context and shares it between its connections.
         proxy: Send every request through this HTTP(S) or SOCKS proxy: ``http://``
             requests are forwarded by an HTTP proxy, the others tunnelled. ``retries``,
             ``local_address``, ``socket_options`` and ``uds`` then apply to the
@@ -187,7 +188,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         if ssl_context is None and origin.scheme in (b"https", b"wss"):
             ssl_context = self._own_ssl_context
             if ssl_context is None:
-                ssl_context = self._own_ssl_context = alpn_ssl_context(self._http1, self._http2)
+                ssl_context = self._own_ssl_context = default_ssl_context()
         return connection_class(
             origin=origin,
             ssl_context=ssl_context,

@@ -12,12 +12,14 @@ the stream.
 
 HTTP/2 (:mod:`.http2`) is chosen exactly as httpcore 1.0 chooses it: when TLS
 negotiates ``h2`` through ALPN, or when ``http2=True, http1=False`` (prior knowledge,
-which over cleartext is h2c). With ``http2=True`` the context the pool builds offers
-``h2`` as well as ``http/1.1`` through ALPN. A caller's own context is never modified
-(httpcore sets ALPN on it, a side effect on an object the caller may share): the server
-picks among the protocols *that* context offers, so a caller who brings a context and
-wants HTTP/2 calls ``ssl_context.set_alpn_protocols(["h2", "http/1.1"])`` on it. h2 is
-imported only when needed, since it is an optional dependency.
+which over cleartext is h2c). ALPN is offered as httpcore offers it: right before each
+TLS handshake the connection sets the context's list (the caller's context too) to
+``["http/1.1", "h2"]`` with ``http2=True``, else ``["http/1.1"]``. The list is copied
+into the handshake's TLS object when the backend creates it, in the same step, so pools
+that share one context with different choices each offer their own (with the sync API,
+two threads connecting at the same moment through one shared context can still cross:
+give such pools a context each). h2 is imported only when needed, since it is an
+optional dependency.
 
 A connection that may turn out to be HTTP/2 reports a provisional capacity of many
 streams while it connects, so that the pool can send concurrent requests to it at once
@@ -46,7 +48,7 @@ from netbackend_base import (
 from .._exceptions import ConnectionNotAvailable
 from .._h2_adapter import import_h2
 from .._models import Origin, Request, Response, timeouts
-from .._ssl import alpn_ssl_context
+from .._ssl import default_ssl_context
 from .._trace import NO_TRACE, Trace, tracing_enabled
 from .http2 import INITIAL_MAX_STREAMS, HTTP2Connection
 from .http11 import HTTP11Connection
@@ -85,9 +87,8 @@ class HTTPConnection(ConnectionInterface):
 
     Args:
         origin: Where to connect.
-        ssl_context: The TLS context for https, used as given and never modified (its
-            ALPN list decides whether HTTP/2 can be negotiated); a default one offering
-            the enabled protocols through ALPN when ``None``.
+        ssl_context: The TLS context for https; its ALPN list is set before each
+            handshake (see above). A default context when ``None``.
         keepalive_expiry: Seconds an idle connection stays reusable.
         http1: Whether HTTP/1.1 may be spoken.
         http2: Whether HTTP/2 may be spoken (negotiated through ALPN over TLS; with
@@ -130,6 +131,7 @@ class HTTPConnection(ConnectionInterface):
         self._multiplex = http2 and (origin.scheme in _TLS_SCHEMES or not http1)
         self._connect_lock = Lock() if self._multiplex else None
         self._ssl_context = ssl_context
+        self._alpn = ["http/1.1", "h2"] if http2 else ["http/1.1"]
         self._keepalive_expiry = keepalive_expiry
         self._retries = retries
         self._local_address = local_address
@@ -236,7 +238,7 @@ class HTTPConnection(ConnectionInterface):
                 if origin.scheme in _TLS_SCHEMES:
                     ssl_context = self._ssl_context
                     if ssl_context is None:
-                        ssl_context = self._ssl_context = alpn_ssl_context(self._http1, self._http2)
+                        ssl_context = self._ssl_context = default_ssl_context()
                     sni_hostname = request.extensions.get("sni_hostname")
                     kwargs = {
                         "ssl_context": ssl_context,
@@ -246,6 +248,8 @@ class HTTPConnection(ConnectionInterface):
                     with (
                         Trace("start_tls", logger, request, kwargs) if traced else NO_TRACE
                     ) as trace:
+                        # No between this and the TLS object's creation.
+                        ssl_context.set_alpn_protocols(self._alpn)
                         stream = stream.start_tls(**kwargs)
                         trace.return_value = stream
                 return stream
