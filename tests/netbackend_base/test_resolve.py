@@ -13,7 +13,6 @@ import anyio
 import pytest
 
 import netbackend_base._resolve
-
 from netbackend_base import (
     AsyncNetworkBackend,
     ConnectError,

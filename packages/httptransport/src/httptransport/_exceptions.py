@@ -87,7 +87,7 @@ class PoolTimeout(TimeoutException):
 
 
 @contextlib.contextmanager
-def map_exceptions(mapping: Mapping[type[Exception], type[Exception]]) -> Iterator[None]:
+def map_exceptions(mapping: Mapping[type[BaseException], type[Exception]]) -> Iterator[None]:
     """Re-raise any exception that is an instance of a key as the mapped type.
 
     The first matching key wins. The new exception carries the original's message as

@@ -61,7 +61,7 @@ from .._exceptions import (
 )
 from .._h1_head import parse_head, prepare_head
 from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, timeouts
-from .._trace import NO_TRACE, Trace, tracing_enabled
+from .._trace import NO_TRACE, NullTrace, Trace, tracing_enabled
 from .interfaces import IDLE_POLL_AFTER, AsyncConnectionInterface
 from .traced_body import AsyncTracedBody
 from .upgrade_stream import AsyncHTTP11UpgradeStream
@@ -173,7 +173,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                 parsed = await self._receive_head(request, reused, read_timeout)
                 if parsed is None:
                     return await self._h11_cycle(
-                        request, reused, write_timeout, read_timeout, traced, sent=True
+                        request, reused, write_timeout, read_timeout, traced, head_trace=trace
                     )
                 status, reason, headers, body_length, response_keep_alive = parsed
                 trace.return_value = (b"HTTP/1.1", status, reason, headers)
@@ -192,7 +192,11 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                 await body.finish()
             return response
         except BaseException:
-            await self._abort()
+            if traced:
+                # As httpcore reports a failed exchange: the response is closed too.
+                await async_shielded(self._traced_abort, request)
+            else:
+                await self._abort()
             raise
 
     async def _send_lean(
@@ -286,7 +290,9 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             try:
                 data = await stream.read(READ_NUM_BYTES, timeout)
             except ReadError:
-                if buffer:
+                # A reset before any byte of the response: on a reused connection the
+                # server closed it while idle, and the request may be retried.
+                if buffer or not _replayable(request, reused):
                     raise
                 data = b""
             if not data:
@@ -304,7 +310,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         return parsed
 
     def _disconnected_before_response(self, request: Request, reused: bool) -> typing.NoReturn:
-        if reused and request.method in _IDEMPOTENT and type(request.stream) is ByteStream:
+        if _replayable(request, reused):
             raise ConnectionNotAvailable(
                 "The server closed the idle connection; the request can be retried."
             )
@@ -319,8 +325,15 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         write_timeout: float | None,
         read_timeout: float | None,
         traced: bool,
-        sent: bool = False,
+        head_trace: Trace | NullTrace | None = None,
     ) -> Response:
+        """One request/response cycle through h11.
+
+        With ``head_trace``, the request has already left by the lean path and the
+        response head is being read inside that trace: h11 is brought to the same
+        point, and the head it parses is that trace's return value.
+        """
+        sent = head_trace is not None
         conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
         stream = self._network_stream
         if sent:
@@ -365,7 +378,8 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             Trace("receive_response_headers", logger, request, {"request": request})
             if traced and not sent
             else NO_TRACE
-        ) as trace:
+        ) as own_trace:
+            trace = own_trace if head_trace is None else head_trace
             if self._buffer:  # (an empty receive_data would mean EOF to h11)
                 conn.receive_data(self._buffer)
                 self._buffer = b""
@@ -377,7 +391,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                     try:
                         data = await stream.read(READ_NUM_BYTES, read_timeout)
                     except ReadError:
-                        if got_bytes or conn.trailing_data[0]:
+                        if got_bytes or conn.trailing_data[0] or not _replayable(request, reused):
                             raise
                         data = b""
                     if not data and not got_bytes and not conn.trailing_data[0]:
@@ -421,6 +435,10 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         return response
 
     # -- state ----------------------------------------------------------------------
+
+    async def _traced_abort(self, request: Request) -> None:
+        async with Trace("response_closed", logger, request):
+            await self._abort()
 
     async def _abort(self) -> None:
         """Give up on the connection: mark it closed, then close the stream shielded."""
@@ -509,6 +527,12 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
 
     async def __aexit__(self, *args: object) -> None:
         await self.aclose()
+
+
+def _replayable(request: Request, reused: bool) -> bool:
+    """Whether a request that found its reused connection closed may be sent again on
+    another: an idempotent method with a body held in memory."""
+    return reused and request.method in _IDEMPOTENT and type(request.stream) is ByteStream
 
 
 def _length_mismatch(sent: int, declared: int) -> str:

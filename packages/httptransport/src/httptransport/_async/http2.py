@@ -99,7 +99,7 @@ _NO_ERROR = 0x0
 class _Stream:
     """One request's stream: the events the reader delivered and the request's wake-up."""
 
-    __slots__ = ("blocked", "error", "events", "id", "signalled", "waiter")
+    __slots__ = ("blocked", "error", "events", "id", "request", "signalled", "waiter")
 
     def __init__(self, stream_id: int) -> None:
         self.id = stream_id
@@ -108,6 +108,7 @@ class _Stream:
         self.waiter: AsyncEvent | None = None
         self.blocked = False  # waiting for send window
         self.error: BaseException | None = None
+        self.request: Request | None = None  # set when its request is traced
 
 
 class AsyncHTTP2Connection(AsyncConnectionInterface):
@@ -188,30 +189,31 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         headers = request_headers(request)
         body = request.stream
         end = type(body) is ByteStream and not b"".join(body)
-        stream = self._open_stream(headers, end)
+        stream, first = self._open_stream(headers, end)
+        info = None
         try:
-            async with (
-                Trace("send_request_headers", logger, request, {"request": request})
-                if traced
-                else NO_TRACE
-            ):
+            if traced:
+                # The events and arguments httpcore reports, in its order.
+                stream.request = request
+                info = {"request": request, "stream_id": stream.id}
+                if first:
+                    async with Trace("send_connection_init", logger, request, {"request": request}):
+                        await self._flush(write_timeout)
+            async with Trace("send_request_headers", logger, request, info) if traced else NO_TRACE:
                 await self._flush(write_timeout)
-            if not end:
-                async with (
-                    Trace("send_request_body", logger, request, {"request": request})
-                    if traced
-                    else NO_TRACE
-                ):
-                    await self._send_body(stream, request, write_timeout)
+            if traced:
+                async with Trace("send_request_body", logger, request, info):
+                    if not end:
+                        await self._send_body(stream, request, write_timeout)
+            elif not end:
+                await self._send_body(stream, request, write_timeout)
             async with (
-                Trace("receive_response_headers", logger, request, {"request": request})
-                if traced
-                else NO_TRACE
+                Trace("receive_response_headers", logger, request, info) if traced else NO_TRACE
             ) as trace:
                 status, headers = await self._receive_head(stream, request, read_timeout)
                 trace.return_value = (status, headers)
         except ConnectionNotAvailable:
-            await self._abandon(stream)
+            await self._close_stream(stream, traced)
             if not end and type(body) is not ByteStream:
                 # Unprocessed (GOAWAY), but a streamed body cannot be sent again.
                 raise RemoteProtocolError(
@@ -220,13 +222,13 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 ) from None
             raise
         except BaseException:
-            await self._abandon(stream)
+            await self._close_stream(stream, traced)
             raise
         trailers: list[tuple[bytes, bytes]] = []
         body = AsyncHTTP2Body(self, stream, read_timeout, trailers)
         response = Response(
             status,
-            content=AsyncTracedBody(body, request, logger) if traced else body,
+            content=AsyncTracedBody(body, request, logger, stream.id) if traced else body,
             extensions={
                 "http_version": b"HTTP/2",
                 "network_stream": self._network_stream,
@@ -242,11 +244,14 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             self._finish(stream)
         return response
 
-    def _open_stream(self, headers: list[tuple[bytes, bytes]], end: bool) -> _Stream:
+    def _open_stream(self, headers: list[tuple[bytes, bytes]], end: bool) -> tuple[_Stream, bool]:
         """Start a stream with the request's HEADERS queued (the preface first, once).
 
         One section under ``_lock``: h2 hands out a stream id only when HEADERS are
         sent on it, so taking the id and sending must not be split.
+
+        Returns:
+            The stream, and whether this request queued the connection preface.
         """
         with self._lock:
             if self._error is not None or self._closed or self._draining:
@@ -259,8 +264,9 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             except H2.no_ids:
                 self._draining = True
                 raise ConnectionNotAvailable() from None
+            first = not self._initiated
             try:
-                if not self._initiated:
+                if first:
                     self._initiated = True
                     conn.initiate_connection()
                     conn.increment_flow_control_window(CONNECTION_WINDOW - DEFAULT_WINDOW)
@@ -271,7 +277,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             self._streams[stream_id] = stream
             self._request_count += 1
             self._expire_at = None
-            return stream
+            return stream, first
 
     async def _send_body(self, stream: _Stream, request: Request, timeout: float | None) -> None:
         body = request.stream
@@ -388,7 +394,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 continue
             try:
                 while not stream.signalled:
-                    await self._receive(timeout)
+                    await self._receive(stream, timeout)
             finally:
                 with self._lock:
                     self._reading = False
@@ -399,8 +405,9 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                         other.waiter.set()
                         break
 
-    async def _receive(self, timeout: float | None) -> None:
-        """Read once from the socket and deliver the events (the reader only)."""
+    async def _receive(self, reader: _Stream, timeout: float | None) -> None:
+        """Read once from the socket and deliver the events (``reader``'s request is
+        the reader)."""
         if self._error is not None:
             raise self._error
         try:
@@ -412,9 +419,10 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 self._fail(exc)
             raise
         if not data:
-            error = RemoteProtocolError("Server disconnected.")
+            error = RemoteProtocolError("Server disconnected")
             self._fail(error)
             raise error
+        settings: list[typing.Any] | None = None
         with self._lock:
             try:
                 events = self._h2.receive_data(data)
@@ -424,7 +432,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 failure: RemoteProtocolError | None = error
             else:
                 failure = None
-                self._dispatch(events)
+                settings = self._dispatch(events)
         if failure is not None:
             # h2 queued a GOAWAY saying why; send it if we can, then give up.
             try:
@@ -433,11 +441,21 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 pass
             self._fail(failure)
             raise failure
+        if settings and reader.request is not None:
+            # As httpcore reports them: to the request that read them.
+            for event in settings:
+                async with Trace("receive_remote_settings", logger, reader.request) as trace:
+                    trace.return_value = event
         await self._flush(timeout)
 
-    def _dispatch(self, events: list[typing.Any]) -> None:
-        """Hand each h2 event to its stream (called under ``_lock``)."""
+    def _dispatch(self, events: list[typing.Any]) -> list[typing.Any] | None:
+        """Hand each h2 event to its stream (called under ``_lock``).
+
+        Returns:
+            The SETTINGS changes among the events (for tracing), or ``None``.
+        """
         streams = self._streams
+        settings: list[typing.Any] | None = None
         for event in events:
             kind = type(event)
             if (
@@ -467,6 +485,9 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             elif kind is H2.settings:
                 self._max_streams = self._h2.remote_settings.max_concurrent_streams
                 self._signal_blocked()
+                if settings is None:
+                    settings = []
+                settings.append(event)
             elif kind is H2.terminated:
                 self._goaway(event)
             elif kind is H2.ping_ack:
@@ -474,6 +495,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 if ping is not None:
                     self._signal(ping)
             # Anything else (1xx heads, SETTINGS acks, PRIORITY...) needs nothing from us.
+        return settings
 
     def _signal(self, stream: _Stream) -> None:
         stream.signalled = True
@@ -565,6 +587,19 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         with self._lock:
             self._streams.pop(stream.id, None)
             self._touch_idle()
+
+    async def _close_stream(self, stream: _Stream, traced: bool) -> None:
+        """A request failed before its response: abandon its stream, reporting
+        ``response_closed`` as httpcore does when the request is traced."""
+        request = stream.request
+        if traced and request is not None:
+            await async_shielded(self._traced_abandon, stream, request)
+        else:
+            await self._abandon(stream)
+
+    async def _traced_abandon(self, stream: _Stream, request: Request) -> None:
+        async with Trace("response_closed", logger, request, {"stream_id": stream.id}):
+            await self._abandon(stream)
 
     async def _abandon(self, stream: _Stream) -> None:
         """Reset a stream the request gave up on, and free its slot."""

@@ -25,7 +25,7 @@ from .connection import AsyncHTTPConnection
 from .forwarding import AsyncForwardHTTPConnection
 from .http_tunnel import AsyncHTTPTunnelBackend, AsyncTunnelHTTPConnection
 from .interfaces import AsyncConnectionInterface
-from .socks_tunnel import AsyncSOCKSBackend, AsyncSocks5Connection
+from .socks_tunnel import AsyncSocks5Connection, AsyncSOCKSBackend
 from .tunnel import AsyncProxyBackend
 
 __all__ = ("AsyncProxyRoutes",)

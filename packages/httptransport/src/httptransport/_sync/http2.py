@@ -100,7 +100,7 @@ _NO_ERROR = 0x0
 class _Stream:
     """One request's stream: the events the reader delivered and the request's wake-up."""
 
-    __slots__ = ("blocked", "error", "events", "id", "signalled", "waiter")
+    __slots__ = ("blocked", "error", "events", "id", "request", "signalled", "waiter")
 
     def __init__(self, stream_id: int) -> None:
         self.id = stream_id
@@ -109,6 +109,7 @@ class _Stream:
         self.waiter: Event | None = None
         self.blocked = False  # waiting for send window
         self.error: BaseException | None = None
+        self.request: Request | None = None  # set when its request is traced
 
 
 class HTTP2Connection(ConnectionInterface):
@@ -189,30 +190,31 @@ class HTTP2Connection(ConnectionInterface):
         headers = request_headers(request)
         body = request.stream
         end = type(body) is ByteStream and not b"".join(body)
-        stream = self._open_stream(headers, end)
+        stream, first = self._open_stream(headers, end)
+        info = None
         try:
-            with (
-                Trace("send_request_headers", logger, request, {"request": request})
-                if traced
-                else NO_TRACE
-            ):
+            if traced:
+                # The events and arguments httpcore reports, in its order.
+                stream.request = request
+                info = {"request": request, "stream_id": stream.id}
+                if first:
+                    with Trace("send_connection_init", logger, request, {"request": request}):
+                        self._flush(write_timeout)
+            with Trace("send_request_headers", logger, request, info) if traced else NO_TRACE:
                 self._flush(write_timeout)
-            if not end:
-                with (
-                    Trace("send_request_body", logger, request, {"request": request})
-                    if traced
-                    else NO_TRACE
-                ):
-                    self._send_body(stream, request, write_timeout)
+            if traced:
+                with Trace("send_request_body", logger, request, info):
+                    if not end:
+                        self._send_body(stream, request, write_timeout)
+            elif not end:
+                self._send_body(stream, request, write_timeout)
             with (
-                Trace("receive_response_headers", logger, request, {"request": request})
-                if traced
-                else NO_TRACE
+                Trace("receive_response_headers", logger, request, info) if traced else NO_TRACE
             ) as trace:
                 status, headers = self._receive_head(stream, request, read_timeout)
                 trace.return_value = (status, headers)
         except ConnectionNotAvailable:
-            self._abandon(stream)
+            self._close_stream(stream, traced)
             if not end and type(body) is not ByteStream:
                 # Unprocessed (GOAWAY), but a streamed body cannot be sent again.
                 raise RemoteProtocolError(
@@ -221,13 +223,13 @@ class HTTP2Connection(ConnectionInterface):
                 ) from None
             raise
         except BaseException:
-            self._abandon(stream)
+            self._close_stream(stream, traced)
             raise
         trailers: list[tuple[bytes, bytes]] = []
         body = HTTP2Body(self, stream, read_timeout, trailers)
         response = Response(
             status,
-            content=TracedBody(body, request, logger) if traced else body,
+            content=TracedBody(body, request, logger, stream.id) if traced else body,
             extensions={
                 "http_version": b"HTTP/2",
                 "network_stream": self._network_stream,
@@ -243,11 +245,14 @@ class HTTP2Connection(ConnectionInterface):
             self._finish(stream)
         return response
 
-    def _open_stream(self, headers: list[tuple[bytes, bytes]], end: bool) -> _Stream:
+    def _open_stream(self, headers: list[tuple[bytes, bytes]], end: bool) -> tuple[_Stream, bool]:
         """Start a stream with the request's HEADERS queued (the preface first, once).
 
         One section under ``_lock``: h2 hands out a stream id only when HEADERS are
         sent on it, so taking the id and sending must not be split.
+
+        Returns:
+            The stream, and whether this request queued the connection preface.
         """
         with self._lock:
             if self._error is not None or self._closed or self._draining:
@@ -260,8 +265,9 @@ class HTTP2Connection(ConnectionInterface):
             except H2.no_ids:
                 self._draining = True
                 raise ConnectionNotAvailable() from None
+            first = not self._initiated
             try:
-                if not self._initiated:
+                if first:
                     self._initiated = True
                     conn.initiate_connection()
                     conn.increment_flow_control_window(CONNECTION_WINDOW - DEFAULT_WINDOW)
@@ -272,7 +278,7 @@ class HTTP2Connection(ConnectionInterface):
             self._streams[stream_id] = stream
             self._request_count += 1
             self._expire_at = None
-            return stream
+            return stream, first
 
     def _send_body(self, stream: _Stream, request: Request, timeout: float | None) -> None:
         body = request.stream
@@ -389,7 +395,7 @@ class HTTP2Connection(ConnectionInterface):
                 continue
             try:
                 while not stream.signalled:
-                    self._receive(timeout)
+                    self._receive(stream, timeout)
             finally:
                 with self._lock:
                     self._reading = False
@@ -400,8 +406,9 @@ class HTTP2Connection(ConnectionInterface):
                         other.waiter.set()
                         break
 
-    def _receive(self, timeout: float | None) -> None:
-        """Read once from the socket and deliver the events (the reader only)."""
+    def _receive(self, reader: _Stream, timeout: float | None) -> None:
+        """Read once from the socket and deliver the events (``reader``'s request is
+        the reader)."""
         if self._error is not None:
             raise self._error
         try:
@@ -413,9 +420,10 @@ class HTTP2Connection(ConnectionInterface):
                 self._fail(exc)
             raise
         if not data:
-            error = RemoteProtocolError("Server disconnected.")
+            error = RemoteProtocolError("Server disconnected")
             self._fail(error)
             raise error
+        settings: list[typing.Any] | None = None
         with self._lock:
             try:
                 events = self._h2.receive_data(data)
@@ -425,7 +433,7 @@ class HTTP2Connection(ConnectionInterface):
                 failure: RemoteProtocolError | None = error
             else:
                 failure = None
-                self._dispatch(events)
+                settings = self._dispatch(events)
         if failure is not None:
             # h2 queued a GOAWAY saying why; send it if we can, then give up.
             try:
@@ -434,11 +442,21 @@ class HTTP2Connection(ConnectionInterface):
                 pass
             self._fail(failure)
             raise failure
+        if settings and reader.request is not None:
+            # As httpcore reports them: to the request that read them.
+            for event in settings:
+                with Trace("receive_remote_settings", logger, reader.request) as trace:
+                    trace.return_value = event
         self._flush(timeout)
 
-    def _dispatch(self, events: list[typing.Any]) -> None:
-        """Hand each h2 event to its stream (called under ``_lock``)."""
+    def _dispatch(self, events: list[typing.Any]) -> list[typing.Any] | None:
+        """Hand each h2 event to its stream (called under ``_lock``).
+
+        Returns:
+            The SETTINGS changes among the events (for tracing), or ``None``.
+        """
         streams = self._streams
+        settings: list[typing.Any] | None = None
         for event in events:
             kind = type(event)
             if (
@@ -468,6 +486,9 @@ class HTTP2Connection(ConnectionInterface):
             elif kind is H2.settings:
                 self._max_streams = self._h2.remote_settings.max_concurrent_streams
                 self._signal_blocked()
+                if settings is None:
+                    settings = []
+                settings.append(event)
             elif kind is H2.terminated:
                 self._goaway(event)
             elif kind is H2.ping_ack:
@@ -475,6 +496,7 @@ class HTTP2Connection(ConnectionInterface):
                 if ping is not None:
                     self._signal(ping)
             # Anything else (1xx heads, SETTINGS acks, PRIORITY...) needs nothing from us.
+        return settings
 
     def _signal(self, stream: _Stream) -> None:
         stream.signalled = True
@@ -566,6 +588,19 @@ class HTTP2Connection(ConnectionInterface):
         with self._lock:
             self._streams.pop(stream.id, None)
             self._touch_idle()
+
+    def _close_stream(self, stream: _Stream, traced: bool) -> None:
+        """A request failed before its response: abandon its stream, reporting
+        ``response_closed`` as httpcore does when the request is traced."""
+        request = stream.request
+        if traced and request is not None:
+            shielded(self._traced_abandon, stream, request)
+        else:
+            self._abandon(stream)
+
+    def _traced_abandon(self, stream: _Stream, request: Request) -> None:
+        with Trace("response_closed", logger, request, {"stream_id": stream.id}):
+            self._abandon(stream)
 
     def _abandon(self, stream: _Stream) -> None:
         """Reset a stream the request gave up on, and free its slot."""

@@ -35,14 +35,22 @@ class TracedBody:
         inner: The connection's body.
         request: The request the response answers (its ``trace`` extension).
         logger: The connection's logger, whose name gives the events their prefix.
+        stream_id: The HTTP/2 stream, reported with both events as httpcore does.
     """
 
-    __slots__ = ("_inner", "_logger", "_request", "_trace")
+    __slots__ = ("_inner", "_logger", "_request", "_stream_id", "_trace")
 
-    def __init__(self, inner: TracedBodyInner, request: Request, logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        inner: TracedBodyInner,
+        request: Request,
+        logger: logging.Logger,
+        stream_id: int | None = None,
+    ) -> None:
         self._inner = inner
         self._request = request
         self._logger = logger
+        self._stream_id = stream_id
         self._trace: Trace | None = None
 
     @property
@@ -57,9 +65,10 @@ class TracedBody:
         trace = self._trace
         if trace is None:
             request = self._request
-            trace = self._trace = Trace(
-                "receive_response_body", self._logger, request, {"request": request}
-            )
+            info: dict[str, typing.Any] = {"request": request}
+            if self._stream_id is not None:
+                info["stream_id"] = self._stream_id
+            trace = self._trace = Trace("receive_response_body", self._logger, request, info)
             trace.__enter__()
         try:
             return self._inner.__next__()
@@ -72,5 +81,6 @@ class TracedBody:
 
     def close(self) -> None:
         """Close the inner body, reporting ``response_closed``."""
-        with Trace("response_closed", self._logger, self._request):
+        info = None if self._stream_id is None else {"stream_id": self._stream_id}
+        with Trace("response_closed", self._logger, self._request, info):
             self._inner.close()
