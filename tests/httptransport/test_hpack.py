@@ -219,7 +219,7 @@ async def test_a_bad_block_from_the_server_is_a_remote_protocol_error() -> None:
         assert response.headers == [(b"server", b"nginx")]
         assert response.content == b"ok"
         connection = pool.connections[0]._connection  # type: ignore[attr-defined]
-        assert type(connection._h2.decoder) is CachingDecoder
+        assert type(connection._h2_state.decoder) is CachingDecoder
 
     backend = netbackend_mock.AsyncMockBackend(frames(b"\x88\x80"), http2=True)
     async with AsyncConnectionPool(network_backend=backend, http2=True) as pool:

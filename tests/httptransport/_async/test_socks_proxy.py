@@ -158,7 +158,7 @@ async def test_socks5h_sends_the_name_and_auth() -> None:
     assert response.content == b"ok"
     assert (backend.connect_calls[0].host, backend.connect_calls[0].port) == ("proxy.test", 1080)
     written = backend.streams[0].written
-    assert written[0] == b"\x05\x02\x00\x02"
+    assert written[0] == b"\x05\x01\x02"  # one method, as httpcore offers
     assert written[1] == b"\x01\x05alice\x06s3cret"
     assert written[2] == b"\x05\x01\x00\x03\x0bexample.com\x01\xbb"
     assert written[3].startswith(b"GET / HTTP/1.1\r\n")
@@ -231,8 +231,21 @@ async def test_socks4_request_bytes(scheme: str, host: str, expected: bytes) -> 
     assert backend.streams[0].written[0] == expected
 
 
+AUTH_OK = [b"\x05\x02", b"\x01\x00"]
+REPLY_MEANINGS = [
+    "General SOCKS server failure",
+    "Connection not allowed by ruleset",
+    "Network unreachable",
+    "Host unreachable",
+    "Connection refused",
+    "TTL expired",
+    "Command not supported",
+    "Address type not supported",
+    "UNKNOWN",
+]
 SOCKS5_FAILURES = [
-    (bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0]), f"reply code 0x{code:02x}") for code in range(1, 10)
+    (bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0]), f"^Proxy Server could not connect: {meaning}\\.$")
+    for code, meaning in enumerate(REPLY_MEANINGS, start=1)
 ]
 
 
@@ -240,20 +253,28 @@ SOCKS5_FAILURES = [
 @pytest.mark.parametrize(
     ("replies", "message"),
     [
-        *[([SOCKS5_NO_AUTH, reply], message) for reply, message in SOCKS5_FAILURES],
-        ([b"\x05\xff"], "reply code 0xff"),
-        ([b"\x05\x01"], "not offered"),
-        ([b"\x05\x02", b"\x01\x01"], "status 0x01"),
+        *[([*AUTH_OK, reply], message) for reply, message in SOCKS5_FAILURES],
+        (
+            [b"\x05\xff"],
+            "^Requested USERNAME/PASSWORD from proxy server, but got NO ACCEPTABLE METHODS\\.$",
+        ),
+        ([b"\x05\x01"], "^Requested USERNAME/PASSWORD from proxy server, but got GSSAPI\\.$"),
+        (
+            [SOCKS5_NO_AUTH],
+            "^Requested USERNAME/PASSWORD from proxy server, but got NO AUTHENTICATION REQUIRED",
+        ),
+        ([b"\x05\x02", b"\x01\x01"], "^Invalid username/password$"),
         ([b"HTTP/1.1 400 Bad"], "SOCKS5 server"),
-        ([SOCKS5_NO_AUTH, b"\x04\x00\x00\x01"], "SOCKS5 server"),
-        ([SOCKS5_NO_AUTH, b"\x05\x00\x00\x07"], "address type 0x07"),
+        ([*AUTH_OK, b"\x04\x00\x00\x01"], "SOCKS5 server"),
+        ([*AUTH_OK, b"\x05\x00\x00\x07"], "address type 0x07"),
         ([], "closed the connection"),
-        ([SOCKS5_NO_AUTH], "closed the connection"),
-        ([SOCKS5_NO_AUTH, b"\x05\x00"], "closed the connection"),
+        (AUTH_OK[:1], "closed the connection"),
+        ([*AUTH_OK, b"\x05\x00"], "closed the connection"),
     ],
 )
 async def test_socks5_failures_are_proxy_errors(replies: list[bytes], message: str) -> None:
-    """Every SOCKS5 refusal, hang-up or garbage reply is a ProxyError naming the code."""
+    """Every SOCKS5 refusal, hang-up or garbage reply is a ProxyError; refusals are worded
+    as httpcore words them."""
     backend = netbackend_mock.AsyncMockBackend(replies)
     async with AsyncSOCKSProxy(
         "socks5h://proxy.test", proxy_auth=(USER, PASSWORD), network_backend=backend

@@ -237,7 +237,7 @@ def test_exhausted_stream_ids_move_to_a_new_connection(h2_peer: typing.Any) -> N
     with ConnectionPool(http1=False, http2=True) as pool:
         assert (pool.request("GET", peer.url("/a"))).content == b"/a"
         inner = typing.cast(typing.Any, pool.connections[0])._connection
-        inner._h2.highest_outbound_stream_id = 2**31 - 1
+        inner._h2_state.highest_outbound_stream_id = 2**31 - 1
         assert (pool.request("GET", peer.url("/b"))).content == b"/b"
     assert len(peer.connections) == 2
 

@@ -329,9 +329,10 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         return f"<{type(self).__name__} [{self.info()}]>"
 
     async def aclose(self) -> None:
-        """Close the connection (if it was ever opened)."""
+        """Close the connection (if it was ever opened), logging ``close`` at DEBUG."""
         if self._connection is not None:
-            await self._connection.aclose()
+            async with Trace("close", logger, None, {}):
+                await self._connection.aclose()
 
     async def __aenter__(self) -> AsyncHTTPConnection:
         return self

@@ -82,7 +82,8 @@ _SCHEMES = frozenset((b"http", b"https", b"ws", b"wss"))
 # got had been closed by the server while idle.
 _MAX_STALE_RETRIES = 3
 # How many times one request may be sent round the pool again because a shared
-# connection had no stream free after all (its server lowered its limit).
+# connection could not take it after all (its server lowered its limit, or it turned out
+# HTTP/1.1 and busy or closed): a bound against a livelock, far above what happens.
 _MAX_REROUTES = 100
 
 
@@ -243,12 +244,17 @@ class AsyncConnectionPool(AsyncRequestInterface):
             try:
                 response = await connection.handle_async_request(request)
             except ConnectionNotAvailable:
-                if logic.tracked(connection) and connection.accepting():
-                    # A shared connection with no stream free after all: try again.
-                    self._update_capacity(connection)
-                    to_close = self._release(connection)
-                    if to_close is not None:
-                        await async_shielded(to_close.aclose)
+                if logic.tracked(connection):
+                    # A shared connection could not take the request after all (no stream
+                    # free, it turned out HTTP/1.1 and busy, or it closed): place the
+                    # request again, as httpcore does, with nothing sent.
+                    if connection.accepting():
+                        self._update_capacity(connection)
+                        to_close = self._release(connection)
+                        if to_close is not None:
+                            await async_shielded(to_close.aclose)
+                    else:
+                        await self._drop(connection)
                     reroutes += 1
                     if reroutes > _MAX_REROUTES:
                         raise

@@ -51,7 +51,6 @@ from netbackend_base import (
 
 from .._exceptions import ProxyError
 from .._models import URL
-from .._proxy_model import authority
 from .connection import AsyncHTTPConnection
 from .tunnel import AsyncProxyBackend
 
@@ -68,7 +67,24 @@ _SOCKS5 = 5
 _NO_AUTH = 0x00
 _USERNAME_PASSWORD = 0x02
 _NO_ACCEPTABLE_METHODS = 0xFF
-_SOCKS5_AUTH_METHOD_NAMES = {_NO_AUTH: "no authentication", _USERNAME_PASSWORD: "username/password"}
+# The methods' names as RFC 1928 section 3 writes them (httpcore's messages use them).
+_SOCKS5_AUTH_METHOD_NAMES = {
+    _NO_AUTH: "NO AUTHENTICATION REQUIRED",
+    0x01: "GSSAPI",
+    _USERNAME_PASSWORD: "USERNAME/PASSWORD",
+    _NO_ACCEPTABLE_METHODS: "NO ACCEPTABLE METHODS",
+}
+# What each failure reply means (RFC 1928 section 6), as httpcore words it.
+_SOCKS5_REPLIES = {
+    0x01: "General SOCKS server failure",
+    0x02: "Connection not allowed by ruleset",
+    0x03: "Network unreachable",
+    0x04: "Host unreachable",
+    0x05: "Connection refused",
+    0x06: "TTL expired",
+    0x07: "Command not supported",
+    0x08: "Address type not supported",
+}
 _IPV4, _DOMAIN_NAME, _IPV6 = 0x01, 0x03, 0x04
 _SUCCEEDED = 0x00
 # The username/password sub-negotiation's reply of success (RFC 1929 section 2).
@@ -202,27 +218,21 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
     ) -> None:
         socks5 = self._socksio.socks5
         connection = socks5.SOCKS5Connection()
-        methods = [socks5.SOCKS5AuthMethod.NO_AUTH_REQUIRED]
-        if self._credentials is not None:
-            methods.append(socks5.SOCKS5AuthMethod.USERNAME_PASSWORD)
-        connection.send(socks5.SOCKS5AuthMethodsRequest(methods))
+        # One method, as httpcore offers: username/password when there are credentials.
+        if self._credentials is None:
+            offered, code = socks5.SOCKS5AuthMethod.NO_AUTH_REQUIRED, _NO_AUTH
+        else:
+            offered, code = socks5.SOCKS5AuthMethod.USERNAME_PASSWORD, _USERNAME_PASSWORD
+        connection.send(socks5.SOCKS5AuthMethodsRequest([offered]))
         await stream.write(connection.data_to_send(), timeout)
         reply = await self._read_exact(stream, 2, timeout)
         if reply[0] != _SOCKS5:
             raise ProxyError(f"The proxy did not answer as a SOCKS5 server: {reply!r}")
         method = reply[1]
-        if method == _NO_ACCEPTABLE_METHODS:
+        if method != code:
+            got = _SOCKS5_AUTH_METHOD_NAMES.get(method, "UNKNOWN")
             raise ProxyError(
-                "The SOCKS5 proxy accepts none of the offered authentication methods "
-                f"({', '.join(_SOCKS5_AUTH_METHOD_NAMES[m[0]] for m in methods)}): "
-                "reply code 0xff."
-            )
-        if method not in _SOCKS5_AUTH_METHOD_NAMES or (
-            method == _USERNAME_PASSWORD and self._credentials is None
-        ):
-            raise ProxyError(
-                f"The SOCKS5 proxy chose an authentication method that was not offered: "
-                f"0x{method:02x}."
+                f"Requested {_SOCKS5_AUTH_METHOD_NAMES[code]} from proxy server, but got {got}."
             )
         connection.receive_data(reply)
         if method == _USERNAME_PASSWORD:
@@ -232,9 +242,7 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
             await stream.write(connection.data_to_send(), timeout)
             status = await self._read_exact(stream, 2, timeout)
             if status != _AUTH_SUCCESS:
-                raise ProxyError(
-                    f"The SOCKS5 proxy rejected the username/password: status 0x{status[1]:02x}."
-                )
+                raise ProxyError("Invalid username/password")
             connection.receive_data(status)
         connection.send(
             socks5.SOCKS5CommandRequest.from_address(socks5.SOCKS5Command.CONNECT, (host, port))
@@ -243,13 +251,9 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
         head = await self._read_exact(stream, 4, timeout)
         if head[0] != _SOCKS5:
             raise ProxyError(f"The proxy did not answer as a SOCKS5 server: {head!r}")
-        target = authority(host.encode("idna"), port).decode("ascii")
         if head[1] != _SUCCEEDED:
-            name = _code_name(socks5.SOCKS5ReplyCode, head[1])
-            raise ProxyError(
-                f"The SOCKS5 proxy could not connect to {target}: reply code "
-                f"0x{head[1]:02x} ({name})."
-            )
+            meaning = _SOCKS5_REPLIES.get(head[1], "UNKNOWN")
+            raise ProxyError(f"Proxy Server could not connect: {meaning}.")
         # The bound address that follows is of no use to us, but must be consumed.
         if head[3] == _IPV4:
             size = 4

@@ -328,9 +328,10 @@ class HTTPConnection(ConnectionInterface):
         return f"<{type(self).__name__} [{self.info()}]>"
 
     def close(self) -> None:
-        """Close the connection (if it was ever opened)."""
+        """Close the connection (if it was ever opened), logging ``close`` at DEBUG."""
         if self._connection is not None:
-            self._connection.close()
+            with Trace("close", logger, None, {}):
+                self._connection.close()
 
     def __enter__(self) -> HTTPConnection:
         return self

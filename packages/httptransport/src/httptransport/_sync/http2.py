@@ -100,7 +100,7 @@ _NO_ERROR = 0x0
 class _Stream:
     """One request's stream: the events the reader delivered and the request's wake-up."""
 
-    __slots__ = ("blocked", "error", "events", "id", "request", "signalled", "waiter")
+    __slots__ = ("answered", "blocked", "error", "events", "id", "request", "signalled", "waiter")
 
     def __init__(self, stream_id: int) -> None:
         self.id = stream_id
@@ -110,6 +110,7 @@ class _Stream:
         self.blocked = False  # waiting for send window
         self.error: BaseException | None = None
         self.request: Request | None = None  # set when its request is traced
+        self.answered = False  # its response head arrived
 
 
 class HTTP2Connection(ConnectionInterface):
@@ -141,7 +142,7 @@ class HTTP2Connection(ConnectionInterface):
         self._network_stream = stream
         self._keepalive_expiry = keepalive_expiry
         self._keepalive_ping = keepalive_ping
-        self._h2: typing.Any = new_client_connection()  # an h2.connection.H2Connection
+        self._h2_state: typing.Any = new_client_connection()  # an h2.connection.H2Connection
         # Around every section that touches h2 or the stream table (see the module doc).
         self._lock = ThreadLock()
         self._streams: dict[int, _Stream] = {}
@@ -259,7 +260,7 @@ class HTTP2Connection(ConnectionInterface):
                 raise ConnectionNotAvailable()
             if len(self._streams) >= self._max_streams:
                 raise ConnectionNotAvailable()
-            conn = self._h2
+            conn = self._h2_state
             try:
                 stream_id = conn.get_next_available_stream_id()
             except H2.no_ids:
@@ -304,7 +305,7 @@ class HTTP2Connection(ConnectionInterface):
             if stream.events:
                 return
             try:
-                self._h2.end_stream(stream.id)
+                self._h2_state.end_stream(stream.id)
             except H2.h2_error as exc:
                 raise self._local_error(exc) from exc
         self._flush(timeout)
@@ -316,7 +317,7 @@ class HTTP2Connection(ConnectionInterface):
             ``False`` if the server answered (or reset the stream) before the body was
             all sent: sending stops there, and the response says what happened.
         """
-        conn = self._h2
+        conn = self._h2_state
         view = memoryview(chunk)
         while view:
             with self._lock:
@@ -426,7 +427,7 @@ class HTTP2Connection(ConnectionInterface):
         settings: list[typing.Any] | None = None
         with self._lock:
             try:
-                events = self._h2.receive_data(data)
+                events = self._h2_state.receive_data(data)
             except H2.h2_error as exc:
                 error = RemoteProtocolError(str(exc) or type(exc).__name__)
                 error.__cause__ = exc
@@ -470,10 +471,12 @@ class HTTP2Connection(ConnectionInterface):
                 if stream is None:
                     if kind is H2.data:
                         # An abandoned stream: give the bytes back to the connection window.
-                        self._h2.acknowledge_received_data(
+                        self._h2_state.acknowledge_received_data(
                             event.flow_controlled_length, event.stream_id
                         )
                     continue
+                if kind is H2.response:
+                    stream.answered = True  # a GOAWAY can no longer make it retryable
                 stream.events.append(event)
                 self._signal(stream)
             elif kind is H2.window:
@@ -484,7 +487,12 @@ class HTTP2Connection(ConnectionInterface):
                 else:
                     self._signal_blocked()
             elif kind is H2.settings:
-                self._max_streams = self._h2.remote_settings.max_concurrent_streams
+                # As httpcore: the server's limit, and never above the one we announce.
+                state = self._h2_state
+                self._max_streams = min(
+                    state.remote_settings.max_concurrent_streams,
+                    state.local_settings.max_concurrent_streams,
+                )
                 self._signal_blocked()
                 if settings is None:
                     settings = []
@@ -516,9 +524,15 @@ class HTTP2Connection(ConnectionInterface):
         last = event.last_stream_id
         graceful = event.error_code == _NO_ERROR
         for stream_id, stream in list(self._streams.items()):
-            if stream_id > last:
+            if stream_id > last and not stream.answered:
                 # Never processed (RFC 9113 section 6.8): safe to send again elsewhere.
                 stream.error = ConnectionNotAvailable()
+            elif stream_id > last:
+                # Its response was already returned: nothing can be sent again.
+                stream.error = RemoteProtocolError(
+                    f"The server closed the connection with GOAWAY ({event.error_code!r}) "
+                    "before the response ended."
+                )
             elif not graceful:
                 stream.error = RemoteProtocolError(
                     f"The server closed the connection with GOAWAY ({event.error_code!r})."
@@ -556,7 +570,7 @@ class HTTP2Connection(ConnectionInterface):
         with self._lock:
             if self._writing:
                 return
-            data = self._h2.data_to_send()
+            data = self._h2_state.data_to_send()
             if not data:
                 return
             self._writing = True
@@ -564,7 +578,7 @@ class HTTP2Connection(ConnectionInterface):
             while True:
                 self._network_stream.write(data, timeout)
                 with self._lock:
-                    data = self._h2.data_to_send()
+                    data = self._h2_state.data_to_send()
                     if not data:
                         self._writing = False
                         return
@@ -580,7 +594,7 @@ class HTTP2Connection(ConnectionInterface):
     def _consume(self, stream: _Stream, size: int, timeout: float | None) -> None:
         """The body consumed ``size`` flow-controlled bytes: give them back as window."""
         with self._lock:
-            self._h2.acknowledge_received_data(size, stream.id)
+            self._h2_state.acknowledge_received_data(size, stream.id)
         self._flush(timeout)
 
     def _finish(self, stream: _Stream) -> None:
@@ -610,7 +624,7 @@ class HTTP2Connection(ConnectionInterface):
             reset = False
             if owned and self._error is None:
                 try:
-                    self._h2.reset_stream(stream.id, error_code=_CANCEL)
+                    self._h2_state.reset_stream(stream.id, error_code=_CANCEL)
                     reset = True
                 except H2.h2_error:
                     # Already closed on the wire (the server ended or reset it).
@@ -635,7 +649,7 @@ class HTTP2Connection(ConnectionInterface):
         ping = self._ping = _Stream(0)
         try:
             with self._lock:
-                self._h2.ping(_PING_PAYLOAD)
+                self._h2_state.ping(_PING_PAYLOAD)
             self._flush(timeout)
             self._wait(ping, timeout)
             alive = self._error is None
@@ -728,8 +742,8 @@ class HTTP2Connection(ConnectionInterface):
             if self._error is None:
                 if self._initiated and not self._writing:
                     try:
-                        self._h2.close_connection()
-                        data = self._h2.data_to_send()
+                        self._h2_state.close_connection()
+                        data = self._h2_state.data_to_send()
                     except Exception:  # pragma: no cover - h2 refused: skip the GOAWAY
                         data = b""
                 self._fail(RemoteProtocolError("The connection was closed."))
