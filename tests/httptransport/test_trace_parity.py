@@ -179,6 +179,69 @@ H2_DISCONNECT: list[Event] = [
     ("http2.response_closed.complete", ("return_value",), "NoneType"),
 ]
 
+PROXY_FORWARD: list[Event] = [
+    (
+        "connection.connect_tcp.started",
+        ("host", "local_address", "port", "socket_options", "timeout"),
+        None,
+    ),
+    ("connection.connect_tcp.complete", ("return_value",), "MockStream"),
+    ("http11.send_request_headers.started", ("request",), None),
+    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
+    ("http11.send_request_body.started", ("request",), None),
+    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
+    ("http11.receive_response_headers.started", ("request",), None),
+    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
+    ("http11.receive_response_body.started", ("request",), None),
+    ("http11.receive_response_body.complete", ("return_value",), "NoneType"),
+    ("http11.response_closed.started", (), None),
+    ("http11.response_closed.complete", ("return_value",), "NoneType"),
+]
+
+PROXY_TUNNEL: list[Event] = [
+    (
+        "connection.connect_tcp.started",
+        ("host", "local_address", "port", "socket_options", "timeout"),
+        None,
+    ),
+    ("connection.connect_tcp.complete", ("return_value",), "MockStream"),
+    ("http11.send_request_headers.started", ("request",), None),
+    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
+    ("http11.send_request_body.started", ("request",), None),
+    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
+    ("http11.receive_response_headers.started", ("request",), None),
+    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
+    ("proxy.start_tls.started", ("server_hostname", "ssl_context", "timeout"), None),
+    ("proxy.start_tls.complete", ("return_value",), "MockStream"),
+    ("http11.send_request_headers.started", ("request",), None),
+    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
+    ("http11.send_request_body.started", ("request",), None),
+    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
+    ("http11.receive_response_headers.started", ("request",), None),
+    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
+    ("http11.receive_response_body.started", ("request",), None),
+    ("http11.receive_response_body.complete", ("return_value",), "NoneType"),
+    ("http11.response_closed.started", (), None),
+    ("http11.response_closed.complete", ("return_value",), "NoneType"),
+]
+
+SOCKS5: list[Event] = [
+    ("socks.connect_tcp.started", ("host", "port", "timeout"), None),
+    ("socks.connect_tcp.complete", ("return_value",), "MockStream"),
+    ("socks.setup_socks5_connection.started", ("auth", "host", "port", "stream"), None),
+    ("socks.setup_socks5_connection.complete", ("return_value",), "MockStream"),
+    ("http11.send_request_headers.started", ("request",), None),
+    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
+    ("http11.send_request_body.started", ("request",), None),
+    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
+    ("http11.receive_response_headers.started", ("request",), None),
+    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
+    ("http11.receive_response_body.started", ("request",), None),
+    ("http11.receive_response_body.complete", ("return_value",), "NoneType"),
+    ("http11.response_closed.started", (), None),
+    ("http11.response_closed.complete", ("return_value",), "NoneType"),
+]
+
 OK = [b"HTTP/1.1 200 OK\r\n", b"Content-Type: plain/text\r\n", b"Content-Length: 13\r\n", b"\r\n"]
 OK = [*OK, b"Hello, world!"]
 CHUNKED = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"5\r\nhello\r\n0\r\n\r\n"]
@@ -269,3 +332,57 @@ async def test_async_trace_events_are_httpcores(scenario: str) -> None:
         except httptransport.RemoteProtocolError:
             assert not chunks or len(chunks) == 1
     assert events == expected
+
+
+ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
+OK_2 = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+SOCKS5_GRANTED = [b"\x05\x00", b"\x05\x00\x00\x01\x7f\x00\x00\x01\x04\x38"]
+
+# name -> (pool class name, proxy URL, chunks the server sends, request URL, expected)
+PROXIED: dict[str, tuple[str, str, list[bytes], str, list[Event]]] = {
+    "forward": (
+        "HTTPProxy",
+        "http://proxy.test:8080",
+        [OK_2],
+        "http://example.com/",
+        PROXY_FORWARD,
+    ),
+    "tunnel": (
+        "HTTPProxy",
+        "http://proxy.test:8080",
+        [ESTABLISHED, OK_2],
+        "https://example.com/",
+        PROXY_TUNNEL,
+    ),
+    "socks5": (
+        "SOCKSProxy",
+        "socks5://proxy.test:1080",
+        [*SOCKS5_GRANTED, OK_2],
+        "http://example.com/",
+        SOCKS5,
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", PROXIED)
+def test_proxy_trace_events_are_httpcores(scenario: str) -> None:
+    """Through HTTP and SOCKS proxies the events are httpcore 1.0.9's too: the connect to
+    the proxy, the CONNECT exchange or the SOCKS setup, TLS to the origin."""
+    pool_class, proxy_url, chunks, url, expected = PROXIED[scenario]
+    if pool_class == "SOCKSProxy":
+        pytest.importorskip("socksio")
+    events: list[Event] = []
+    hosts: list[object] = []
+
+    def trace(name: str, info: dict[str, typing.Any]) -> None:
+        _record(events, name, info)
+        if name.endswith("connect_tcp.started"):
+            hosts.append((info["host"], info["port"]))
+
+    backend = netbackend_mock.MockBackend(list(chunks))
+    pool = getattr(httptransport, pool_class)(proxy_url, network_backend=backend)
+    with pool:
+        response = pool.request("GET", url, extensions={"trace": trace})
+    assert response.content == b"ok"
+    assert events == expected
+    assert hosts == [("proxy.test", 8080 if scenario != "socks5" else 1080)]

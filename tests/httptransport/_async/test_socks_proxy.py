@@ -7,6 +7,7 @@ byte-level cases use the mock backend.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import socket
 import ssl
 import sys
@@ -45,6 +46,7 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 SOCKS5_NO_AUTH = b"\x05\x00"
 SOCKS5_GRANTED = b"\x05\x00\x00\x01\x7f\x00\x00\x01\x04\x38"
 SOCKS4_GRANTED = b"\x00\x5a\x04\x38\x7f\x00\x00\x01"
+AUTH_OK = [b"\x05\x02", b"\x01\x00"]
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +168,26 @@ async def test_socks5h_sends_the_name_and_auth() -> None:
 
 
 @pytest.mark.anyio
+async def test_socks_password_never_traced_or_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """The SOCKS setup is traced with httpcore's arguments, the password replaced."""
+    events: list[str] = []
+
+    async def trace(name: str, info: dict[str, typing.Any]) -> None:
+        events.append(f"{name} {info!r}")
+
+    backend = netbackend_mock.AsyncMockBackend([*AUTH_OK, SOCKS5_GRANTED, OK])
+    caplog.set_level(logging.DEBUG, logger="httptransport")
+    async with AsyncSOCKSProxy(
+        f"socks5h://{USER}:{PASSWORD}@proxy.test", network_backend=backend
+    ) as pool:
+        await pool.request("GET", "http://example.com/", extensions={"trace": trace})
+    text = "\n".join(events) + "\n" + caplog.text
+    assert "socks.setup_socks5_connection.started" in text
+    assert "(b'alice', b'[secure]')" in text
+    assert PASSWORD not in text
+
+
+@pytest.mark.anyio
 async def test_socks5_sends_the_name_to_the_proxy() -> None:
     """Plain socks5 sends the host name for the proxy to resolve, as httpcore does: no
     lookup goes to the local resolver."""
@@ -231,7 +253,6 @@ async def test_socks4_request_bytes(scheme: str, host: str, expected: bytes) -> 
     assert backend.streams[0].written[0] == expected
 
 
-AUTH_OK = [b"\x05\x02", b"\x01\x00"]
 REPLY_MEANINGS = [
     "General SOCKS server failure",
     "Connection not allowed by ruleset",

@@ -22,6 +22,7 @@ __all__ = (
     "PROXY_AUTHORIZATION",
     "SOCKS_PROXY_SCHEMES",
     "Proxy",
+    "RedactedHeaders",
     "authority",
     "basic_auth_header",
     "parse_proxy_url",
@@ -169,3 +170,10 @@ class Proxy:
         # Never the credentials: reprs end up in logs.
         auth = "" if self.auth is None else ", auth=[secure]"
         return f"{type(self).__name__}(url={bytes(self.url).decode('ascii')!r}{auth})"
+
+
+class RedactedHeaders(list[tuple[bytes, bytes]]):
+    """A header list whose repr (in logs and traces) hides ``Proxy-Authorization``."""
+
+    def __repr__(self) -> str:
+        return repr(redact_headers(list(self)))

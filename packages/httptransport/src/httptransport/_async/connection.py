@@ -106,6 +106,10 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         ValueError: Neither protocol is enabled.
     """
 
+    # Whose name the origin's start_tls events carry (httpcore's proxy connections report
+    # it as proxy.start_tls and socks.start_tls).
+    _tls_logger = logger
+
     def __init__(
         self,
         origin: Origin,
@@ -208,44 +212,21 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
         retries_left = self._retries
         while True:
             try:
-                if self._uds is None:
-                    kwargs: dict[str, typing.Any] = {
-                        "host": origin.host.decode("ascii"),
-                        "port": origin.port,
-                        "local_address": self._local_address,
-                        "timeout": timeout,
-                        "socket_options": self._socket_options,
-                    }
-                    async with (
-                        Trace("connect_tcp", logger, request, kwargs) if traced else NO_TRACE
-                    ) as trace:
-                        stream = await backend.connect_tcp(**kwargs)
-                        trace.return_value = stream
-                else:
-                    kwargs = {
-                        "path": self._uds,
-                        "timeout": timeout,
-                        "socket_options": self._socket_options,
-                    }
-                    async with (
-                        Trace("connect_unix_socket", logger, request, kwargs)
-                        if traced
-                        else NO_TRACE
-                    ) as trace:
-                        stream = await backend.connect_unix_socket(**kwargs)
-                        trace.return_value = stream
+                stream = await self._open_socket(backend, request, timeout, traced)
                 if origin.scheme in _TLS_SCHEMES:
                     ssl_context = self._ssl_context
                     if ssl_context is None:
                         ssl_context = self._ssl_context = default_ssl_context()
                     sni_hostname = request.extensions.get("sni_hostname")
-                    kwargs = {
+                    kwargs: dict[str, typing.Any] = {
                         "ssl_context": ssl_context,
                         "server_hostname": sni_hostname or origin.host.decode("ascii"),
                         "timeout": timeout,
                     }
                     async with (
-                        Trace("start_tls", logger, request, kwargs) if traced else NO_TRACE
+                        Trace("start_tls", self._tls_logger, request, kwargs)
+                        if traced
+                        else NO_TRACE
                     ) as trace:
                         # No await between this and the TLS object's creation.
                         ssl_context.set_alpn_protocols(self._alpn)
@@ -261,6 +242,40 @@ class AsyncHTTPConnection(AsyncConnectionInterface):
                     Trace("retry", logger, request, {"delay": delay}) if traced else NO_TRACE
                 ):
                     await backend.sleep(delay)
+
+    async def _open_socket(
+        self,
+        backend: AsyncNetworkBackend,
+        request: Request,
+        timeout: float | None,
+        traced: bool,
+    ) -> AsyncNetworkStream:
+        """The stream to the origin before TLS: TCP, or the Unix socket ``uds``.
+
+        Proxy connections override it to open a tunnel, reporting the steps httpcore's
+        proxy connections report.
+        """
+        if self._uds is None:
+            kwargs: dict[str, typing.Any] = {
+                "host": self._origin.host.decode("ascii"),
+                "port": self._origin.port,
+                "local_address": self._local_address,
+                "timeout": timeout,
+                "socket_options": self._socket_options,
+            }
+            async with (
+                Trace("connect_tcp", logger, request, kwargs) if traced else NO_TRACE
+            ) as trace:
+                stream = await backend.connect_tcp(**kwargs)
+                trace.return_value = stream
+            return stream
+        kwargs = {"path": self._uds, "timeout": timeout, "socket_options": self._socket_options}
+        async with (
+            Trace("connect_unix_socket", logger, request, kwargs) if traced else NO_TRACE
+        ) as trace:
+            stream = await backend.connect_unix_socket(**kwargs)
+            trace.return_value = stream
+        return stream
 
     def can_handle_request(self, origin: Origin) -> bool:
         """Whether ``origin`` is this connection's origin."""

@@ -11,17 +11,10 @@ origins would send requests to the wrong server.
 from __future__ import annotations
 
 from .._models import URL, Origin, Request, Response
-from .._proxy_model import redact_headers
+from .._proxy_model import RedactedHeaders
 from .interfaces import AsyncConnectionInterface
 
 __all__ = ("AsyncForwardHTTPConnection",)
-
-
-class _RedactedHeaders(list[tuple[bytes, bytes]]):
-    """Forwarded-request headers whose repr (in logs and traces) hides credentials."""
-
-    def __repr__(self) -> str:
-        return repr(redact_headers(list(self)))
 
 
 class AsyncForwardHTTPConnection(AsyncConnectionInterface):
@@ -57,7 +50,7 @@ class AsyncForwardHTTPConnection(AsyncConnectionInterface):
                 f"Attempted to send request to {url.origin} on connection to {self._origin}"
             )
         own = {name.lower() for name, _ in request.headers}
-        headers = _RedactedHeaders([(n, v) for n, v in self._proxy_headers if n.lower() not in own])
+        headers = RedactedHeaders([(n, v) for n, v in self._proxy_headers if n.lower() not in own])
         headers.extend(request.headers)
         proxy = self._proxy_origin
         # "target" is already applied to request.url; a copy without it keeps the new

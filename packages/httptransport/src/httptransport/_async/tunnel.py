@@ -17,8 +17,12 @@ covers the whole handshake: a proxy that stalls ends in :class:`ConnectTimeout`,
 any failure closes the proxy stream before it propagates, so the pool's slot is freed
 as for any failed connect.
 
-Log lines and trace information written by tunnels show ``Proxy-Authorization`` as
-``[secure]``.
+Given the request a tunnel is for (:meth:`AsyncProxyBackend.open_tunnel`, which the
+proxy pools' connections call), its steps reach the request's ``trace`` extension as
+httpcore reports them: ``connection.connect_tcp`` (and ``connection.start_tls`` to an
+``https://`` proxy), then the ``CONNECT`` exchange as ``http11.*`` events, or
+``socks.connect_tcp`` and ``socks.setup_socks5_connection``. No credentials appear in
+traces or logs.
 """
 
 from __future__ import annotations
@@ -37,13 +41,14 @@ from netbackend_base import (
 )
 
 from .._exceptions import UnsupportedProtocol
-from .._models import URL
+from .._models import URL, Request
 from .._ssl import http11_ssl_context
 from .._trace import Trace
+from .connection import AsyncHTTPConnection
 
-__all__ = ("AsyncProxyBackend",)
+__all__ = ("AsyncProxyBackend", "AsyncTunnelledConnection", "connection_logger")
 
-logger = logging.getLogger("httptransport.proxy")
+connection_logger = logging.getLogger("httptransport.connection")
 
 
 class AsyncProxyBackend(AsyncNetworkBackend):
@@ -96,46 +101,77 @@ class AsyncProxyBackend(AsyncNetworkBackend):
             ConnectTimeout: Reaching the proxy, or its handshake, timed out.
             ProxyError: The proxy refused the tunnel, hung up, or answered garbage.
         """
-        stream = await self._connect_proxy(timeout, local_address, socket_options)
+        return await self.open_tunnel(host, port, timeout, local_address, socket_options, None)
+
+    async def open_tunnel(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        local_address: str | None,
+        socket_options: Iterable[SOCKET_OPTION] | None,
+        request: Request | None,
+    ) -> AsyncNetworkStream:
+        """:meth:`connect_tcp`, reporting its steps to ``request``'s ``trace`` extension
+        (and to the DEBUG logs) as httpcore's proxy connections report them.
+
+        Raises:
+            The same as :meth:`connect_tcp`.
+        """
+        stream = await self._connect_proxy(timeout, local_address, socket_options, request)
         try:
-            return await self.handshake(stream, host, port, timeout)
+            return await self.handshake(stream, host, port, timeout, request)
         except BaseException:
             await async_shielded(stream.aclose)
             raise
+
+    # Where the connect to the proxy is reported: as httpcore's connection to an HTTP
+    # proxy reports it (SOCKS reports it as socks.connect_tcp, host, port and timeout).
+    _connect_logger = connection_logger
+
+    def _connect_info(self, kwargs: dict[str, typing.Any]) -> dict[str, typing.Any]:
+        """The arguments reported with ``connect_tcp``."""
+        return kwargs
 
     async def _connect_proxy(
         self,
         timeout: float | None,
         local_address: str | None,
         socket_options: Iterable[SOCKET_OPTION] | None,
+        request: Request | None,
     ) -> AsyncNetworkStream:
         backend = self._real_backend()
         url = self.proxy_url
         host = url.host.decode("ascii")
         kwargs: dict[str, typing.Any]
+        trace_logger = self._connect_logger
         if self._uds is not None:
             kwargs = {"path": self._uds, "timeout": timeout, "socket_options": socket_options}
-            async with Trace("connect_unix_socket", logger, None, kwargs):
+            async with Trace("connect_unix_socket", trace_logger, request, kwargs) as trace:
                 stream = await backend.connect_unix_socket(**kwargs)
+                trace.return_value = stream
         else:
             port = url.port if url.port is not None else self.default_port()
             kwargs = {
                 "host": host,
                 "port": port,
-                "timeout": timeout,
                 "local_address": local_address,
+                "timeout": timeout,
                 "socket_options": socket_options,
             }
-            async with Trace("connect_proxy", logger, None, kwargs):
+            info = self._connect_info(kwargs)
+            async with Trace("connect_tcp", trace_logger, request, info) as trace:
                 stream = await backend.connect_tcp(**kwargs)
+                trace.return_value = stream
         if url.scheme == b"https":
             ssl_context = self._proxy_ssl_context
             if ssl_context is None:
                 ssl_context = self._proxy_ssl_context = http11_ssl_context()
             kwargs = {"ssl_context": ssl_context, "server_hostname": host, "timeout": timeout}
             # start_tls closes the stream itself when it fails.
-            async with Trace("start_tls_to_proxy", logger, None, kwargs):
+            async with Trace("start_tls", trace_logger, request, kwargs) as trace:
                 stream = await stream.start_tls(**kwargs)
+                trace.return_value = stream
         return stream
 
     def default_port(self) -> int:
@@ -143,9 +179,18 @@ class AsyncProxyBackend(AsyncNetworkBackend):
         return 443 if self.proxy_url.scheme == b"https" else 80
 
     async def handshake(
-        self, stream: AsyncNetworkStream, host: str, port: int, timeout: float | None
+        self,
+        stream: AsyncNetworkStream,
+        host: str,
+        port: int,
+        timeout: float | None,
+        request: Request | None = None,
     ) -> AsyncNetworkStream:
-        """Ask the proxy behind ``stream`` for a tunnel to ``host:port``; return it."""
+        """Ask the proxy behind ``stream`` for a tunnel to ``host:port``; return it.
+
+        ``request``, when given, is the request the tunnel is for: its ``trace``
+        extension sees the handshake.
+        """
         raise NotImplementedError()  # pragma: no cover
 
     async def connect_unix_socket(
@@ -167,3 +212,30 @@ class AsyncProxyBackend(AsyncNetworkBackend):
     async def sleep(self, seconds: float) -> None:
         """Sleep on the real backend (used between connect retries)."""
         await self._real_backend().sleep(seconds)
+
+
+class AsyncTunnelledConnection(AsyncHTTPConnection):
+    """A pool's connection to an origin through a proxy tunnel.
+
+    Its backend is the pool's :class:`AsyncProxyBackend`; it opens the tunnel with the
+    request it is opened for, so that the request's ``trace`` extension sees the steps
+    (:meth:`AsyncProxyBackend.open_tunnel`).
+    """
+
+    async def _open_socket(
+        self,
+        backend: AsyncNetworkBackend,
+        request: Request,
+        timeout: float | None,
+        traced: bool,
+    ) -> AsyncNetworkStream:
+        tunnels = typing.cast(AsyncProxyBackend, backend)
+        origin = self._origin
+        return await tunnels.open_tunnel(
+            origin.host.decode("ascii"),
+            origin.port,
+            timeout,
+            self._local_address,
+            self._socket_options,
+            request if traced else None,
+        )

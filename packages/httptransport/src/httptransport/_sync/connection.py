@@ -107,6 +107,10 @@ class HTTPConnection(ConnectionInterface):
         ValueError: Neither protocol is enabled.
     """
 
+    # Whose name the origin's start_tls events carry (httpcore's proxy connections report
+    # it as proxy.start_tls and socks.start_tls).
+    _tls_logger = logger
+
     def __init__(
         self,
         origin: Origin,
@@ -209,44 +213,21 @@ class HTTPConnection(ConnectionInterface):
         retries_left = self._retries
         while True:
             try:
-                if self._uds is None:
-                    kwargs: dict[str, typing.Any] = {
-                        "host": origin.host.decode("ascii"),
-                        "port": origin.port,
-                        "local_address": self._local_address,
-                        "timeout": timeout,
-                        "socket_options": self._socket_options,
-                    }
-                    with (
-                        Trace("connect_tcp", logger, request, kwargs) if traced else NO_TRACE
-                    ) as trace:
-                        stream = backend.connect_tcp(**kwargs)
-                        trace.return_value = stream
-                else:
-                    kwargs = {
-                        "path": self._uds,
-                        "timeout": timeout,
-                        "socket_options": self._socket_options,
-                    }
-                    with (
-                        Trace("connect_unix_socket", logger, request, kwargs)
-                        if traced
-                        else NO_TRACE
-                    ) as trace:
-                        stream = backend.connect_unix_socket(**kwargs)
-                        trace.return_value = stream
+                stream = self._open_socket(backend, request, timeout, traced)
                 if origin.scheme in _TLS_SCHEMES:
                     ssl_context = self._ssl_context
                     if ssl_context is None:
                         ssl_context = self._ssl_context = default_ssl_context()
                     sni_hostname = request.extensions.get("sni_hostname")
-                    kwargs = {
+                    kwargs: dict[str, typing.Any] = {
                         "ssl_context": ssl_context,
                         "server_hostname": sni_hostname or origin.host.decode("ascii"),
                         "timeout": timeout,
                     }
                     with (
-                        Trace("start_tls", logger, request, kwargs) if traced else NO_TRACE
+                        Trace("start_tls", self._tls_logger, request, kwargs)
+                        if traced
+                        else NO_TRACE
                     ) as trace:
                         # No between this and the TLS object's creation.
                         ssl_context.set_alpn_protocols(self._alpn)
@@ -260,6 +241,36 @@ class HTTPConnection(ConnectionInterface):
                 delay = next(delays)
                 with Trace("retry", logger, request, {"delay": delay}) if traced else NO_TRACE:
                     backend.sleep(delay)
+
+    def _open_socket(
+        self,
+        backend: NetworkBackend,
+        request: Request,
+        timeout: float | None,
+        traced: bool,
+    ) -> NetworkStream:
+        """The stream to the origin before TLS: TCP, or the Unix socket ``uds``.
+
+        Proxy connections override it to open a tunnel, reporting the steps httpcore's
+        proxy connections report.
+        """
+        if self._uds is None:
+            kwargs: dict[str, typing.Any] = {
+                "host": self._origin.host.decode("ascii"),
+                "port": self._origin.port,
+                "local_address": self._local_address,
+                "timeout": timeout,
+                "socket_options": self._socket_options,
+            }
+            with Trace("connect_tcp", logger, request, kwargs) if traced else NO_TRACE as trace:
+                stream = backend.connect_tcp(**kwargs)
+                trace.return_value = stream
+            return stream
+        kwargs = {"path": self._uds, "timeout": timeout, "socket_options": self._socket_options}
+        with Trace("connect_unix_socket", logger, request, kwargs) if traced else NO_TRACE as trace:
+            stream = backend.connect_unix_socket(**kwargs)
+            trace.return_value = stream
+        return stream
 
     def can_handle_request(self, origin: Origin) -> bool:
         """Whether ``origin`` is this connection's origin."""

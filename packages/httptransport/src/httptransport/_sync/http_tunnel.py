@@ -24,21 +24,21 @@ from netbackend_base import (
 )
 
 from .._exceptions import ProxyError
-from .._models import URL
-from .._proxy_model import authority, redact_headers
+from .._models import URL, Request
+from .._proxy_model import RedactedHeaders, authority
 from .._trace import Trace
-from .connection import HTTPConnection
-from .tunnel import ProxyBackend
+from .tunnel import ProxyBackend, TunnelledConnection
 from .upgrade_stream import HTTP11UpgradeStream
 
 __all__ = ("HTTPTunnelBackend", "TunnelHTTPConnection")
 
 logger = logging.getLogger("httptransport.proxy")
+h11_logger = logging.getLogger("httptransport.http11")
 
 # A proxy's reply head larger than this is not a reply we can use.
 _MAX_REPLY_HEAD = 64 * 1024
 _READ_NUM_BYTES = 64 * 1024
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: ([^\r\n]*))?")
+_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?")
 
 
 def _handshake_error(exc: Exception, what: str) -> Exception:
@@ -77,9 +77,19 @@ class HTTPTunnelBackend(ProxyBackend):
         self._proxy_headers = proxy_headers
 
     def handshake(
-        self, stream: NetworkStream, host: str, port: int, timeout: float | None
+        self,
+        stream: NetworkStream,
+        host: str,
+        port: int,
+        timeout: float | None,
+        request: Request | None = None,
     ) -> NetworkStream:
         """Send ``CONNECT host:port`` and read the proxy's answer.
+
+        With ``request``, the exchange is reported as httpcore reports its ``CONNECT``
+        request: ``http11.send_request_headers``, ``http11.send_request_body`` and
+        ``http11.receive_response_headers`` of a ``CONNECT`` :class:`Request` that
+        carries ``request``'s extensions (its repr shows no header).
 
         Raises:
             ConnectTimeout: The proxy did not answer within ``timeout``.
@@ -87,21 +97,33 @@ class HTTPTunnelBackend(ProxyBackend):
                 did not answer with HTTP.
         """
         target = authority(host.encode("ascii"), port)
-        headers = [(b"Host", target), *self._proxy_headers]
+        # httpcore's CONNECT headers: Host, Accept, then the proxy headers.
+        headers = [(b"Host", target), (b"Accept", b"*/*"), *self._proxy_headers]
         head = b"".join(
             [b"CONNECT %b HTTP/1.1\r\n" % target]
             + [b"%b: %b\r\n" % (name, value) for name, value in headers]
             + [b"\r\n"]
         )
-        info = {"target": target, "headers": redact_headers(headers)}
-        with Trace("send_connect_request", logger, None, info) as trace:
-            try:
+        connect: Request | None = None
+        if request is not None:
+            url = self.proxy_url
+            connect = Request(
+                b"CONNECT",
+                URL(scheme=url.scheme, host=url.host, port=url.port, target=target),
+                extensions=request.extensions,
+            )
+            connect.headers = RedactedHeaders(headers)
+        info = {"request": connect}
+        try:
+            with Trace("send_request_headers", h11_logger, connect, info):
                 stream.write(head, timeout)
-                reply = self._read_head(stream, timeout)
-            except (ReadError, ReadTimeout, WriteError, WriteTimeout) as exc:
-                raise _handshake_error(exc, "CONNECT handshake") from exc
-            trace.return_value = reply[:2]
-        status, reason, leftover = reply
+            with Trace("send_request_body", h11_logger, connect, info):
+                pass
+            with Trace("receive_response_headers", h11_logger, connect, info) as trace:
+                version, status, reason, reply_headers, leftover = self._read_head(stream, timeout)
+                trace.return_value = (version, status, reason, reply_headers)
+        except (ReadError, ReadTimeout, WriteError, WriteTimeout) as exc:
+            raise _handshake_error(exc, "CONNECT handshake") from exc
         if not 200 <= status < 300:
             # httpcore's message: the proxy's status line, as it sent it.
             raise ProxyError(f"{status} {reason.decode('ascii', 'ignore')}")
@@ -110,7 +132,10 @@ class HTTPTunnelBackend(ProxyBackend):
         return stream
 
     @staticmethod
-    def _read_head(stream: NetworkStream, timeout: float | None) -> tuple[int, bytes, bytes]:
+    def _read_head(
+        stream: NetworkStream, timeout: float | None
+    ) -> tuple[bytes, int, bytes, list[tuple[bytes, bytes]], bytes]:
+        """``(http_version, status, reason, headers, bytes after the head)``."""
         buffer = b""
         while True:
             end = buffer.find(b"\r\n\r\n")
@@ -141,12 +166,16 @@ class HTTPTunnelBackend(ProxyBackend):
                 f"The proxy answered the CONNECT request with something other than "
                 f"HTTP/1.x: {buffer[:80]!r}"
             )
-        return int(match.group(1)), match.group(2) or b"", buffer[end + 4 :]
+        headers = []
+        for line in buffer[:end].split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            headers.append((name, value.strip(b" \t")))
+        version = b"HTTP/1.%b" % match.group(1)
+        return version, int(match.group(2)), match.group(3) or b"", headers, buffer[end + 4 :]
 
 
-class TunnelHTTPConnection(HTTPConnection):
-    """A connection to an origin through an HTTP proxy's ``CONNECT`` tunnel.
+class TunnelHTTPConnection(TunnelledConnection):
+    """A connection to an origin through an HTTP proxy's ``CONNECT`` tunnel, named as
+    httpcore names it; TLS to the origin is reported as ``proxy.start_tls``."""
 
-    An :class:`HTTPConnection` whose backend opens tunnels; the class exists so that
-    a pool's connections are named as httpcore names them.
-    """
+    _tls_logger = logger

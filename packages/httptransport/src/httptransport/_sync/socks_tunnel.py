@@ -36,6 +36,7 @@ given, next to "no authentication"; SOCKS4 sends the username as its user id.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import typing
 
@@ -51,11 +52,13 @@ from netbackend_base import (
 )
 
 from .._exceptions import ProxyError
-from .._models import URL
-from .connection import HTTPConnection
-from .tunnel import ProxyBackend
+from .._models import URL, Request
+from .._trace import Trace
+from .tunnel import ProxyBackend, TunnelledConnection
 
 __all__ = ("SOCKS_INSTALL_HINT", "SOCKSBackend", "Socks5Connection", "import_socksio")
+
+logger = logging.getLogger("httptransport.socks")
 
 SOCKS_INSTALL_HINT = (
     "Using a SOCKS proxy requires the socksio package: "
@@ -172,10 +175,25 @@ class SOCKSBackend(ProxyBackend):
         """SOCKS servers listen on 1080 by default."""
         return _DEFAULT_PORT
 
+    # httpcore reports the connect to a SOCKS proxy as socks.connect_tcp (host, port
+    # and timeout), and the handshake as socks.setup_socks5_connection.
+    _connect_logger = logger
+
+    def _connect_info(self, kwargs: dict[str, typing.Any]) -> dict[str, typing.Any]:
+        return {"host": kwargs["host"], "port": kwargs["port"], "timeout": kwargs["timeout"]}
+
     def handshake(
-        self, stream: NetworkStream, host: str, port: int, timeout: float | None
+        self,
+        stream: NetworkStream,
+        host: str,
+        port: int,
+        timeout: float | None,
+        request: Request | None = None,
     ) -> NetworkStream:
         """Run the SOCKS handshake for ``host:port`` over ``stream``.
+
+        Reported as ``socks.setup_socks5_connection`` (``setup_socks4_connection`` for
+        SOCKS4), with httpcore's arguments; the password is never shown.
 
         Raises:
             ConnectError: ``socks4`` could not resolve ``host`` locally.
@@ -184,13 +202,24 @@ class SOCKSBackend(ProxyBackend):
                 or did not speak SOCKS.
         """
         scheme = self.proxy_url.scheme
+        credentials = self._credentials
+        info = {
+            "stream": stream,
+            "host": host,
+            "port": port,
+            "auth": None if credentials is None else (credentials[0], b"[secure]"),
+        }
         try:
             if scheme in (b"socks5", b"socks5h"):
-                self._socks5(stream, host, port, timeout)
+                with Trace("setup_socks5_connection", logger, request, info) as trace:
+                    self._socks5(stream, host, port, timeout)
+                    trace.return_value = stream
             else:
-                if scheme == b"socks4":
-                    host = _resolve(self._real_backend(), host, socket.AF_INET, timeout)
-                self._socks4(stream, host, port, timeout, scheme == b"socks4a")
+                with Trace("setup_socks4_connection", logger, request, info) as trace:
+                    if scheme == b"socks4":
+                        host = _resolve(self._real_backend(), host, socket.AF_INET, timeout)
+                    self._socks4(stream, host, port, timeout, scheme == b"socks4a")
+                    trace.return_value = stream
         except (ReadError, ReadTimeout, WriteError, WriteTimeout) as exc:
             if isinstance(exc, (ReadTimeout, WriteTimeout)):
                 raise ConnectTimeout("Timed out during the SOCKS handshake.") from exc
@@ -295,10 +324,9 @@ class SOCKSBackend(ProxyBackend):
             )
 
 
-class Socks5Connection(HTTPConnection):
-    """A connection to an origin through a SOCKS proxy's tunnel.
+class Socks5Connection(TunnelledConnection):
+    """A connection to an origin through a SOCKS proxy's tunnel, named as httpcore names
+    it (httpcore speaks SOCKS5 only; SOCKS4 tunnels carry the same name here); TLS to the
+    origin is reported as ``socks.start_tls``."""
 
-    An :class:`HTTPConnection` whose backend opens SOCKS tunnels; the class exists
-    so that a pool's connections are named as httpcore names them (httpcore speaks
-    SOCKS5 only; SOCKS4 tunnels carry the same name here).
-    """
+    _tls_logger = logger
