@@ -17,6 +17,7 @@ PEERS = (
     "httpcore2",
     "urllib3>=2,<3",
     "aiohttp>=3,<4",
+    "httpx==0.29.0",
     "anyio",
     "trio",
     "h11",
@@ -86,8 +87,8 @@ def pinned_versions() -> dict[str, str]:
     """Installed versions of the clients (for the report header)."""
     code = (
         "import importlib.metadata as m, json\n"
-        "names = ['httptransport', 'httpcore', 'httpcore2', 'urllib3', 'aiohttp', 'anyio',"
-        " 'trio', 'h11', 'h2']\n"
+        "names = ['httptransport', 'httpcore', 'httpcore2', 'urllib3', 'aiohttp', 'httpx',"
+        " 'anyio', 'trio', 'h11', 'h2']\n"
         "out = {}\n"
         "for n in names:\n"
         "    try: out[n] = m.version(n)\n"

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 HTTPCORE_LIKE = ("httptransport", "httpcore", "httpcore2")
+HTTPX_CLIENTS = ("httpx-default", "httpx-httptransport")
 CHUNK = 64 * 1024
 
 Headers = Sequence[tuple[bytes, bytes]]
@@ -147,6 +148,50 @@ class Urllib3Sync:
         self.pool.close()
 
 
+class HttpxAsync:
+    """``httpx.AsyncClient`` over httpx's own ``AsyncHTTPTransport`` (on httpcore:
+    ``httpx-default``) or over ``httptransport.httpx.AsyncHTTPTransport``
+    (``httpx-httptransport``); both keep ``pool`` connections alive."""
+
+    def __init__(
+        self,
+        client: str,
+        url: str,
+        pool: int,
+        stream: bool,
+        headers: Headers,
+        ctx: ssl.SSLContext,
+        http2: str | None = None,
+    ) -> None:
+        import httpx
+
+        transport_class: Any = httpx.AsyncHTTPTransport
+        if client == "httpx-httptransport":
+            from httptransport.httpx import AsyncHTTPTransport
+
+            transport_class = AsyncHTTPTransport
+        limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        transport = transport_class(verify=ctx, limits=limits, **_protocols(http2))
+        # The same generous timeouts for both: 100 tasks queue for 10 connections.
+        self.client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(60.0))
+        self.url = url
+        self.stream = stream
+        self.headers = list(headers)
+
+    async def fetch(self) -> tuple[int, int]:
+        if self.stream:
+            async with self.client.stream("GET", self.url, headers=self.headers) as response:
+                size = 0
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                return response.status_code, size
+        response = await self.client.get(self.url, headers=self.headers)
+        return response.status_code, len(response.content)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
 class AiohttpAsync:
     """aiohttp 3.x ``ClientSession`` over a ``TCPConnector(limit=pool)``."""
 
@@ -199,4 +244,6 @@ async def open_async(
         return CoreAsync(client, url, pool, stream, headers, ctx, http2)
     if client == "aiohttp":
         return AiohttpAsync(url, pool, stream, headers, ctx)
+    if client in HTTPX_CLIENTS:
+        return HttpxAsync(client, url, pool, stream, headers, ctx, http2)
     raise ValueError(f"{client} has no async adapter")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import benchenv
-from scenarios import BASELINE, CLIENTS, NEW_CONNECTION, SUBJECT, Scenario, select_scenarios
+from scenarios import CLIENT_MODULES, CLIENTS, NEW_CONNECTION, Scenario, select_scenarios
 from server import Nginx, ensure_nginx
 
 HERE = Path(__file__).resolve().parent
@@ -71,13 +71,17 @@ print(json.dumps(out))
 
 
 def probe_clients(names: list[str]) -> dict[str, str | None]:
+    modules = {name: CLIENT_MODULES.get(name, name) for name in names}
     done = subprocess.run(
-        [str(benchenv.python()), "-c", _PROBE, *names], capture_output=True, text=True, check=False
+        [str(benchenv.python()), "-c", _PROBE, *sorted(set(modules.values()))],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         return dict.fromkeys(names, f"probe crashed: {done.stderr.strip()[-200:]}")
-    result: dict[str, str | None] = json.loads(done.stdout)
-    return result
+    by_module: dict[str, str | None] = json.loads(done.stdout)
+    return {name: by_module[module] for name, module in modules.items()}
 
 
 def cpu_layout() -> tuple[int | None, int | None]:
@@ -180,7 +184,7 @@ def record(sc: Scenario, cell: Cell, result: dict[str, Any]) -> str:
 
 
 def summarize(sc: Scenario, cells: dict[str, Cell]) -> list[dict[str, Any]]:
-    base = cells.get(BASELINE)
+    base = cells.get(sc.baseline)
     rows = []
     for client, cell in cells.items():
         row: dict[str, Any] = {"scenario": sc.key, "client": client, "unit": sc.unit}
@@ -204,9 +208,9 @@ def summarize(sc: Scenario, cells: dict[str, Cell]) -> list[dict[str, Any]]:
                 row["ratio_range"] = (min(ratios), max(ratios)) if ratios else None
         # The targets against urllib3 and aiohttp are read from this: the subject's result
         # over this client's, repetition by repetition, like the ratios to httpcore.
-        ours = cells.get(SUBJECT)
+        ours = cells.get(sc.subject)
         row["ours"] = None
-        if client != SUBJECT and ours is not None and not ours.failures and not cell.failures:
+        if client != sc.subject and ours is not None and not ours.failures and not cell.failures:
             ratios = rep_ratios(ours, cell)
             row["ours"] = statistics.median(ratios) if ratios else None
         rows.append(row)
@@ -235,7 +239,7 @@ def fmt_times(ratio: float | None) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     out = [
-        f"| scenario | client | median | ratio to httpcore | {SUBJECT} / client | failures |",
+        "| scenario | client | median | ratio to baseline | subject / client | failures |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
@@ -255,7 +259,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def print_scenario_summary(sc: Scenario, rows: list[dict[str, Any]]) -> None:
     print(
-        f"  {'client':<14} {'median':>16} {'ratio':>7} {'ratio range':>13} {'ours/it':>8}"
+        f"  {'client':<20} {'median':>16} {'ratio':>7} {'ratio range':>13} {'ours/it':>8}"
         "  conns  notes"
     )
     for row in rows:
@@ -268,7 +272,7 @@ def print_scenario_summary(sc: Scenario, rows: list[dict[str, Any]]) -> None:
             note = "; ".join([note, *row["notes"]]).strip("; ")
         median = fmt_value(row["median"], sc.unit)
         print(
-            f"  {row['client']:<14} {median:>16} {fmt_times(row['ratio']):>7} {rr_s:>13} "
+            f"  {row['client']:<20} {median:>16} {fmt_times(row['ratio']):>7} {rr_s:>13} "
             f"{fmt_times(row['ours']):>8}  {conns_s:>5}  {note[:160]}"
         )
 
@@ -306,8 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(wanted) - set(CLIENTS)
         if unknown:
             raise SystemExit(f"unknown client(s) {sorted(unknown)}; known: {', '.join(CLIENTS)}")
-        if BASELINE not in wanted:
-            wanted.append(BASELINE)  # ratios need the baseline in every repetition
+        for sc in scenarios:
+            if sc.baseline not in wanted:
+                wanted.append(sc.baseline)  # ratios need the baseline in every repetition
 
     t0 = time.monotonic()
     nginx_bin = ensure_nginx()
@@ -340,7 +345,11 @@ def main(argv: list[str] | None = None) -> int:
               f" tls-resume={server.tls_resume_port}")  # fmt: skip
         for sc in scenarios:
             clients = [c for c in sc.clients if c in wanted]
-            print(f"\n== {sc.key}: {sc.title} ({sc.unit})", flush=True)
+            print(
+                f"\n== {sc.key}: {sc.title} ({sc.unit}; baseline {sc.baseline}, "
+                f"subject {sc.subject})",
+                flush=True,
+            )
             cells = {c: Cell() for c in clients}
             for c in clients:
                 if available.get(c):

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CLIENTS: tuple[str, ...] = ("httptransport", "httpcore", "httpcore2", "urllib3", "aiohttp")
+CLIENTS: tuple[str, ...] = (
+    "httptransport",
+    "httpcore",
+    "httpcore2",
+    "urllib3",
+    "aiohttp",
+    "httpx-default",
+    "httpx-httptransport",
+)
 BASELINE = "httpcore"
 # The library under test: its same-repetition ratio to every other client is reported too.
 SUBJECT = "httptransport"
+# httpx.AsyncClient over httpx's own transport (httpcore) or over ours.
+HTTPX_CLIENTS = ("httpx-default", "httpx-httptransport")
+# The module a client needs, where its name is not one.
+CLIENT_MODULES = {"httpx-default": "httpx", "httpx-httptransport": "httptransport.httpx"}
 
 # Kinds where every request opens a new connection (Connection: close both ways).
 NEW_CONNECTION = frozenset({"tls-new", "tls-resume"})
@@ -28,6 +40,8 @@ class Scenario:
     pool: int  # connection-pool size handed to the client
     clients: tuple[str, ...]
     unit: str  # "req/s" or "MB/s"
+    baseline: str = BASELINE  # ratios are to this client, repetition by repetition
+    subject: str = SUBJECT  # and this one's ratio to each other client is reported
 
     @property
     def expected_size(self) -> int:
@@ -38,6 +52,7 @@ _SYNC = ("httptransport", "httpcore", "httpcore2", "urllib3")
 _ASYNC = ("httptransport", "httpcore", "httpcore2", "aiohttp")
 _TRIO = ("httptransport", "httpcore", "httpcore2")
 _HTTP2 = ("httptransport", "httpcore", "httpcore2")
+_HTTPX = ("httpx-httptransport", "httpx-default")
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("a-sync-keepalive", "sync, 1 keep-alive conn, sequential 1 KiB GETs",
@@ -61,6 +76,10 @@ SCENARIOS: tuple[Scenario, ...] = (
              "asyncio", "h2-tls", 100, 1, _HTTP2, "req/s"),
     Scenario("g2-asyncio-h2c", "asyncio, HTTP/2 cleartext (h2c), 1 conn, 100 streams, 1 KiB GETs",
              "asyncio", "h2c", 100, 1, _HTTP2, "req/s"),
+    Scenario("h-httpx-asyncio-100x10", "httpx.AsyncClient, asyncio, 100 tasks, pool of 10, "
+             "1 KiB GETs: httpx's own transport against ours",
+             "asyncio", "small", 100, 10, _HTTPX, "req/s",
+             baseline="httpx-default", subject="httpx-httptransport"),
 )  # fmt: skip
 
 
