@@ -122,6 +122,20 @@ async def test_unresolvable_host_is_connect_error(
         await net.connect_tcp("no-such-host.invalid", 80, timeout=5)
 
 
+async def test_unencodable_host_is_connect_error(net: Net) -> None:
+    """A host name with a label over 63 characters (no IDNA encoding exists) raises
+    ConnectError, not UnicodeError, and asks no resolver."""
+    with net.raises_exactly(ConnectError):
+        await net.connect_tcp("a" * 64 + ".example", 80, timeout=5)
+
+
+async def test_unknown_ipv6_zone_is_connect_error(net: Net) -> None:
+    """An IPv6 literal whose zone names no network interface raises ConnectError, not
+    OSError."""
+    with net.raises_exactly(ConnectError):
+        await net.connect_tcp("fe80::1%nosuchif", 80, timeout=5)
+
+
 def reset(server_side: socket.socket) -> None:
     # SO_LINGER with a zero timeout makes close() send a reset instead of a FIN.
     server_side.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

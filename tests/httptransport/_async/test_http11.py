@@ -8,6 +8,7 @@ import pytest
 
 import httptransport._h1_head as _h1_head
 from httptransport import (
+    URL,
     AsyncHTTP11Connection,
     ConnectionNotAvailable,
     LocalProtocolError,
@@ -492,3 +493,55 @@ async def test_h11_body_edges() -> None:
     async with AsyncHTTP11Connection(ORIGIN, netbackend_mock.AsyncMockStream([])) as conn:
         assert conn.is_available() is False
     assert conn.is_closed()
+
+
+@pytest.mark.anyio
+async def test_content_length_of_thousands_of_digits() -> None:
+    """A Content-Length of 5,000 digits is refused as a protocol error, in a response
+    (RemoteProtocolError) and in a request (LocalProtocolError), never a ValueError."""
+    huge = b"9" * 5000
+    conn, _ = await _connection([b"HTTP/1.1 200 OK\r\nContent-Length: " + huge + b"\r\n\r\n"])
+    with pytest.raises(RemoteProtocolError):
+        await conn.request("GET", "http://example.com/")
+    conn, _ = await _connection(list(OK))
+    with pytest.raises(LocalProtocolError):
+        await conn.request(
+            "POST", "http://example.com/", headers={"Content-Length": huge.decode()}, content=b"x"
+        )
+
+
+@pytest.mark.anyio
+async def test_request_connection_close_holds_on_the_h11_path() -> None:
+    """A request's Connection: close closes the connection after its response also when
+    the response is read by h11 (chunked), so it is never reused."""
+    chunked = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"2\r\nok\r\n0\r\n\r\n"]
+    conn, _ = await _connection(chunked)
+    response = await conn.request("GET", "http://example.com/", headers={"Connection": "close"})
+    assert response.content == b"ok"
+    assert conn.is_closed()
+    assert not conn.is_idle()
+
+
+@pytest.mark.anyio
+async def test_content_length_with_transfer_encoding_is_never_reused() -> None:
+    """A response with both Content-Length and Transfer-Encoding is read by its chunked
+    framing and its connection is closed after it (RFC 9112 section 6.3), never reused."""
+    both = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"2\r\nok\r\n0\r\n\r\n",
+    ]
+    conn, _ = await _connection(both)
+    response = await conn.request("GET", "http://example.com/")
+    assert response.content == b"ok"
+    assert conn.is_closed()
+
+
+@pytest.mark.anyio
+async def test_target_with_raw_high_bytes_is_refused() -> None:
+    """A request target with bytes above 0x7e is refused as h11 refuses it (the lean path
+    never sends what h11 would not)."""
+    conn, stream = await _connection(list(OK))
+    url = URL(scheme=b"http", host=b"example.com", port=80, target=b"/\xff\x80")
+    with pytest.raises(LocalProtocolError):
+        await conn.request("GET", url)
+    assert stream.written == []

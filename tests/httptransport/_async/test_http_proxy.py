@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 
 from httptransport import (
+    URL,
     AsyncConnectionPool,
     ConnectError,
     ConnectTimeout,
+    LocalProtocolError,
     Origin,
     ProxyError,
 )
@@ -463,3 +465,18 @@ async def test_pool_proxy_argument_real(server: typing.Any, plain_proxy: typing.
     async with AsyncConnectionPool(proxy=Proxy(_url(plain_proxy))) as pool:  # type: ignore[call-arg,unused-ignore]
         response = await pool.request("GET", server.url("/"), extensions={"timeout": TIMEOUTS})
     assert response.content == b"Hello, world!"
+
+
+@pytest.mark.anyio
+async def test_connect_head_cannot_be_injected() -> None:
+    """A URL host with CR/LF (built from parts) is refused before anything is written, so
+    no header line can be injected into the CONNECT request."""
+    backend = netbackend_mock.AsyncMockBackend([ESTABLISHED, OK])
+    url = URL(scheme=b"https", host=b"example.com\r\nProxy-Authorization: x", port=443, target=b"/")
+    async with AsyncHTTPProxy(
+        "http://proxy.test", proxy_auth=(USER, PASSWORD), network_backend=backend
+    ) as pool:
+        with pytest.raises(LocalProtocolError, match="Invalid host for a CONNECT request"):
+            await pool.request("GET", url)
+        assert pool.connections == []
+    assert all(stream.written == [] for stream in backend.streams)

@@ -9,6 +9,7 @@ import pytest
 
 import httptransport._h1_head as _h1_head
 from httptransport import (
+    URL,
     ConnectionNotAvailable,
     HTTP11Connection,
     LocalProtocolError,
@@ -468,3 +469,51 @@ def test_h11_body_edges() -> None:
     with HTTP11Connection(ORIGIN, netbackend_mock.MockStream([])) as conn:
         assert conn.is_available() is False
     assert conn.is_closed()
+
+
+def test_content_length_of_thousands_of_digits() -> None:
+    """A Content-Length of 5,000 digits is refused as a protocol error, in a response
+    (RemoteProtocolError) and in a request (LocalProtocolError), never a ValueError."""
+    huge = b"9" * 5000
+    conn, _ = _connection([b"HTTP/1.1 200 OK\r\nContent-Length: " + huge + b"\r\n\r\n"])
+    with pytest.raises(RemoteProtocolError):
+        conn.request("GET", "http://example.com/")
+    conn, _ = _connection(list(OK))
+    with pytest.raises(LocalProtocolError):
+        conn.request(
+            "POST", "http://example.com/", headers={"Content-Length": huge.decode()}, content=b"x"
+        )
+
+
+def test_request_connection_close_holds_on_the_h11_path() -> None:
+    """A request's Connection: close closes the connection after its response also when
+    the response is read by h11 (chunked), so it is never reused."""
+    chunked = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"2\r\nok\r\n0\r\n\r\n"]
+    conn, _ = _connection(chunked)
+    response = conn.request("GET", "http://example.com/", headers={"Connection": "close"})
+    assert response.content == b"ok"
+    assert conn.is_closed()
+    assert not conn.is_idle()
+
+
+def test_content_length_with_transfer_encoding_is_never_reused() -> None:
+    """A response with both Content-Length and Transfer-Encoding is read by its chunked
+    framing and its connection is closed after it (RFC 9112 section 6.3), never reused."""
+    both = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"2\r\nok\r\n0\r\n\r\n",
+    ]
+    conn, _ = _connection(both)
+    response = conn.request("GET", "http://example.com/")
+    assert response.content == b"ok"
+    assert conn.is_closed()
+
+
+def test_target_with_raw_high_bytes_is_refused() -> None:
+    """A request target with bytes above 0x7e is refused as h11 refuses it (the lean path
+    never sends what h11 would not)."""
+    conn, stream = _connection(list(OK))
+    url = URL(scheme=b"http", host=b"example.com", port=80, target=b"/\xff\x80")
+    with pytest.raises(LocalProtocolError):
+        conn.request("GET", url)
+    assert stream.written == []

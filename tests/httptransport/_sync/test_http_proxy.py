@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 
 from httptransport import (
+    URL,
     ConnectError,
     ConnectionPool,
     ConnectTimeout,
+    LocalProtocolError,
     Origin,
     ProxyError,
 )
@@ -434,3 +436,17 @@ def test_pool_proxy_argument_real(server: typing.Any, plain_proxy: typing.Any) -
     with ConnectionPool(proxy=Proxy(_url(plain_proxy))) as pool:  # type: ignore[call-arg,unused-ignore]
         response = pool.request("GET", server.url("/"), extensions={"timeout": TIMEOUTS})
     assert response.content == b"Hello, world!"
+
+
+def test_connect_head_cannot_be_injected() -> None:
+    """A URL host with CR/LF (built from parts) is refused before anything is written, so
+    no header line can be injected into the CONNECT request."""
+    backend = netbackend_mock.MockBackend([ESTABLISHED, OK])
+    url = URL(scheme=b"https", host=b"example.com\r\nProxy-Authorization: x", port=443, target=b"/")
+    with HTTPProxy(
+        "http://proxy.test", proxy_auth=(USER, PASSWORD), network_backend=backend
+    ) as pool:
+        with pytest.raises(LocalProtocolError, match="Invalid host for a CONNECT request"):
+            pool.request("GET", url)
+        assert pool.connections == []
+    assert all(stream.written == [] for stream in backend.streams)

@@ -30,6 +30,9 @@ from ._models import Request
 __all__ = ("parse_head", "prepare_head")
 
 _NO_BODY_STATUS = frozenset((204, 304))
+# h11 refuses a Content-Length of more digits (and int() of thousands of digits is
+# slow, then raises ValueError): such a head goes to h11, which rejects it.
+_MAX_LENGTH_DIGITS = 20
 
 _head_chars = re.compile(rb"[\t\r\n\x20-\x7e\x80-\xff]*").fullmatch
 # status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4);
@@ -66,7 +69,7 @@ def prepare_head(request: Request) -> tuple[bytes, int, bool] | None:
         if lowered == b"host":
             has_host = True
         elif lowered == b"content-length":
-            if framing or not value.isdigit():
+            if framing or not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
                 return None
             framing = 1
             length = int(value)
@@ -110,7 +113,7 @@ def _header_line(line: bytes) -> tuple[tuple[bytes, bytes], int] | None:
     value = value.strip(b" \t")
     kind = _PLAIN
     if lowered == b"content-length":
-        if not value.isdigit():
+        if not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
             return None
         kind = _LENGTH
     elif lowered == b"transfer-encoding":

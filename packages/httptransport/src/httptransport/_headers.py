@@ -39,9 +39,9 @@ is_lower_token = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-z]+").fullmatch
 valid_h1_value = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?").fullmatch
 unsafe_h2_value = re.compile(rb"[\r\n\x00]|^[ \t]|[ \t]$").search
 breaks_line = re.compile(rb"[\r\n\x00]").search
-# A request target as h11 sends it: no whitespace or control characters
-# (RFC 9112 section 3.2).
-valid_target = re.compile(rb"[\x21-\x7e\x80-\xff]+").fullmatch
+# A request target as h11 sends it: visible ASCII only, no whitespace, control
+# characters or obs-text (RFC 9112 section 3.2; RFC 3986 has no raw bytes above 0x7e).
+valid_target = re.compile(rb"[\x21-\x7e]+").fullmatch
 
 NAMES_MAX = 2048
 CACHED_NAME_MAX = 100

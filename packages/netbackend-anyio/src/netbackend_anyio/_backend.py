@@ -176,7 +176,7 @@ async def _resolve(host: str, port: int) -> list[SocketTarget]:
         infos = await anyio.to_thread.run_sync(
             socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM, abandon_on_cancel=True
         )
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # (UnicodeError: no IDNA form, a label too long)
         raise ConnectError(f"could not resolve {host!r}: {describe(exc)}") from exc
     targets = targets_from_addrinfo(infos)
     if not targets:

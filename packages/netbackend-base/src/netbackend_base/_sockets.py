@@ -21,6 +21,8 @@ import socket
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 
+from ._exceptions import ConnectError
+
 if typing.TYPE_CHECKING:
     from ._interfaces import SOCKET_OPTION
 
@@ -49,6 +51,9 @@ def numeric_targets(host: str, port: int) -> list[SocketTarget] | None:
     """Return the one target for an IP literal, or ``None`` when ``host`` is a name.
 
     Lets a backend skip the resolver (and its worker thread) for literals.
+
+    Raises:
+        ConnectError: An IPv6 literal's zone (``fe80::1%eth9``) names no interface.
     """
     try:
         ip = ipaddress.ip_address(host)
@@ -59,7 +64,10 @@ def numeric_targets(host: str, port: int) -> list[SocketTarget] | None:
     scope = ip.scope_id
     scope_index = 0
     if scope:
-        scope_index = int(scope) if scope.isdigit() else socket.if_nametoindex(scope)
+        try:
+            scope_index = int(scope) if scope.isdigit() else socket.if_nametoindex(scope)
+        except OSError as exc:
+            raise ConnectError(f"{host!r} names no network interface of this machine") from exc
     return [(socket.AF_INET6, (str(ip).split("%", 1)[0], port, 0, scope_index))]
 
 

@@ -174,7 +174,13 @@ class HTTP11Connection(ConnectionInterface):
                 parsed = self._receive_head(request, reused, read_timeout)
                 if parsed is None:
                     return self._h11_cycle(
-                        request, reused, write_timeout, read_timeout, traced, head_trace=trace
+                        request,
+                        reused,
+                        write_timeout,
+                        read_timeout,
+                        traced,
+                        head_trace=trace,
+                        keep_alive=keep_alive,
                     )
                 status, reason, headers, body_length, response_keep_alive = parsed
                 trace.return_value = (b"HTTP/1.1", status, reason, headers)
@@ -327,19 +333,25 @@ class HTTP11Connection(ConnectionInterface):
         read_timeout: float | None,
         traced: bool,
         head_trace: Trace | NullTrace | None = None,
+        keep_alive: bool = True,
     ) -> Response:
         """One request/response cycle through h11.
 
         With ``head_trace``, the request has already left by the lean path and the
         response head is being read inside that trace: h11 is brought to the same
-        point, and the head it parses is that trace's return value.
+        point (told of the request's ``Connection: close`` when ``keep_alive`` is
+        false, so the connection is not reused), and the head it parses is that
+        trace's return value.
         """
         sent = head_trace is not None
         conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
         stream = self._network_stream
         if sent:
             # The request already left by the lean path: bring h11 to the same point.
-            conn.send(h11.Request(method=request.method, target=b"/", headers=[(b"Host", b"x")]))
+            headers = (
+                [(b"Host", b"x")] if keep_alive else [(b"Host", b"x"), (b"Connection", b"close")]
+            )
+            conn.send(h11.Request(method=request.method, target=b"/", headers=headers))
             conn.send(h11.EndOfMessage())
         else:
             try:
@@ -426,7 +438,12 @@ class HTTP11Connection(ConnectionInterface):
             extensions["network_stream"] = HTTP11UpgradeStream(stream, leftover)
             body = _FixedBody(self, 0, False, read_timeout)
         else:
-            body = _H11Body(self, conn, read_timeout)
+            # RFC 9112 section 6.3, rule 3: a response with both Content-Length and
+            # Transfer-Encoding may be an attempt at request smuggling; h11 reads it by
+            # its Transfer-Encoding, but the connection must not be reused after it.
+            names = {name.lower() for name, _ in headers}
+            reusable = not (b"content-length" in names and b"transfer-encoding" in names)
+            body = _H11Body(self, conn, read_timeout, reusable)
         response = Response(
             response_event.status_code,
             content=TracedBody(body, request, logger) if traced else body,
@@ -609,14 +626,19 @@ class _FixedBody:
 class _H11Body:
     """A response body that h11 frames (chunked, close-delimited, HTTP/1.0...)."""
 
-    __slots__ = ("_conn", "_h11", "_timeout", "complete")
+    __slots__ = ("_conn", "_h11", "_reusable", "_timeout", "complete")
 
     def __init__(
-        self, conn: HTTP11Connection, h11_conn: h11.Connection, timeout: float | None
+        self,
+        conn: HTTP11Connection,
+        h11_conn: h11.Connection,
+        timeout: float | None,
+        reusable: bool = True,
     ) -> None:
         self._conn = conn
         self._h11 = h11_conn
         self._timeout = timeout
+        self._reusable = reusable
         self.complete = False
 
     def __iter__(self) -> _H11Body:
@@ -645,7 +667,10 @@ class _H11Body:
             leftover, eof = h11_conn.trailing_data
             # A close-delimited body leaves h11 in DONE too: the EOF decides.
             keep_alive = (
-                not eof and h11_conn.our_state is h11.DONE and h11_conn.their_state is h11.DONE
+                self._reusable
+                and not eof
+                and h11_conn.our_state is h11.DONE
+                and h11_conn.their_state is h11.DONE
             )
             self._conn._cycle_done(keep_alive, bytes(leftover))
             raise StopIteration

@@ -23,7 +23,8 @@ from netbackend_base import (
     WriteTimeout,
 )
 
-from .._exceptions import ProxyError
+from .._exceptions import LocalProtocolError, ProxyError
+from .._headers import valid_target
 from .._models import URL, Request
 from .._proxy_model import RedactedHeaders, authority
 from .._trace import Trace
@@ -92,11 +93,15 @@ class HTTPTunnelBackend(ProxyBackend):
         carries ``request``'s extensions (its repr shows no header).
 
         Raises:
+            LocalProtocolError: ``host`` cannot be written into a request head.
             ConnectTimeout: The proxy did not answer within ``timeout``.
             ProxyError: The proxy refused (its status is in the message), hung up, or
                 did not answer with HTTP.
         """
         target = authority(host.encode("ascii"), port)
+        if valid_target(target) is None:
+            # A host with whitespace or a line break would inject lines into the head.
+            raise LocalProtocolError(f"Invalid host for a CONNECT request: {host!r}.")
         # httpcore's CONNECT headers: Host, Accept, then the proxy headers.
         headers = [(b"Host", target), (b"Accept", b"*/*"), *self._proxy_headers]
         head = b"".join(
