@@ -173,6 +173,8 @@ def test_huffman_results_are_remembered_and_the_table_is_bounded(
         pytest.param(b"\x00", "HPACKDecodingError", "truncated string", id="no-name"),
         pytest.param(b"\xbe", "HPACKDecodingError", "62", id="unknown-index"),
         pytest.param(b"\x3f\xe2\x1f", "InvalidTableSizeError", "exceeds", id="table-too-big"),
+        # RFC 7541 section 4.2: a size update only at the start of a block.
+        pytest.param(b"\x82\x20", "HPACKDecodingError", "after a header", id="late-size-update"),
     ],
 )
 def test_malformed_blocks_raise_hpack_errors(block: bytes, error: str, match: str) -> None:

@@ -123,6 +123,9 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
                 table.add(name, value)
                 header = (name, value)
             elif first & 0x20:  # dynamic table size update
+                if headers:
+                    # Only at the start of a header block (RFC 7541 section 4.2).
+                    raise HPACKDecodingError("dynamic table size update after a header field")
                 size, pos = _integer(data, pos, 0x1F)
                 if size > self.max_allowed_table_size:
                     raise InvalidTableSizeError(
