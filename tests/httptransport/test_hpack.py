@@ -228,3 +228,24 @@ async def test_a_bad_block_from_the_server_is_a_remote_protocol_error() -> None:
         with pytest.raises(RemoteProtocolError, match="header index 0 is not allowed"):
             await pool.request("GET", "https://example.com/")
         assert pool.connections == []
+
+
+def test_the_huffman_table_keeps_only_short_strings_of_accepted_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Long coded strings are never remembered (the table stays bounded in bytes), nor
+    strings of a block refused as over the header-list limit."""
+    monkeypatch.setattr(_hpack, "_huffman", {})
+    encoder = hpack.Encoder()
+    encoder.header_table_size = 0
+    long_value = b"v" * 60_000
+    decoder = CachingDecoder()
+    decoder.decode(encoder.encode([(b"x-long", long_value)], huffman=True), raw=True)
+    assert all(len(coded) <= _hpack._CACHED_CODED_MAX for coded in _hpack._huffman)
+    assert long_value not in _hpack._huffman.values()
+    monkeypatch.setattr(_hpack, "_huffman", {})
+    decoder.max_header_list_size = 100
+    block = encoder.encode([(b"x-a", b"short"), (b"x-big", b"w" * 200)], huffman=True)
+    with pytest.raises(hpack.OversizedHeaderListError):
+        decoder.decode(block, raw=True)
+    assert _hpack._huffman == {}

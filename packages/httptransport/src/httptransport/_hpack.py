@@ -23,8 +23,14 @@ from hpack.struct import NeverIndexedHeaderTuple
 
 __all__ = ("CachingDecoder",)
 
-# Entries kept in the shared Huffman table before it starts over.
+# The shared table of Huffman-decoded strings: at most _HUFFMAN_CACHE_SIZE entries
+# (then it starts over), each a coded string of at most _CACHED_CODED_MAX bytes and its
+# decoding (at most 8/5 as long: Huffman codes are at least 5 bits), so it never holds
+# more than about 4096 * (128 + 205) bytes of strings, 1.4 MB, whatever a server sends.
+# Strings are learned only from header blocks that decoded completely: a block that is
+# malformed or over the header-list limit adds nothing.
 _HUFFMAN_CACHE_SIZE = 4096
+_CACHED_CODED_MAX = 128
 _huffman: dict[bytes, bytes] = {}
 
 # Integers longer than this many continuation bytes are refused (no sane header needs
@@ -32,14 +38,21 @@ _huffman: dict[bytes, bytes] = {}
 _MAX_INTEGER_BYTES = 8
 
 
-def _huffman_decode(coded: bytes) -> bytes:
+def _huffman_decode(coded: bytes, learned: list[tuple[bytes, bytes]]) -> bytes:
     plain = _huffman.get(coded)
     if plain is None:
         plain = decode_huffman(coded)
+        if len(coded) <= _CACHED_CODED_MAX:
+            learned.append((coded, plain))
+    return plain
+
+
+def _remember(learned: list[tuple[bytes, bytes]]) -> None:
+    """Add the strings a block that decoded completely taught us to the shared table."""
+    for coded, plain in learned:
         if len(_huffman) >= _HUFFMAN_CACHE_SIZE:
             _huffman.clear()
         _huffman[coded] = plain
-    return plain
 
 
 def _integer(data: bytes, pos: int, prefix_mask: int) -> tuple[int, int]:
@@ -62,7 +75,7 @@ def _integer(data: bytes, pos: int, prefix_mask: int) -> tuple[int, int]:
     raise HPACKDecodingError("integer too long in header block")
 
 
-def _string(data: bytes, pos: int) -> tuple[bytes, int]:
+def _string(data: bytes, pos: int, learned: list[tuple[bytes, bytes]]) -> tuple[bytes, int]:
     """Decode the string literal at ``pos``; return it and the next position."""
     if pos >= len(data):
         raise HPACKDecodingError("truncated string in header block")
@@ -72,11 +85,15 @@ def _string(data: bytes, pos: int) -> tuple[bytes, int]:
     if end > len(data):
         raise HPACKDecodingError("truncated string in header block")
     raw = data[pos:end]
-    return (_huffman_decode(raw) if huffman else raw), end
+    return (_huffman_decode(raw, learned) if huffman else raw), end
 
 
 def _literal(
-    data: bytes, pos: int, prefix_mask: int, get: typing.Callable[[int], tuple[bytes, bytes]]
+    data: bytes,
+    pos: int,
+    prefix_mask: int,
+    get: typing.Callable[[int], tuple[bytes, bytes]],
+    learned: list[tuple[bytes, bytes]],
 ) -> tuple[bytes, bytes, int]:
     """Decode a literal field at ``pos``: its name (by table index, or a literal when the
     index is 0) and its value; return both and the next position."""
@@ -84,8 +101,8 @@ def _literal(
     if index:
         name = get(index)[0]
     else:
-        name, pos = _string(data, pos)
-    value, pos = _string(data, pos)
+        name, pos = _string(data, pos, learned)
+    value, pos = _string(data, pos, learned)
     return name, value, pos
 
 
@@ -107,6 +124,7 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
         get = table.get_by_index
         limit = self.max_header_list_size
         headers: list[typing.Any] = []
+        learned: list[tuple[bytes, bytes]] = []
         inflated = 0
         pos = 0
         end = len(data)
@@ -119,7 +137,7 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
                 name, value = get(index)
                 header: typing.Any = (name, value)
             elif first & 0x40:  # literal with incremental indexing
-                name, value, pos = _literal(data, pos, 0x3F, get)
+                name, value, pos = _literal(data, pos, 0x3F, get, learned)
                 table.add(name, value)
                 header = (name, value)
             elif first & 0x20:  # dynamic table size update
@@ -134,7 +152,7 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
                 table.maxsize = size
                 continue
             else:  # literal without indexing (0000) or never indexed (0001)
-                name, value, pos = _literal(data, pos, 0x0F, get)
+                name, value, pos = _literal(data, pos, 0x0F, get, learned)
                 # (0001: the peer asked that this field never be indexed anywhere.)
                 header = NeverIndexedHeaderTuple(name, value) if first & 0x10 else (name, value)
             inflated += len(name) + len(value) + 32
@@ -145,6 +163,8 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
             headers.append(header)
         if table.maxsize > self.max_allowed_table_size:
             raise InvalidTableSizeError("the header table is larger than we allowed")
+        if learned:
+            _remember(learned)
         if raw:
             return headers
         return [
