@@ -7,7 +7,9 @@ import gc
 import socket
 import ssl
 import threading
+import types
 import typing
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
@@ -220,6 +222,8 @@ def test_a_refusal_is_forgotten_after_a_while(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_cache_is_bounded_and_lets_contexts_go() -> None:
+    """Per context the oldest session goes first; a context no longer used is freed
+    with its sessions, though each session holds it (as an SSLSession does)."""
     cache = SessionCache(per_context=2)
     context = ssl.create_default_context()
     session = typing.cast(ssl.SSLSession, object())
@@ -230,6 +234,10 @@ def test_the_cache_is_bounded_and_lets_contexts_go() -> None:
     assert cache.get(context, keys[2]) is session
     cache.discard(context, keys[2])
     assert cache.get(context, keys[2]) is None
+    # A real SSLSession holds its context: the cache must not keep either alive.
+    cache.put(context, keys[0], typing.cast(ssl.SSLSession, types.SimpleNamespace(ctx=context)))
+    SESSIONS.put(context, keys[1], typing.cast(ssl.SSLSession, types.SimpleNamespace(ctx=context)))
+    gone = weakref.ref(context)
     del context
     gc.collect()
-    assert len(cache._contexts) == 0
+    assert gone() is None

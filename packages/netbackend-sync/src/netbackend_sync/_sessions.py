@@ -13,11 +13,11 @@ Nothing is sent early (no 0-RTT data).
 from __future__ import annotations
 
 import collections
+import itertools
 import ssl
 import threading
 import time
 import typing
-import weakref
 
 __all__ = ("REFUSAL_MEMORY", "SESSIONS", "SessionCache", "SessionKey", "resumable")
 
@@ -28,21 +28,39 @@ REFUSAL_MEMORY = 600.0
 SessionKey = tuple[str | None, typing.Any, tuple[ssl.VerifyMode, bool]]
 
 
+_Sessions = collections.OrderedDict[SessionKey, "ssl.SSLSession | float"]
+# The attribute of an SSLContext that holds its sessions, one table per cache.
+_ATTRIBUTE = "_netbackend_sessions"
+_cache_ids = itertools.count()
+
+
 class SessionCache:
     """The latest resumable session per (context, server), a bounded number per context.
 
-    Thread-safe. Contexts are held weakly: a context that is no longer used takes its
-    sessions with it.
+    Thread-safe. The sessions live on their context (in an attribute of its own), not in
+    the cache: a session holds its context, so a table of the cache's own, even keyed
+    weakly by context, would keep every context it ever saw alive. On the context they
+    make a cycle with it that the garbage collector frees with the context.
     """
 
     def __init__(self, per_context: int = 256) -> None:
         self._limit = per_context
         self._lock = threading.Lock()
-        # Per context: key -> the session, or the time until which the server is taken
-        # to refuse resumption.
-        self._contexts: weakref.WeakKeyDictionary[
-            ssl.SSLContext, collections.OrderedDict[SessionKey, ssl.SSLSession | float]
-        ] = weakref.WeakKeyDictionary()
+        self._id = next(_cache_ids)
+
+    def _sessions(self, context: ssl.SSLContext, create: bool) -> _Sessions | None:
+        """This cache's table on ``context``: key -> the session, or the time until
+        which the server is taken to refuse resumption."""
+        tables: dict[int, _Sessions] | None = context.__dict__.get(_ATTRIBUTE)
+        if tables is None:
+            if not create:
+                return None
+            tables = {}
+            setattr(context, _ATTRIBUTE, tables)
+        sessions = tables.get(self._id)
+        if sessions is None and create:
+            sessions = tables[self._id] = collections.OrderedDict()
+        return sessions
 
     def get(
         self, context: ssl.SSLContext, key: SessionKey
@@ -53,7 +71,7 @@ class SessionCache:
         known to refuse resumption (then there is nothing to offer or to remember).
         """
         with self._lock:
-            sessions = self._contexts.get(context)
+            sessions = self._sessions(context, create=False)
             if sessions is None:
                 return None
             entry = sessions.get(key)
@@ -83,9 +101,8 @@ class SessionCache:
         self, context: ssl.SSLContext, key: SessionKey, entry: ssl.SSLSession | float
     ) -> None:
         with self._lock:
-            sessions = self._contexts.get(context)
-            if sessions is None:
-                sessions = self._contexts[context] = collections.OrderedDict()
+            sessions = self._sessions(context, create=True)
+            assert sessions is not None
             sessions[key] = entry
             sessions.move_to_end(key)
             if len(sessions) > self._limit:
@@ -94,7 +111,7 @@ class SessionCache:
     def discard(self, context: ssl.SSLContext, key: SessionKey) -> None:
         """Forget the session for ``key`` (say, after a handshake that offered it failed)."""
         with self._lock:
-            sessions = self._contexts.get(context)
+            sessions = self._sessions(context, create=False)
             if sessions is not None:
                 sessions.pop(key, None)
 
