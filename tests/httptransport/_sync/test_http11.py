@@ -15,10 +15,12 @@ from httptransport import (
     LocalProtocolError,
     Origin,
     ReadError,
+    ReadTimeout,
     RemoteProtocolError,
     Request,
     WriteError,
 )
+from httptransport._sync import http11
 
 netbackend_mock = pytest.importorskip("netbackend_mock")
 
@@ -517,3 +519,35 @@ def test_target_with_raw_high_bytes_is_refused() -> None:
     with pytest.raises(LocalProtocolError):
         conn.request("GET", url)
     assert stream.written == []
+
+
+class _Trickle(netbackend_mock.MockStream):  # type: ignore[misc,name-defined]
+    """Sends its bytes one per read, each 0.2 s later on the connection's clock."""
+
+    def __init__(self, data: bytes, clock: list[float]) -> None:
+        super().__init__([data[i : i + 1] for i in range(len(data))])
+        self.clock = clock
+        self.reads = 0
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.reads += 1
+        self.clock[0] += 0.2
+        data: bytes = super().read(max_bytes, timeout)
+        return data
+
+
+@pytest.mark.parametrize("upgrade", [False, True], ids=["lean", "h11"])
+def test_read_timeout_bounds_the_whole_head(upgrade: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A head sent one byte every 200 ms trips a 1 s read timeout after about 1 s: the
+    timeout bounds the whole head, not each read."""
+    clock = [0.0]
+    monkeypatch.setattr(http11, "_clock", lambda: clock[0])
+    stream = _Trickle(b"".join(OK), clock)
+    conn = HTTP11Connection(ORIGIN, stream)
+    headers = [(b"Upgrade", b"x")] if upgrade else []
+    with pytest.raises(ReadTimeout, match="whole response head"):
+        conn.request(
+            "GET", "http://example.com/", headers=headers, extensions={"timeout": {"read": 1.0}}
+        )
+    assert stream.reads <= 6
+    assert conn.is_closed()

@@ -51,7 +51,7 @@ from collections.abc import AsyncIterable
 
 import h11
 
-from netbackend_base import AsyncNetworkStream, ReadError, WriteError, async_shielded
+from netbackend_base import AsyncNetworkStream, ReadError, ReadTimeout, WriteError, async_shielded
 
 from .._exceptions import (
     ConnectionNotAvailable,
@@ -165,12 +165,14 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                 return await self._h11_cycle(request, reused, write_timeout, read_timeout, traced)
             head, length, keep_alive = prepared
             await self._send_lean(request, head, length, write_timeout, traced)
+            # The read timeout bounds the wait for the whole head, not each read.
+            deadline = None if read_timeout is None else _clock() + read_timeout
             async with (
                 Trace("receive_response_headers", logger, request, {"request": request})
                 if traced
                 else NO_TRACE
             ) as trace:
-                parsed = await self._receive_head(request, reused, read_timeout)
+                parsed = await self._receive_head(request, reused, deadline)
                 if parsed is None:
                     return await self._h11_cycle(
                         request,
@@ -180,6 +182,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                         traced,
                         head_trace=trace,
                         keep_alive=keep_alive,
+                        deadline=deadline,
                     )
                 status, reason, headers, body_length, response_keep_alive = parsed
                 trace.return_value = (b"HTTP/1.1", status, reason, headers)
@@ -282,7 +285,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         self,
         request: Request,
         reused: bool,
-        timeout: float | None,
+        deadline: float | None,
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]], int, bool] | None:
         buffer = self._buffer
         stream = self._network_stream
@@ -294,7 +297,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                 self._buffer = buffer
                 return None
             try:
-                data = await stream.read(READ_NUM_BYTES, timeout)
+                data = await stream.read(READ_NUM_BYTES, _time_left(deadline))
             except ReadError:
                 # A reset before any byte of the response: on a reused connection the
                 # server closed it while idle, and the request may be retried.
@@ -333,6 +336,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         traced: bool,
         head_trace: Trace | NullTrace | None = None,
         keep_alive: bool = True,
+        deadline: float | None = None,
     ) -> Response:
         """One request/response cycle through h11.
 
@@ -392,6 +396,8 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             else NO_TRACE
         ) as own_trace:
             trace = own_trace if head_trace is None else head_trace
+            if deadline is None and read_timeout is not None:
+                deadline = _clock() + read_timeout
             if self._buffer:  # (an empty receive_data would mean EOF to h11)
                 conn.receive_data(self._buffer)
                 self._buffer = b""
@@ -401,7 +407,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                     event = conn.next_event()
                 if event is h11.NEED_DATA:
                     try:
-                        data = await stream.read(READ_NUM_BYTES, read_timeout)
+                        data = await stream.read(READ_NUM_BYTES, _time_left(deadline))
                     except ReadError:
                         if got_bytes or conn.trailing_data[0] or not _replayable(request, reused):
                             raise
@@ -544,6 +550,26 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
 
     async def __aexit__(self, *args: object) -> None:
         await self.aclose()
+
+
+# The clock the response head's deadline is kept by (a name of this module's own, so a
+# test can drive it without touching the event loop's clock).
+_clock = time.monotonic
+
+
+def _time_left(deadline: float | None) -> float | None:
+    """The read timeout left until ``deadline`` (``None``: no deadline).
+
+    Raises:
+        ReadTimeout: The deadline has passed: the whole response head took too long,
+            however steadily its bytes came.
+    """
+    if deadline is None:
+        return None
+    left = deadline - _clock()
+    if left <= 0:
+        raise ReadTimeout("Timed out waiting for the whole response head.")
+    return left
 
 
 def _replayable(request: Request, reused: bool) -> bool:

@@ -52,7 +52,7 @@ from collections.abc import Iterable
 
 import h11
 
-from netbackend_base import NetworkStream, ReadError, WriteError, shielded
+from netbackend_base import NetworkStream, ReadError, ReadTimeout, WriteError, shielded
 
 from .._exceptions import (
     ConnectionNotAvailable,
@@ -166,12 +166,14 @@ class HTTP11Connection(ConnectionInterface):
                 return self._h11_cycle(request, reused, write_timeout, read_timeout, traced)
             head, length, keep_alive = prepared
             self._send_lean(request, head, length, write_timeout, traced)
+            # The read timeout bounds the wait for the whole head, not each read.
+            deadline = None if read_timeout is None else _clock() + read_timeout
             with (
                 Trace("receive_response_headers", logger, request, {"request": request})
                 if traced
                 else NO_TRACE
             ) as trace:
-                parsed = self._receive_head(request, reused, read_timeout)
+                parsed = self._receive_head(request, reused, deadline)
                 if parsed is None:
                     return self._h11_cycle(
                         request,
@@ -181,6 +183,7 @@ class HTTP11Connection(ConnectionInterface):
                         traced,
                         head_trace=trace,
                         keep_alive=keep_alive,
+                        deadline=deadline,
                     )
                 status, reason, headers, body_length, response_keep_alive = parsed
                 trace.return_value = (b"HTTP/1.1", status, reason, headers)
@@ -283,7 +286,7 @@ class HTTP11Connection(ConnectionInterface):
         self,
         request: Request,
         reused: bool,
-        timeout: float | None,
+        deadline: float | None,
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]], int, bool] | None:
         buffer = self._buffer
         stream = self._network_stream
@@ -295,7 +298,7 @@ class HTTP11Connection(ConnectionInterface):
                 self._buffer = buffer
                 return None
             try:
-                data = stream.read(READ_NUM_BYTES, timeout)
+                data = stream.read(READ_NUM_BYTES, _time_left(deadline))
             except ReadError:
                 # A reset before any byte of the response: on a reused connection the
                 # server closed it while idle, and the request may be retried.
@@ -334,6 +337,7 @@ class HTTP11Connection(ConnectionInterface):
         traced: bool,
         head_trace: Trace | NullTrace | None = None,
         keep_alive: bool = True,
+        deadline: float | None = None,
     ) -> Response:
         """One request/response cycle through h11.
 
@@ -393,6 +397,8 @@ class HTTP11Connection(ConnectionInterface):
             else NO_TRACE
         ) as own_trace:
             trace = own_trace if head_trace is None else head_trace
+            if deadline is None and read_timeout is not None:
+                deadline = _clock() + read_timeout
             if self._buffer:  # (an empty receive_data would mean EOF to h11)
                 conn.receive_data(self._buffer)
                 self._buffer = b""
@@ -402,7 +408,7 @@ class HTTP11Connection(ConnectionInterface):
                     event = conn.next_event()
                 if event is h11.NEED_DATA:
                     try:
-                        data = stream.read(READ_NUM_BYTES, read_timeout)
+                        data = stream.read(READ_NUM_BYTES, _time_left(deadline))
                     except ReadError:
                         if got_bytes or conn.trailing_data[0] or not _replayable(request, reused):
                             raise
@@ -545,6 +551,26 @@ class HTTP11Connection(ConnectionInterface):
 
     def __exit__(self, *args: object) -> None:
         self.close()
+
+
+# The clock the response head's deadline is kept by (a name of this module's own, so a
+# test can drive it without touching the event loop's clock).
+_clock = time.monotonic
+
+
+def _time_left(deadline: float | None) -> float | None:
+    """The read timeout left until ``deadline`` (``None``: no deadline).
+
+    Raises:
+        ReadTimeout: The deadline has passed: the whole response head took too long,
+            however steadily its bytes came.
+    """
+    if deadline is None:
+        return None
+    left = deadline - _clock()
+    if left <= 0:
+        raise ReadTimeout("Timed out waiting for the whole response head.")
+    return left
 
 
 def _replayable(request: Request, reused: bool) -> bool:
