@@ -76,3 +76,30 @@ def test_slow_reader_gets_backpressure(h2_peer: typing.Any) -> None:
                 received += len(chunk)
         assert received == total
     assert len(stalls) > 1
+
+
+def test_empty_data_frames_are_not_queued() -> None:
+    """Thousands of empty DATA frames on a stream queue nothing (a hostile server could
+    otherwise grow a stream's event queue without limit); the body is still read."""
+    from httptransport import HTTP2Connection, Origin
+
+    h2_config = pytest.importorskip("h2.config")
+    h2_connection = pytest.importorskip("h2.connection")
+    netbackend_mock = pytest.importorskip("netbackend_mock")
+    client = h2_connection.H2Connection(h2_config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    server = h2_connection.H2Connection(h2_config.H2Configuration(client_side=False))
+    server.initiate_connection()
+    request = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "e")]
+    client.send_headers(1, request, end_stream=True)
+    server.receive_data(client.data_to_send())
+    server.send_headers(1, [(b":status", b"200")])
+    for _ in range(5000):
+        server.send_data(1, b"")
+    server.send_data(1, b"ok", end_stream=True)
+    stream = netbackend_mock.MockStream([server.data_to_send()])
+    conn = HTTP2Connection(Origin(b"http", b"e", 80), stream)
+    with conn.stream("GET", "http://e/") as response:
+        assert len(conn._streams[1].events) <= 2
+        assert response.read() == b"ok"
+    conn.close()

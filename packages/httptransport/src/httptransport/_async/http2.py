@@ -476,6 +476,15 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                     continue
                 if kind is H2.response:
                     stream.answered = True  # a GOAWAY can no longer make it retryable
+                elif kind is H2.data and not event.data:
+                    # An empty DATA frame carries nothing for the body: queueing it would
+                    # let a server grow the queue without limit. Its padding, if any, is
+                    # given back to the windows at once.
+                    if event.flow_controlled_length:
+                        self._h2_state.acknowledge_received_data(
+                            event.flow_controlled_length, event.stream_id
+                        )
+                    continue
                 stream.events.append(event)
                 self._signal(stream)
             elif kind is H2.window:
