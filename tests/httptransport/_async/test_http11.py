@@ -582,3 +582,14 @@ async def test_read_timeout_bounds_the_whole_head(
         )
     assert stream.reads <= 6
     assert conn.is_closed()
+
+
+@pytest.mark.anyio
+async def test_content_length_and_transfer_encoding_are_not_both_sent() -> None:
+    """A request carrying both Content-Length and Transfer-Encoding is refused before
+    anything is written (RFC 9112 section 6.2)."""
+    conn, stream = await _connection(list(OK))
+    headers = {"Content-Length": "3", "Transfer-Encoding": "chunked"}
+    with pytest.raises(LocalProtocolError, match="both Content-Length and Transfer-Encoding"):
+        await conn.request("POST", "http://example.com/", headers=headers, content=b"abc")
+    assert stream.written == []

@@ -551,3 +551,13 @@ def test_read_timeout_bounds_the_whole_head(upgrade: bool, monkeypatch: pytest.M
         )
     assert stream.reads <= 6
     assert conn.is_closed()
+
+
+def test_content_length_and_transfer_encoding_are_not_both_sent() -> None:
+    """A request carrying both Content-Length and Transfer-Encoding is refused before
+    anything is written (RFC 9112 section 6.2)."""
+    conn, stream = _connection(list(OK))
+    headers = {"Content-Length": "3", "Transfer-Encoding": "chunked"}
+    with pytest.raises(LocalProtocolError, match="both Content-Length and Transfer-Encoding"):
+        conn.request("POST", "http://example.com/", headers=headers, content=b"abc")
+    assert stream.written == []

@@ -618,3 +618,21 @@ def test_traced_request_and_body(h2_peer: typing.Any) -> None:
         "http2.response_closed.complete",
     ):
         assert name in seen
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["bytes", "streamed"])
+def test_declared_content_length_must_match_the_body(h2_peer: typing.Any, streamed: bool) -> None:
+    """A body that does not add up to its declared Content-Length fails the request with
+    LocalProtocolError and resets its stream (RFC 9113 section 8.1.1); the connection
+    carries on."""
+    peer = h2_peer(_answer_all)
+
+    def parts() -> typing.Iterator[bytes]:
+        yield b"ab"
+        yield b"c"
+
+    content: typing.Any = parts() if streamed else b"abc"
+    with ConnectionPool(http1=False, http2=True) as pool:
+        with pytest.raises(LocalProtocolError, match="declared Content-Length"):
+            pool.request("POST", peer.url("/x"), headers={"Content-Length": "10"}, content=content)
+        assert (pool.request("GET", peer.url("/ok"))).content == b"/ok"

@@ -16,7 +16,7 @@ from ._h2_adapter import H2
 from ._headers import is_token, lower_name, unsafe_h2_value
 from ._models import Request
 
-__all__ = ("request_headers", "reset_error", "response_fields")
+__all__ = ("declared_length", "request_headers", "reset_error", "response_fields")
 
 # Request headers that are connection-specific and must not appear in HTTP/2 (RFC 9113
 # section 8.2.2); "te" is allowed with the value "trailers" only.
@@ -110,3 +110,18 @@ def response_fields(
     if head and not status:
         raise RemoteProtocolError("Response without a :status.")
     return status, headers
+
+
+def declared_length(fields: list[tuple[bytes, bytes]]) -> int | None:
+    """The Content-Length a request's HTTP/2 header list (from :func:`request_headers`)
+    declares, or ``None``: the DATA sent must add up to it (RFC 9113 section 8.1.1).
+
+    Raises:
+        LocalProtocolError: The value is not a length.
+    """
+    for name, value in fields:
+        if name == b"content-length":
+            if not value.isdigit() or len(value) > 20:
+                raise LocalProtocolError(f"Invalid Content-Length {value!r}.")
+            return int(value)
+    return None

@@ -27,6 +27,7 @@ __all__ = (
     "breaks_line",
     "is_lower_token",
     "is_token",
+    "length_mismatch",
     "lower_name",
     "unsafe_h2_value",
     "valid_h1_value",
@@ -59,3 +60,11 @@ def lower_name(name: bytes) -> bytes | None:
         if len(_names) < NAMES_MAX and len(name) <= CACHED_NAME_MAX:
             _names[name] = lowered
     return lowered
+
+
+def length_mismatch(sent: int, declared: int) -> str:
+    """The message for a request body that does not match its declared Content-Length
+    (RFC 9112 section 6.3; RFC 9113 section 8.1.1), for HTTP/1.1 and HTTP/2 alike."""
+    if sent > declared:
+        return f"Too much data for declared Content-Length ({sent} > {declared} bytes)."
+    return f"Too little data for declared Content-Length ({sent} < {declared} bytes)."

@@ -65,7 +65,8 @@ from netbackend_base import AsyncEvent, AsyncNetworkStream, ReadTimeout, async_s
 
 from .._exceptions import ConnectionNotAvailable, LocalProtocolError, RemoteProtocolError
 from .._h2_adapter import CONNECTION_WINDOW, DEFAULT_WINDOW, H2, new_client_connection
-from .._h2_headers import request_headers, reset_error, response_fields
+from .._h2_headers import declared_length, request_headers, reset_error, response_fields
+from .._headers import length_mismatch
 from .._locks import AsyncThreadLock
 from .._models import ByteStream, Origin, Request, Response, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
@@ -205,9 +206,9 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             if traced:
                 async with Trace("send_request_body", logger, request, info):
                     if not end:
-                        await self._send_body(stream, request, write_timeout)
+                        await self._send_body(stream, request, headers, write_timeout)
             elif not end:
-                await self._send_body(stream, request, write_timeout)
+                await self._send_body(stream, request, headers, write_timeout)
             async with (
                 Trace("receive_response_headers", logger, request, info) if traced else NO_TRACE
             ) as trace:
@@ -280,11 +281,25 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             self._expire_at = None
             return stream, first
 
-    async def _send_body(self, stream: _Stream, request: Request, timeout: float | None) -> None:
+    async def _send_body(
+        self,
+        stream: _Stream,
+        request: Request,
+        fields: list[tuple[bytes, bytes]],
+        timeout: float | None,
+    ) -> None:
+        """Send the body; it must add up to a declared Content-Length (RFC 9113 section
+        8.1.1), or the request fails with LocalProtocolError and its stream is reset."""
         body = request.stream
+        declared = declared_length(fields)
+        sent = 0
         if type(body) is ByteStream:
             # In memory: no async generator to leave half-consumed on an error.
-            if not await self._send_chunk(stream, b"".join(body), timeout):
+            data = b"".join(body)
+            sent = len(data)
+            if declared is not None and sent != declared:
+                raise LocalProtocolError(length_mismatch(sent, declared))
+            if not await self._send_chunk(stream, data, timeout):
                 return
         else:
             if not isinstance(body, AsyncIterable):
@@ -293,9 +308,14 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             finished = False
             try:
                 async for chunk in iterator:
+                    sent += len(chunk)
+                    if declared is not None and sent > declared:
+                        raise LocalProtocolError(length_mismatch(sent, declared))
                     if not await self._send_chunk(stream, chunk, timeout):
                         return
                 finished = True
+                if declared is not None and sent != declared:
+                    raise LocalProtocolError(length_mismatch(sent, declared))
             finally:
                 aclose = getattr(iterator, "aclose", None)
                 if not finished and aclose is not None:

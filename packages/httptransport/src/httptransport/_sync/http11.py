@@ -61,6 +61,7 @@ from .._exceptions import (
     map_exceptions,
 )
 from .._h1_head import parse_head, prepare_head
+from .._headers import length_mismatch
 from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, timeouts
 from .._trace import NO_TRACE, NullTrace, Trace, tracing_enabled
 from .interfaces import IDLE_POLL_AFTER, ConnectionInterface
@@ -224,7 +225,7 @@ class HTTP11Connection(ConnectionInterface):
             if type(body) is ByteStream:
                 content = b"".join(body)
                 if length >= 0 and len(content) != length:
-                    raise LocalProtocolError(_length_mismatch(len(content), length))
+                    raise LocalProtocolError(length_mismatch(len(content), length))
                 if length < 0 and content:
                     content = b"%x\r\n%b\r\n0\r\n\r\n" % (len(content), content)
                 elif length < 0:
@@ -274,13 +275,13 @@ class HTTP11Connection(ConnectionInterface):
             if length < 0:
                 stream.write(b"%x\r\n%b\r\n" % (len(chunk), chunk), timeout)
             elif sent > length:
-                raise LocalProtocolError(_length_mismatch(sent, length))
+                raise LocalProtocolError(length_mismatch(sent, length))
             else:
                 stream.write(chunk, timeout)
         if length < 0:
             stream.write(b"0\r\n\r\n", timeout)
         elif sent != length:
-            raise LocalProtocolError(_length_mismatch(sent, length))
+            raise LocalProtocolError(length_mismatch(sent, length))
 
     def _receive_head(
         self,
@@ -358,6 +359,12 @@ class HTTP11Connection(ConnectionInterface):
             conn.send(h11.Request(method=request.method, target=b"/", headers=headers))
             conn.send(h11.EndOfMessage())
         else:
+            names = {name.lower() for name, _ in request.headers}
+            if b"content-length" in names and b"transfer-encoding" in names:
+                # RFC 9112 section 6.2: a sender must not send both (h11 would).
+                raise LocalProtocolError(
+                    "A request cannot have both Content-Length and Transfer-Encoding."
+                )
             try:
                 with (
                     Trace("send_request_headers", logger, request, {"request": request})
@@ -577,12 +584,6 @@ def _replayable(request: Request, reused: bool) -> bool:
     """Whether a request that found its reused connection closed may be sent again on
     another: an idempotent method with a body held in memory."""
     return reused and request.method in _IDEMPOTENT and type(request.stream) is ByteStream
-
-
-def _length_mismatch(sent: int, declared: int) -> str:
-    if sent > declared:
-        return f"Too much data for declared Content-Length ({sent} > {declared} bytes)."
-    return f"Too little data for declared Content-Length ({sent} < {declared} bytes)."
 
 
 class _FixedBody:

@@ -66,7 +66,8 @@ from netbackend_base import Event, NetworkStream, ReadTimeout, shielded
 
 from .._exceptions import ConnectionNotAvailable, LocalProtocolError, RemoteProtocolError
 from .._h2_adapter import CONNECTION_WINDOW, DEFAULT_WINDOW, H2, new_client_connection
-from .._h2_headers import request_headers, reset_error, response_fields
+from .._h2_headers import declared_length, request_headers, reset_error, response_fields
+from .._headers import length_mismatch
 from .._locks import ThreadLock
 from .._models import ByteStream, Origin, Request, Response, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
@@ -206,9 +207,9 @@ class HTTP2Connection(ConnectionInterface):
             if traced:
                 with Trace("send_request_body", logger, request, info):
                     if not end:
-                        self._send_body(stream, request, write_timeout)
+                        self._send_body(stream, request, headers, write_timeout)
             elif not end:
-                self._send_body(stream, request, write_timeout)
+                self._send_body(stream, request, headers, write_timeout)
             with (
                 Trace("receive_response_headers", logger, request, info) if traced else NO_TRACE
             ) as trace:
@@ -281,11 +282,25 @@ class HTTP2Connection(ConnectionInterface):
             self._expire_at = None
             return stream, first
 
-    def _send_body(self, stream: _Stream, request: Request, timeout: float | None) -> None:
+    def _send_body(
+        self,
+        stream: _Stream,
+        request: Request,
+        fields: list[tuple[bytes, bytes]],
+        timeout: float | None,
+    ) -> None:
+        """Send the body; it must add up to a declared Content-Length (RFC 9113 section
+        8.1.1), or the request fails with LocalProtocolError and its stream is reset."""
         body = request.stream
+        declared = declared_length(fields)
+        sent = 0
         if type(body) is ByteStream:
             # In memory: no async generator to leave half-consumed on an error.
-            if not self._send_chunk(stream, b"".join(body), timeout):
+            data = b"".join(body)
+            sent = len(data)
+            if declared is not None and sent != declared:
+                raise LocalProtocolError(length_mismatch(sent, declared))
+            if not self._send_chunk(stream, data, timeout):
                 return
         else:
             if not isinstance(body, Iterable):
@@ -294,9 +309,14 @@ class HTTP2Connection(ConnectionInterface):
             finished = False
             try:
                 for chunk in iterator:
+                    sent += len(chunk)
+                    if declared is not None and sent > declared:
+                        raise LocalProtocolError(length_mismatch(sent, declared))
                     if not self._send_chunk(stream, chunk, timeout):
                         return
                 finished = True
+                if declared is not None and sent != declared:
+                    raise LocalProtocolError(length_mismatch(sent, declared))
             finally:
                 close = getattr(iterator, "close", None)
                 if not finished and close is not None:
