@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from httptransport import ConnectTimeout, Origin, ProxyError
+from httptransport import ConnectError, ConnectTimeout, Origin, ProxyError
 from httptransport._async import AsyncSOCKSProxy
 
 netbackend_mock = pytest.importorskip("netbackend_mock")
@@ -365,3 +365,17 @@ def test_socks_proxy_rejects_http_urls() -> None:
     """AsyncSOCKSProxy only takes SOCKS URLs."""
     with pytest.raises(ValueError, match="socks5"):
         AsyncSOCKSProxy("http://proxy.test")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("scheme", ["socks5h", "socks4a"])
+async def test_unencodable_host_name_is_connect_error(scheme: str) -> None:
+    """A host label over 63 characters cannot be sent to the proxy: ConnectError, never
+    UnicodeError or IndexError, and nothing is left open."""
+    replies = [b"\x05\x00"] if scheme == "socks5h" else []
+    backend = netbackend_mock.AsyncMockBackend(replies)
+    async with AsyncSOCKSProxy(f"{scheme}://proxy.test", network_backend=backend) as pool:
+        with pytest.raises(ConnectError, match="Cannot send the host name"):
+            await pool.request("GET", "http://" + "a" * 64 + ".example/")
+        assert pool.connections == []
+    assert all(stream.closed for stream in backend.streams)

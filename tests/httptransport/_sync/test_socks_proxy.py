@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from httptransport import ConnectTimeout, Origin, ProxyError
+from httptransport import ConnectError, ConnectTimeout, Origin, ProxyError
 from httptransport._sync import SOCKSProxy
 
 netbackend_mock = pytest.importorskip("netbackend_mock")
@@ -333,3 +333,16 @@ def test_socks_proxy_rejects_http_urls() -> None:
     """SOCKSProxy only takes SOCKS URLs."""
     with pytest.raises(ValueError, match="socks5"):
         SOCKSProxy("http://proxy.test")
+
+
+@pytest.mark.parametrize("scheme", ["socks5h", "socks4a"])
+def test_unencodable_host_name_is_connect_error(scheme: str) -> None:
+    """A host label over 63 characters cannot be sent to the proxy: ConnectError, never
+    UnicodeError or IndexError, and nothing is left open."""
+    replies = [b"\x05\x00"] if scheme == "socks5h" else []
+    backend = netbackend_mock.MockBackend(replies)
+    with SOCKSProxy(f"{scheme}://proxy.test", network_backend=backend) as pool:
+        with pytest.raises(ConnectError, match="Cannot send the host name"):
+            pool.request("GET", "http://" + "a" * 64 + ".example/")
+        assert pool.connections == []
+    assert all(stream.closed for stream in backend.streams)

@@ -120,6 +120,18 @@ def _code_name(enum: typing.Any, code: int) -> str:
         return "unknown reply code"
 
 
+def _ascii_host(host: str) -> str:
+    """``host`` as the proxy receives it: IDNA-encoded, as a connection would encode it.
+
+    Raises:
+        ConnectError: No such encoding exists (an empty label, or one over 63 characters).
+    """
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ConnectError(f"Cannot send the host name {host!r} to the SOCKS proxy: {exc}") from exc
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -274,7 +286,9 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
                 raise ProxyError("Invalid username/password")
             connection.receive_data(status)
         connection.send(
-            socks5.SOCKS5CommandRequest.from_address(socks5.SOCKS5Command.CONNECT, (host, port))
+            socks5.SOCKS5CommandRequest.from_address(
+                socks5.SOCKS5Command.CONNECT, (_ascii_host(host), port)
+            )
         )
         await stream.write(connection.data_to_send(), timeout)
         head = await self._read_exact(stream, 4, timeout)
@@ -307,7 +321,7 @@ class AsyncSOCKSBackend(AsyncProxyBackend):
         # Built here rather than by socksio, which refuses an empty user id.
         if remote_dns and not _is_ip(host):
             address = _SOCKS4A_NAME_FOLLOWS
-            trailer = host.encode("idna") + b"\x00"
+            trailer = _ascii_host(host).encode("ascii") + b"\x00"
         else:
             try:
                 address = socket.inet_aton(host)
