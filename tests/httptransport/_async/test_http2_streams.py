@@ -671,3 +671,21 @@ async def test_declared_content_length_must_match_the_body(
                 "POST", peer.url("/x"), headers={"Content-Length": "10"}, content=content
             )
         assert (await pool.request("GET", peer.url("/ok"))).content == b"/ok"
+
+
+def _refuse_first(peer: typing.Any, index: int) -> None:
+    """Refuse the first stream unprocessed (RST_STREAM REFUSED_STREAM), answer the rest."""
+    [first] = peer.requests(1)
+    peer.h2.reset_stream(first, error_code=0x7)
+    peer.flush()
+    _answer_all(peer, index)
+
+
+@pytest.mark.anyio
+async def test_a_refused_stream_is_retried(h2_peer: typing.Any) -> None:
+    """A stream the server resets with REFUSED_STREAM was not processed (RFC 9113 section
+    8.7): the request is sent again, and succeeds."""
+    peer = h2_peer(_refuse_first)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        response = await pool.request("GET", peer.url("/again"))
+    assert response.content == b"/again"

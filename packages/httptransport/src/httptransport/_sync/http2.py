@@ -87,8 +87,10 @@ INITIAL_MAX_STREAMS = 100
 PING_TIMEOUT = 10.0
 # The opaque 8 bytes of our keep-alive PING (RFC 9113 section 6.7).
 _PING_PAYLOAD = b"htkeepal"
-# RST_STREAM error code for a stream we no longer want (RFC 9113 section 7).
+# RST_STREAM error codes (RFC 9113 section 7): a stream we no longer want; a stream the
+# server refused before processing anything of it.
 _CANCEL = 0x8
+_REFUSED_STREAM = 0x7
 # No connection carries more streams than there are stream ids (31 bits, RFC 9113
 # section 5.1.1), whatever SETTINGS_MAX_CONCURRENT_STREAMS says.
 _STREAM_IDS = 2**31
@@ -220,7 +222,7 @@ class HTTP2Connection(ConnectionInterface):
             if not end and type(body) is not ByteStream:
                 # Unprocessed (GOAWAY), but a streamed body cannot be sent again.
                 raise RemoteProtocolError(
-                    "The server refused the stream (GOAWAY) after part of a streamed "
+                    "The server refused the stream (GOAWAY or REFUSED_STREAM) after part of a streamed "
                     "request body was sent; it cannot be replayed."
                 ) from None
             raise
@@ -375,6 +377,9 @@ class HTTP2Connection(ConnectionInterface):
             if type(event) is H2.response:
                 break
             if type(event) is H2.reset:
+                if event.error_code == _REFUSED_STREAM:
+                    # Not processed (RFC 9113 section 8.7): the pool sends it again.
+                    raise ConnectionNotAvailable()
                 raise reset_error(event)
             # DATA or END_STREAM before any HEADERS: h2 rejects those itself.
         return response_fields(event.headers, head=True)
