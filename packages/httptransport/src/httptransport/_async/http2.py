@@ -221,8 +221,8 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             if not end and type(body) is not ByteStream:
                 # Unprocessed (GOAWAY), but a streamed body cannot be sent again.
                 raise RemoteProtocolError(
-                    "The server refused the stream (GOAWAY or REFUSED_STREAM) after part of a streamed "
-                    "request body was sent; it cannot be replayed."
+                    "The server refused the stream (GOAWAY or REFUSED_STREAM) after part "
+                    "of a streamed request body was sent; it cannot be replayed."
                 ) from None
             raise
         except BaseException:
