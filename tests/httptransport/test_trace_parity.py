@@ -20,226 +20,92 @@ h2_connection = pytest.importorskip("h2.connection")
 
 Event = tuple[str, tuple[str, ...], "str | None"]
 
+
+def _phase(name: str, args: tuple[str, ...], returns: str = "NoneType") -> list[Event]:
+    """A traced phase that completed: its ``started`` and ``complete`` events."""
+    return [(f"{name}.started", args, None), (f"{name}.complete", ("return_value",), returns)]
+
+
+def _failed(name: str, args: tuple[str, ...]) -> list[Event]:
+    """A traced phase that failed: its ``started`` and ``failed`` events."""
+    return [(f"{name}.started", args, None), (f"{name}.failed", ("exception",), None)]
+
+
+TCP_ARGS = ("host", "local_address", "port", "socket_options", "timeout")
+TLS_ARGS = ("server_hostname", "ssl_context", "timeout")
+H1_HEAD = "(bytes, int, bytes, list)"
+H2_ARGS = ("request", "stream_id")
+
 CONNECT: list[Event] = [
-    (
-        "connection.connect_tcp.started",
-        ("host", "local_address", "port", "socket_options", "timeout"),
-        None,
-    ),
-    ("connection.connect_tcp.complete", ("return_value",), "MockStream"),
-    ("connection.start_tls.started", ("server_hostname", "ssl_context", "timeout"), None),
-    ("connection.start_tls.complete", ("return_value",), "MockStream"),
+    *_phase("connection.connect_tcp", TCP_ARGS, "MockStream"),
+    *_phase("connection.start_tls", TLS_ARGS, "MockStream"),
 ]
-
-LEAN_GET: list[Event] = [
-    *CONNECT,
-    ("http11.send_request_headers.started", ("request",), None),
-    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http11.send_request_body.started", ("request",), None),
-    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http11.receive_response_headers.started", ("request",), None),
-    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
-    ("http11.receive_response_body.started", ("request",), None),
-    ("http11.receive_response_body.complete", ("return_value",), "NoneType"),
-    ("http11.response_closed.started", (), None),
-    ("http11.response_closed.complete", ("return_value",), "NoneType"),
+H11_SENT = [
+    *_phase("http11.send_request_headers", ("request",)),
+    *_phase("http11.send_request_body", ("request",)),
 ]
+H11_HEAD = _phase("http11.receive_response_headers", ("request",), H1_HEAD)
+H11_BODY = _phase("http11.receive_response_body", ("request",))
+H11_CLOSED = _phase("http11.response_closed", ())
+H11_EXCHANGE = [*H11_SENT, *H11_HEAD, *H11_BODY, *H11_CLOSED]
 
-CHUNKED_GET: list[Event] = [
-    *CONNECT,
-    ("http11.send_request_headers.started", ("request",), None),
-    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http11.send_request_body.started", ("request",), None),
-    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http11.receive_response_headers.started", ("request",), None),
-    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
-    ("http11.receive_response_body.started", ("request",), None),
-    ("http11.receive_response_body.complete", ("return_value",), "NoneType"),
-    ("http11.response_closed.started", (), None),
-    ("http11.response_closed.complete", ("return_value",), "NoneType"),
-]
-
-POST: list[Event] = [
-    *CONNECT,
-    ("http11.send_request_headers.started", ("request",), None),
-    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http11.send_request_body.started", ("request",), None),
-    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http11.receive_response_headers.started", ("request",), None),
-    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
-    ("http11.receive_response_body.started", ("request",), None),
-    ("http11.receive_response_body.complete", ("return_value",), "NoneType"),
-    ("http11.response_closed.started", (), None),
-    ("http11.response_closed.complete", ("return_value",), "NoneType"),
-]
-
-CLOSED_EARLY: list[Event] = [
-    *CONNECT,
-    ("http11.send_request_headers.started", ("request",), None),
-    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http11.send_request_body.started", ("request",), None),
-    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http11.receive_response_headers.started", ("request",), None),
-    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
-    ("http11.response_closed.started", (), None),
-    ("http11.response_closed.complete", ("return_value",), "NoneType"),
-]
-
+LEAN_GET: list[Event] = [*CONNECT, *H11_EXCHANGE]
+CHUNKED_GET: list[Event] = [*CONNECT, *H11_EXCHANGE]
+POST: list[Event] = [*CONNECT, *H11_EXCHANGE]
+NO_CONTENT: list[Event] = [*CONNECT, *H11_EXCHANGE]
+CLOSED_EARLY: list[Event] = [*CONNECT, *H11_SENT, *H11_HEAD, *H11_CLOSED]
 DISCONNECT: list[Event] = [
     *CONNECT,
-    ("http11.send_request_headers.started", ("request",), None),
-    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http11.send_request_body.started", ("request",), None),
-    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http11.receive_response_headers.started", ("request",), None),
-    ("http11.receive_response_headers.failed", ("exception",), None),
-    ("http11.response_closed.started", (), None),
-    ("http11.response_closed.complete", ("return_value",), "NoneType"),
+    *H11_SENT,
+    *_failed("http11.receive_response_headers", ("request",)),
+    *H11_CLOSED,
 ]
 
-NO_CONTENT: list[Event] = [
-    *CONNECT,
-    ("http11.send_request_headers.started", ("request",), None),
-    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http11.send_request_body.started", ("request",), None),
-    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http11.receive_response_headers.started", ("request",), None),
-    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
-    ("http11.receive_response_body.started", ("request",), None),
-    ("http11.receive_response_body.complete", ("return_value",), "NoneType"),
-    ("http11.response_closed.started", (), None),
-    ("http11.response_closed.complete", ("return_value",), "NoneType"),
+H2_SENT = [
+    *_phase("http2.send_connection_init", ("request",)),
+    *_phase("http2.send_request_headers", H2_ARGS),
+    *_phase("http2.send_request_body", H2_ARGS),
 ]
-
+H2_SETTINGS = _phase("http2.receive_remote_settings", (), "RemoteSettingsChanged")
+H2_HEAD = [
+    ("http2.receive_response_headers.started", H2_ARGS, None),
+    *H2_SETTINGS,
+    ("http2.receive_response_headers.complete", ("return_value",), "(int, list)"),
+]
+H2_CLOSED = _phase("http2.response_closed", ("stream_id",))
 H2_GET: list[Event] = [
     *CONNECT,
-    ("http2.send_connection_init.started", ("request",), None),
-    ("http2.send_connection_init.complete", ("return_value",), "NoneType"),
-    ("http2.send_request_headers.started", ("request", "stream_id"), None),
-    ("http2.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http2.send_request_body.started", ("request", "stream_id"), None),
-    ("http2.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http2.receive_response_headers.started", ("request", "stream_id"), None),
-    ("http2.receive_remote_settings.started", (), None),
-    ("http2.receive_remote_settings.complete", ("return_value",), "RemoteSettingsChanged"),
-    ("http2.receive_response_headers.complete", ("return_value",), "(int, list)"),
-    ("http2.receive_response_body.started", ("request", "stream_id"), None),
-    ("http2.receive_response_body.complete", ("return_value",), "NoneType"),
-    ("http2.response_closed.started", ("stream_id",), None),
-    ("http2.response_closed.complete", ("return_value",), "NoneType"),
+    *H2_SENT,
+    *H2_HEAD,
+    *_phase("http2.receive_response_body", H2_ARGS),
+    *H2_CLOSED,
 ]
-
-H2_POST: list[Event] = [
-    *CONNECT,
-    ("http2.send_connection_init.started", ("request",), None),
-    ("http2.send_connection_init.complete", ("return_value",), "NoneType"),
-    ("http2.send_request_headers.started", ("request", "stream_id"), None),
-    ("http2.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http2.send_request_body.started", ("request", "stream_id"), None),
-    ("http2.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http2.receive_response_headers.started", ("request", "stream_id"), None),
-    ("http2.receive_remote_settings.started", (), None),
-    ("http2.receive_remote_settings.complete", ("return_value",), "RemoteSettingsChanged"),
-    ("http2.receive_response_headers.complete", ("return_value",), "(int, list)"),
-    ("http2.receive_response_body.started", ("request", "stream_id"), None),
-    ("http2.receive_response_body.complete", ("return_value",), "NoneType"),
-    ("http2.response_closed.started", ("stream_id",), None),
-    ("http2.response_closed.complete", ("return_value",), "NoneType"),
-]
-
-H2_CLOSED_EARLY: list[Event] = [
-    *CONNECT,
-    ("http2.send_connection_init.started", ("request",), None),
-    ("http2.send_connection_init.complete", ("return_value",), "NoneType"),
-    ("http2.send_request_headers.started", ("request", "stream_id"), None),
-    ("http2.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http2.send_request_body.started", ("request", "stream_id"), None),
-    ("http2.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http2.receive_response_headers.started", ("request", "stream_id"), None),
-    ("http2.receive_remote_settings.started", (), None),
-    ("http2.receive_remote_settings.complete", ("return_value",), "RemoteSettingsChanged"),
-    ("http2.receive_response_headers.complete", ("return_value",), "(int, list)"),
-    ("http2.response_closed.started", ("stream_id",), None),
-    ("http2.response_closed.complete", ("return_value",), "NoneType"),
-]
-
+H2_POST: list[Event] = H2_GET
+H2_CLOSED_EARLY: list[Event] = [*CONNECT, *H2_SENT, *H2_HEAD, *H2_CLOSED]
 H2_DISCONNECT: list[Event] = [
     *CONNECT,
-    ("http2.send_connection_init.started", ("request",), None),
-    ("http2.send_connection_init.complete", ("return_value",), "NoneType"),
-    ("http2.send_request_headers.started", ("request", "stream_id"), None),
-    ("http2.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http2.send_request_body.started", ("request", "stream_id"), None),
-    ("http2.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http2.receive_response_headers.started", ("request", "stream_id"), None),
-    ("http2.receive_remote_settings.started", (), None),
-    ("http2.receive_remote_settings.complete", ("return_value",), "RemoteSettingsChanged"),
+    *H2_SENT,
+    ("http2.receive_response_headers.started", H2_ARGS, None),
+    *H2_SETTINGS,
     ("http2.receive_response_headers.failed", ("exception",), None),
-    ("http2.response_closed.started", ("stream_id",), None),
-    ("http2.response_closed.complete", ("return_value",), "NoneType"),
+    *H2_CLOSED,
 ]
 
 PROXY_FORWARD: list[Event] = [
-    (
-        "connection.connect_tcp.started",
-        ("host", "local_address", "port", "socket_options", "timeout"),
-        None,
-    ),
-    ("connection.connect_tcp.complete", ("return_value",), "MockStream"),
-    ("http11.send_request_headers.started", ("request",), None),
-    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http11.send_request_body.started", ("request",), None),
-    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http11.receive_response_headers.started", ("request",), None),
-    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
-    ("http11.receive_response_body.started", ("request",), None),
-    ("http11.receive_response_body.complete", ("return_value",), "NoneType"),
-    ("http11.response_closed.started", (), None),
-    ("http11.response_closed.complete", ("return_value",), "NoneType"),
+    *_phase("connection.connect_tcp", TCP_ARGS, "MockStream"),
+    *H11_EXCHANGE,
 ]
-
 PROXY_TUNNEL: list[Event] = [
-    (
-        "connection.connect_tcp.started",
-        ("host", "local_address", "port", "socket_options", "timeout"),
-        None,
-    ),
-    ("connection.connect_tcp.complete", ("return_value",), "MockStream"),
-    ("http11.send_request_headers.started", ("request",), None),
-    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http11.send_request_body.started", ("request",), None),
-    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http11.receive_response_headers.started", ("request",), None),
-    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
-    ("proxy.start_tls.started", ("server_hostname", "ssl_context", "timeout"), None),
-    ("proxy.start_tls.complete", ("return_value",), "MockStream"),
-    ("http11.send_request_headers.started", ("request",), None),
-    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http11.send_request_body.started", ("request",), None),
-    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http11.receive_response_headers.started", ("request",), None),
-    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
-    ("http11.receive_response_body.started", ("request",), None),
-    ("http11.receive_response_body.complete", ("return_value",), "NoneType"),
-    ("http11.response_closed.started", (), None),
-    ("http11.response_closed.complete", ("return_value",), "NoneType"),
+    *_phase("connection.connect_tcp", TCP_ARGS, "MockStream"),
+    *H11_SENT,
+    *H11_HEAD,
+    *_phase("proxy.start_tls", TLS_ARGS, "MockStream"),
+    *H11_EXCHANGE,
 ]
-
 SOCKS5: list[Event] = [
-    ("socks.connect_tcp.started", ("host", "port", "timeout"), None),
-    ("socks.connect_tcp.complete", ("return_value",), "MockStream"),
-    ("socks.setup_socks5_connection.started", ("auth", "host", "port", "stream"), None),
-    ("socks.setup_socks5_connection.complete", ("return_value",), "MockStream"),
-    ("http11.send_request_headers.started", ("request",), None),
-    ("http11.send_request_headers.complete", ("return_value",), "NoneType"),
-    ("http11.send_request_body.started", ("request",), None),
-    ("http11.send_request_body.complete", ("return_value",), "NoneType"),
-    ("http11.receive_response_headers.started", ("request",), None),
-    ("http11.receive_response_headers.complete", ("return_value",), "(bytes, int, bytes, list)"),
-    ("http11.receive_response_body.started", ("request",), None),
-    ("http11.receive_response_body.complete", ("return_value",), "NoneType"),
-    ("http11.response_closed.started", (), None),
-    ("http11.response_closed.complete", ("return_value",), "NoneType"),
+    *_phase("socks.connect_tcp", ("host", "port", "timeout"), "MockStream"),
+    *_phase("socks.setup_socks5_connection", ("auth", "host", "port", "stream"), "MockStream"),
+    *H11_EXCHANGE,
 ]
 
 OK = [b"HTTP/1.1 200 OK\r\n", b"Content-Type: plain/text\r\n", b"Content-Length: 13\r\n", b"\r\n"]

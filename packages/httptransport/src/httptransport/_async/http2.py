@@ -217,7 +217,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 status, headers = await self._receive_head(stream, request, read_timeout)
                 trace.return_value = (status, headers)
         except ConnectionNotAvailable:
-            await self._close_stream(stream, traced)
+            await self._close_stream(stream)
             if not end and type(body) is not ByteStream:
                 # Unprocessed (GOAWAY), but a streamed body cannot be sent again.
                 raise RemoteProtocolError(
@@ -226,7 +226,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 ) from None
             raise
         except BaseException:
-            await self._close_stream(stream, traced)
+            await self._close_stream(stream)
             raise
         trailers: list[tuple[bytes, bytes]] = []
         body = AsyncHTTP2Body(self, stream, read_timeout, trailers)
@@ -636,11 +636,12 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             self._streams.pop(stream.id, None)
             self._touch_idle()
 
-    async def _close_stream(self, stream: _Stream, traced: bool) -> None:
+    async def _close_stream(self, stream: _Stream) -> None:
         """A request failed before its response: abandon its stream, reporting
-        ``response_closed`` as httpcore does when the request is traced."""
+        ``response_closed`` as httpcore does when the request is traced (only then is
+        ``stream.request`` set)."""
         request = stream.request
-        if traced and request is not None:
+        if request is not None:
             await async_shielded(self._traced_abandon, stream, request)
         else:
             await self._abandon(stream)

@@ -218,7 +218,7 @@ class HTTP2Connection(ConnectionInterface):
                 status, headers = self._receive_head(stream, request, read_timeout)
                 trace.return_value = (status, headers)
         except ConnectionNotAvailable:
-            self._close_stream(stream, traced)
+            self._close_stream(stream)
             if not end and type(body) is not ByteStream:
                 # Unprocessed (GOAWAY), but a streamed body cannot be sent again.
                 raise RemoteProtocolError(
@@ -227,7 +227,7 @@ class HTTP2Connection(ConnectionInterface):
                 ) from None
             raise
         except BaseException:
-            self._close_stream(stream, traced)
+            self._close_stream(stream)
             raise
         trailers: list[tuple[bytes, bytes]] = []
         body = HTTP2Body(self, stream, read_timeout, trailers)
@@ -637,11 +637,12 @@ class HTTP2Connection(ConnectionInterface):
             self._streams.pop(stream.id, None)
             self._touch_idle()
 
-    def _close_stream(self, stream: _Stream, traced: bool) -> None:
+    def _close_stream(self, stream: _Stream) -> None:
         """A request failed before its response: abandon its stream, reporting
-        ``response_closed`` as httpcore does when the request is traced."""
+        ``response_closed`` as httpcore does when the request is traced (only then is
+        ``stream.request`` set)."""
         request = stream.request
-        if traced and request is not None:
+        if request is not None:
             shielded(self._traced_abandon, stream, request)
         else:
             self._abandon(stream)
