@@ -234,7 +234,7 @@ async def test_limit_lowered_before_the_pool_noticed(h2_peer: typing.Any) -> Non
             assert inner.usable(inner._idle_since + 5.0)
             assert "ACTIVE" in inner.info()
             # As if a SETTINGS frame lowering the limit had just been read.
-            inner._max_streams = 1
+            inner._table.max_streams = 1
             with pytest.raises(PoolTimeout):
                 await pool.request("GET", peer.url("/ok"), extensions={"timeout": {"pool": 0.1}})
         assert (await pool.request("GET", peer.url("/ok"))).content == b"done"

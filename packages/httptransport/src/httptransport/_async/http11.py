@@ -63,6 +63,7 @@ from .._h1_head import parse_head, prepare_head
 from .._headers import length_mismatch
 from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, timeouts
 from .._trace import NO_TRACE, NullTrace, Trace, tracing_enabled
+from .http11_body import H11_ERRORS, READ_NUM_BYTES, AsyncFixedBody, AsyncH11Body
 from .interfaces import IDLE_POLL_AFTER, AsyncConnectionInterface
 from .traced_body import AsyncTracedBody
 from .upgrade_stream import AsyncHTTP11UpgradeStream
@@ -71,18 +72,12 @@ __all__ = ("IDLE_POLL_AFTER", "AsyncHTTP11Connection", "HTTPConnectionState")
 
 logger = logging.getLogger("httptransport.http11")
 
-READ_NUM_BYTES = 64 * 1024
 # The largest response head accepted (as httpcore: h11 is told the same).
 MAX_HEAD_SIZE = 100 * 1024
 # Request bodies up to this size leave in the same write as the head.
 _COALESCE_LIMIT = 64 * 1024
 
 _IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"))
-
-_H11_ERRORS: dict[type[BaseException], type[Exception]] = {
-    h11.LocalProtocolError: LocalProtocolError,
-    h11.RemoteProtocolError: RemoteProtocolError,
-}
 
 
 class HTTPConnectionState(enum.IntEnum):
@@ -187,7 +182,8 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                     )
                 status, reason, headers, body_length, response_keep_alive = parsed
                 trace.return_value = (b"HTTP/1.1", status, reason, headers)
-            body = _FixedBody(self, body_length, keep_alive and response_keep_alive, read_timeout)
+            keep = keep_alive and response_keep_alive
+            body = AsyncFixedBody(self, body_length, keep, read_timeout)
             response = Response(
                 status,
                 content=AsyncTracedBody(body, request, logger) if traced else body,
@@ -195,6 +191,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                     "http_version": b"HTTP/1.1",
                     "reason_phrase": reason,
                     "network_stream": self._network_stream,
+                    "trailers": [],
                 },
             )
             response.headers = headers
@@ -370,7 +367,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                     if traced
                     else NO_TRACE
                 ):
-                    with map_exceptions(_H11_ERRORS):
+                    with map_exceptions(H11_ERRORS):
                         data = conn.send(
                             h11.Request(
                                 method=request.method,
@@ -388,10 +385,10 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                     if not isinstance(request_body, AsyncIterable):
                         raise TypeError("an async connection needs an async iterable request body")
                     async for chunk in request_body:
-                        with map_exceptions(_H11_ERRORS):
+                        with map_exceptions(H11_ERRORS):
                             data = conn.send(h11.Data(data=chunk))
                         await stream.write(data, write_timeout)
-                    with map_exceptions(_H11_ERRORS):
+                    with map_exceptions(H11_ERRORS):
                         data = conn.send(h11.EndOfMessage())
                     await stream.write(data, write_timeout)
             except WriteError:
@@ -410,7 +407,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                 self._buffer = b""
             got_bytes = False
             while True:
-                with map_exceptions(_H11_ERRORS):
+                with map_exceptions(H11_ERRORS):
                     event = conn.next_event()
                 if event is h11.NEED_DATA:
                     try:
@@ -422,7 +419,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                     if not data and not got_bytes and not conn.trailing_data[0]:
                         self._disconnected_before_response(request, reused)
                     got_bytes = got_bytes or bool(data)
-                    with map_exceptions(_H11_ERRORS):
+                    with map_exceptions(H11_ERRORS):
                         conn.receive_data(data)
                     continue
                 got_bytes = True
@@ -439,23 +436,25 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                 response_event.reason,
                 headers,
             )
+        trailers: list[tuple[bytes, bytes]] = []
         extensions: dict[str, typing.Any] = {
             "http_version": b"HTTP/" + response_event.http_version,
             "reason_phrase": response_event.reason,
             "network_stream": stream,
+            "trailers": trailers,
         }
-        body: _H11Body | _FixedBody
+        body: AsyncH11Body | AsyncFixedBody
         if conn.their_state is h11.SWITCHED_PROTOCOL:
             leftover, _ = conn.trailing_data
             extensions["network_stream"] = AsyncHTTP11UpgradeStream(stream, leftover)
-            body = _FixedBody(self, 0, False, read_timeout)
+            body = AsyncFixedBody(self, 0, False, read_timeout)
         else:
             # RFC 9112 section 6.3, rule 3: a response with both Content-Length and
             # Transfer-Encoding may be an attempt at request smuggling; h11 reads it by
             # its Transfer-Encoding, but the connection must not be reused after it.
             names = {name.lower() for name, _ in headers}
             reusable = not (b"content-length" in names and b"transfer-encoding" in names)
-            body = _H11Body(self, conn, read_timeout, reusable)
+            body = AsyncH11Body(self, conn, read_timeout, trailers, reusable)
         response = Response(
             response_event.status_code,
             content=AsyncTracedBody(body, request, logger) if traced else body,
@@ -583,132 +582,3 @@ def _replayable(request: Request, reused: bool) -> bool:
     """Whether a request that found its reused connection closed may be sent again on
     another: an idempotent method with a body held in memory."""
     return reused and request.method in _IDEMPOTENT and type(request.stream) is ByteStream
-
-
-class _FixedBody:
-    """A response body of known length, counted out of the buffer and the stream."""
-
-    __slots__ = ("_conn", "_keep_alive", "_remaining", "_timeout", "complete")
-
-    def __init__(
-        self,
-        conn: AsyncHTTP11Connection,
-        length: int,
-        keep_alive: bool,
-        timeout: float | None,
-    ) -> None:
-        self._conn = conn
-        self._remaining = length
-        self._keep_alive = keep_alive
-        self._timeout = timeout
-        self.complete = False
-
-    def __aiter__(self) -> _FixedBody:
-        return self
-
-    async def __anext__(self) -> bytes:
-        remaining = self._remaining
-        if remaining <= 0:
-            # Either finished already, or the body of a 101/CONNECT response: that one
-            # is empty, and the connection belongs to whoever holds the response.
-            raise StopAsyncIteration
-        conn = self._conn
-        try:
-            buffer = conn._buffer
-            if not buffer:
-                buffer = await conn._network_stream.read(READ_NUM_BYTES, self._timeout)
-                if not buffer:
-                    raise RemoteProtocolError(
-                        "Server disconnected before the end of the response body "
-                        f"({remaining} bytes missing)."
-                    )
-            if len(buffer) > remaining:
-                conn._buffer = buffer[remaining:]
-                buffer = buffer[:remaining]
-            else:
-                conn._buffer = b""
-            remaining -= len(buffer)
-            self._remaining = remaining
-            if remaining == 0:
-                await self.finish()
-            return buffer
-        except BaseException:
-            self.complete = True
-            await conn._abort()
-            raise
-
-    async def finish(self) -> None:
-        """The whole body has been read: end the cycle."""
-        self.complete = True
-        await self._conn._cycle_done(self._keep_alive)
-
-    async def aclose(self) -> None:
-        """Close the body; the connection is closed too unless the body was complete."""
-        if not self.complete:
-            self.complete = True
-            await self._conn._abort()
-
-
-class _H11Body:
-    """A response body that h11 frames (chunked, close-delimited, HTTP/1.0...)."""
-
-    __slots__ = ("_conn", "_h11", "_reusable", "_timeout", "complete")
-
-    def __init__(
-        self,
-        conn: AsyncHTTP11Connection,
-        h11_conn: h11.Connection,
-        timeout: float | None,
-        reusable: bool = True,
-    ) -> None:
-        self._conn = conn
-        self._h11 = h11_conn
-        self._timeout = timeout
-        self._reusable = reusable
-        self.complete = False
-
-    def __aiter__(self) -> _H11Body:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self.complete:
-            raise StopAsyncIteration
-        h11_conn = self._h11
-        stream = self._conn._network_stream
-        try:
-            while True:
-                with map_exceptions(_H11_ERRORS):
-                    event = h11_conn.next_event()
-                if event is h11.NEED_DATA:
-                    data = await stream.read(READ_NUM_BYTES, self._timeout)
-                    # At EOF h11 ends a close-delimited body, and raises for any other.
-                    with map_exceptions(_H11_ERRORS):
-                        h11_conn.receive_data(data)
-                    continue
-                if isinstance(event, h11.Data):
-                    return bytes(event.data)
-                break
-            # EndOfMessage (or ConnectionClosed for a close-delimited body).
-            self.complete = True
-            leftover, eof = h11_conn.trailing_data
-            # A close-delimited body leaves h11 in DONE too: the EOF decides.
-            keep_alive = (
-                self._reusable
-                and not eof
-                and h11_conn.our_state is h11.DONE
-                and h11_conn.their_state is h11.DONE
-            )
-            await self._conn._cycle_done(keep_alive, bytes(leftover))
-            raise StopAsyncIteration
-        except StopAsyncIteration:
-            raise
-        except BaseException:
-            self.complete = True
-            await self._conn._abort()
-            raise
-
-    async def aclose(self) -> None:
-        """Close the body; the connection is closed too unless the body was complete."""
-        if not self.complete:
-            self.complete = True
-            await self._conn._abort()

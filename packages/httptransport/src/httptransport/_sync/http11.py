@@ -64,6 +64,7 @@ from .._h1_head import parse_head, prepare_head
 from .._headers import length_mismatch
 from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, timeouts
 from .._trace import NO_TRACE, NullTrace, Trace, tracing_enabled
+from .http11_body import H11_ERRORS, READ_NUM_BYTES, FixedBody, H11Body
 from .interfaces import IDLE_POLL_AFTER, ConnectionInterface
 from .traced_body import TracedBody
 from .upgrade_stream import HTTP11UpgradeStream
@@ -72,18 +73,12 @@ __all__ = ("IDLE_POLL_AFTER", "HTTP11Connection", "HTTPConnectionState")
 
 logger = logging.getLogger("httptransport.http11")
 
-READ_NUM_BYTES = 64 * 1024
 # The largest response head accepted (as httpcore: h11 is told the same).
 MAX_HEAD_SIZE = 100 * 1024
 # Request bodies up to this size leave in the same write as the head.
 _COALESCE_LIMIT = 64 * 1024
 
 _IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"))
-
-_H11_ERRORS: dict[type[BaseException], type[Exception]] = {
-    h11.LocalProtocolError: LocalProtocolError,
-    h11.RemoteProtocolError: RemoteProtocolError,
-}
 
 
 class HTTPConnectionState(enum.IntEnum):
@@ -188,7 +183,8 @@ class HTTP11Connection(ConnectionInterface):
                     )
                 status, reason, headers, body_length, response_keep_alive = parsed
                 trace.return_value = (b"HTTP/1.1", status, reason, headers)
-            body = _FixedBody(self, body_length, keep_alive and response_keep_alive, read_timeout)
+            keep = keep_alive and response_keep_alive
+            body = FixedBody(self, body_length, keep, read_timeout)
             response = Response(
                 status,
                 content=TracedBody(body, request, logger) if traced else body,
@@ -196,6 +192,7 @@ class HTTP11Connection(ConnectionInterface):
                     "http_version": b"HTTP/1.1",
                     "reason_phrase": reason,
                     "network_stream": self._network_stream,
+                    "trailers": [],
                 },
             )
             response.headers = headers
@@ -371,7 +368,7 @@ class HTTP11Connection(ConnectionInterface):
                     if traced
                     else NO_TRACE
                 ):
-                    with map_exceptions(_H11_ERRORS):
+                    with map_exceptions(H11_ERRORS):
                         data = conn.send(
                             h11.Request(
                                 method=request.method,
@@ -389,10 +386,10 @@ class HTTP11Connection(ConnectionInterface):
                     if not isinstance(request_body, Iterable):
                         raise TypeError("a sync connection needs an iterable request body")
                     for chunk in request_body:
-                        with map_exceptions(_H11_ERRORS):
+                        with map_exceptions(H11_ERRORS):
                             data = conn.send(h11.Data(data=chunk))
                         stream.write(data, write_timeout)
-                    with map_exceptions(_H11_ERRORS):
+                    with map_exceptions(H11_ERRORS):
                         data = conn.send(h11.EndOfMessage())
                     stream.write(data, write_timeout)
             except WriteError:
@@ -411,7 +408,7 @@ class HTTP11Connection(ConnectionInterface):
                 self._buffer = b""
             got_bytes = False
             while True:
-                with map_exceptions(_H11_ERRORS):
+                with map_exceptions(H11_ERRORS):
                     event = conn.next_event()
                 if event is h11.NEED_DATA:
                     try:
@@ -423,7 +420,7 @@ class HTTP11Connection(ConnectionInterface):
                     if not data and not got_bytes and not conn.trailing_data[0]:
                         self._disconnected_before_response(request, reused)
                     got_bytes = got_bytes or bool(data)
-                    with map_exceptions(_H11_ERRORS):
+                    with map_exceptions(H11_ERRORS):
                         conn.receive_data(data)
                     continue
                 got_bytes = True
@@ -440,23 +437,25 @@ class HTTP11Connection(ConnectionInterface):
                 response_event.reason,
                 headers,
             )
+        trailers: list[tuple[bytes, bytes]] = []
         extensions: dict[str, typing.Any] = {
             "http_version": b"HTTP/" + response_event.http_version,
             "reason_phrase": response_event.reason,
             "network_stream": stream,
+            "trailers": trailers,
         }
-        body: _H11Body | _FixedBody
+        body: H11Body | FixedBody
         if conn.their_state is h11.SWITCHED_PROTOCOL:
             leftover, _ = conn.trailing_data
             extensions["network_stream"] = HTTP11UpgradeStream(stream, leftover)
-            body = _FixedBody(self, 0, False, read_timeout)
+            body = FixedBody(self, 0, False, read_timeout)
         else:
             # RFC 9112 section 6.3, rule 3: a response with both Content-Length and
             # Transfer-Encoding may be an attempt at request smuggling; h11 reads it by
             # its Transfer-Encoding, but the connection must not be reused after it.
             names = {name.lower() for name, _ in headers}
             reusable = not (b"content-length" in names and b"transfer-encoding" in names)
-            body = _H11Body(self, conn, read_timeout, reusable)
+            body = H11Body(self, conn, read_timeout, trailers, reusable)
         response = Response(
             response_event.status_code,
             content=TracedBody(body, request, logger) if traced else body,
@@ -584,132 +583,3 @@ def _replayable(request: Request, reused: bool) -> bool:
     """Whether a request that found its reused connection closed may be sent again on
     another: an idempotent method with a body held in memory."""
     return reused and request.method in _IDEMPOTENT and type(request.stream) is ByteStream
-
-
-class _FixedBody:
-    """A response body of known length, counted out of the buffer and the stream."""
-
-    __slots__ = ("_conn", "_keep_alive", "_remaining", "_timeout", "complete")
-
-    def __init__(
-        self,
-        conn: HTTP11Connection,
-        length: int,
-        keep_alive: bool,
-        timeout: float | None,
-    ) -> None:
-        self._conn = conn
-        self._remaining = length
-        self._keep_alive = keep_alive
-        self._timeout = timeout
-        self.complete = False
-
-    def __iter__(self) -> _FixedBody:
-        return self
-
-    def __next__(self) -> bytes:
-        remaining = self._remaining
-        if remaining <= 0:
-            # Either finished already, or the body of a 101/CONNECT response: that one
-            # is empty, and the connection belongs to whoever holds the response.
-            raise StopIteration
-        conn = self._conn
-        try:
-            buffer = conn._buffer
-            if not buffer:
-                buffer = conn._network_stream.read(READ_NUM_BYTES, self._timeout)
-                if not buffer:
-                    raise RemoteProtocolError(
-                        "Server disconnected before the end of the response body "
-                        f"({remaining} bytes missing)."
-                    )
-            if len(buffer) > remaining:
-                conn._buffer = buffer[remaining:]
-                buffer = buffer[:remaining]
-            else:
-                conn._buffer = b""
-            remaining -= len(buffer)
-            self._remaining = remaining
-            if remaining == 0:
-                self.finish()
-            return buffer
-        except BaseException:
-            self.complete = True
-            conn._abort()
-            raise
-
-    def finish(self) -> None:
-        """The whole body has been read: end the cycle."""
-        self.complete = True
-        self._conn._cycle_done(self._keep_alive)
-
-    def close(self) -> None:
-        """Close the body; the connection is closed too unless the body was complete."""
-        if not self.complete:
-            self.complete = True
-            self._conn._abort()
-
-
-class _H11Body:
-    """A response body that h11 frames (chunked, close-delimited, HTTP/1.0...)."""
-
-    __slots__ = ("_conn", "_h11", "_reusable", "_timeout", "complete")
-
-    def __init__(
-        self,
-        conn: HTTP11Connection,
-        h11_conn: h11.Connection,
-        timeout: float | None,
-        reusable: bool = True,
-    ) -> None:
-        self._conn = conn
-        self._h11 = h11_conn
-        self._timeout = timeout
-        self._reusable = reusable
-        self.complete = False
-
-    def __iter__(self) -> _H11Body:
-        return self
-
-    def __next__(self) -> bytes:
-        if self.complete:
-            raise StopIteration
-        h11_conn = self._h11
-        stream = self._conn._network_stream
-        try:
-            while True:
-                with map_exceptions(_H11_ERRORS):
-                    event = h11_conn.next_event()
-                if event is h11.NEED_DATA:
-                    data = stream.read(READ_NUM_BYTES, self._timeout)
-                    # At EOF h11 ends a close-delimited body, and raises for any other.
-                    with map_exceptions(_H11_ERRORS):
-                        h11_conn.receive_data(data)
-                    continue
-                if isinstance(event, h11.Data):
-                    return bytes(event.data)
-                break
-            # EndOfMessage (or ConnectionClosed for a close-delimited body).
-            self.complete = True
-            leftover, eof = h11_conn.trailing_data
-            # A close-delimited body leaves h11 in DONE too: the EOF decides.
-            keep_alive = (
-                self._reusable
-                and not eof
-                and h11_conn.our_state is h11.DONE
-                and h11_conn.their_state is h11.DONE
-            )
-            self._conn._cycle_done(keep_alive, bytes(leftover))
-            raise StopIteration
-        except StopIteration:
-            raise
-        except BaseException:
-            self.complete = True
-            self._conn._abort()
-            raise
-
-    def close(self) -> None:
-        """Close the body; the connection is closed too unless the body was complete."""
-        if not self.complete:
-            self.complete = True
-            self._conn._abort()

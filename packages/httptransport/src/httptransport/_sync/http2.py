@@ -50,8 +50,9 @@ connection, each on its own stream
   with an error code they fail. No new stream starts on a connection after GOAWAY.
 
 h2 is optional and imported with the first connection; its adaptation is
-:mod:`httptransport._h2_adapter`, header sections :mod:`httptransport._h2_headers`, and
-response bodies :mod:`.http2_body`.
+:mod:`httptransport._h2_adapter`, header sections :mod:`httptransport._h2_headers`, the
+table of streams and the delivery of events to them :mod:`httptransport._h2_streams`,
+request bodies :mod:`.http2_request_body` and response bodies :mod:`.http2_body`.
 """
 
 from __future__ import annotations
@@ -59,19 +60,18 @@ from __future__ import annotations
 import logging
 import time
 import typing
-from collections import deque
-from collections.abc import Iterable
 
 from netbackend_base import Event, NetworkStream, ReadTimeout, shielded
 
 from .._exceptions import ConnectionNotAvailable, LocalProtocolError, RemoteProtocolError
 from .._h2_adapter import CONNECTION_WINDOW, DEFAULT_WINDOW, H2, new_client_connection
-from .._h2_headers import declared_length, request_headers, reset_error, response_fields
-from .._headers import length_mismatch
+from .._h2_headers import request_headers, reset_error, response_fields
+from .._h2_streams import H2Stream, StreamTable
 from .._locks import ThreadLock
 from .._models import ByteStream, Origin, Request, Response, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
 from .http2_body import HTTP2Body
+from .http2_request_body import send_body
 from .interfaces import IDLE_POLL_AFTER, ConnectionInterface
 from .traced_body import TracedBody
 
@@ -96,24 +96,6 @@ _REFUSED_STREAM = 0x7
 _STREAM_IDS = 2**31
 # How long closing may spend telling the server with GOAWAY before it just hangs up.
 _GOAWAY_WRITE_TIMEOUT = 1.0
-# GOAWAY error code of a graceful shutdown (RFC 9113 section 7).
-_NO_ERROR = 0x0
-
-
-class _Stream:
-    """One request's stream: the events the reader delivered and the request's wake-up."""
-
-    __slots__ = ("answered", "blocked", "error", "events", "id", "request", "signalled", "waiter")
-
-    def __init__(self, stream_id: int) -> None:
-        self.id = stream_id
-        self.events: deque[typing.Any] = deque()
-        self.signalled = False
-        self.waiter: Event | None = None
-        self.blocked = False  # waiting for send window
-        self.error: BaseException | None = None
-        self.request: Request | None = None  # set when its request is traced
-        self.answered = False  # its response head arrived
 
 
 class HTTP2Connection(ConnectionInterface):
@@ -148,19 +130,17 @@ class HTTP2Connection(ConnectionInterface):
         self._h2_state: typing.Any = new_client_connection()  # an h2.connection.H2Connection
         # Around every section that touches h2 or the stream table (see the module doc).
         self._lock = ThreadLock()
-        self._streams: dict[int, _Stream] = {}
-        self._waiting: dict[_Stream, None] = {}  # requests asleep with nothing delivered
+        self._table = StreamTable(INITIAL_MAX_STREAMS)
+        self._streams = self._table.streams
+        self._waiting = self._table.waiting
         self._reading = False
         self._writing = False
         self._initiated = False
-        self._max_streams = INITIAL_MAX_STREAMS
         self._error: BaseException | None = None  # set once the connection is broken
         self._closed = False
-        self._draining = False  # GOAWAY received (or sent): no new streams
         self._request_count = 0
         self._idle_since = time.monotonic()
         self._expire_at: float | None = None
-        self._ping: _Stream | None = None
         self._touch_idle()
 
     # -- requests -------------------------------------------------------------------
@@ -209,9 +189,9 @@ class HTTP2Connection(ConnectionInterface):
             if traced:
                 with Trace("send_request_body", logger, request, info):
                     if not end:
-                        self._send_body(stream, request, headers, write_timeout)
+                        send_body(self, stream, request, headers, write_timeout)
             elif not end:
-                self._send_body(stream, request, headers, write_timeout)
+                send_body(self, stream, request, headers, write_timeout)
             with (
                 Trace("receive_response_headers", logger, request, info) if traced else NO_TRACE
             ) as trace:
@@ -249,7 +229,7 @@ class HTTP2Connection(ConnectionInterface):
             self._finish(stream)
         return response
 
-    def _open_stream(self, headers: list[tuple[bytes, bytes]], end: bool) -> tuple[_Stream, bool]:
+    def _open_stream(self, headers: list[tuple[bytes, bytes]], end: bool) -> tuple[H2Stream, bool]:
         """Start a stream with the request's HEADERS queued (the preface first, once).
 
         One section under ``_lock``: h2 hands out a stream id only when HEADERS are
@@ -259,15 +239,15 @@ class HTTP2Connection(ConnectionInterface):
             The stream, and whether this request queued the connection preface.
         """
         with self._lock:
-            if self._error is not None or self._closed or self._draining:
+            if self._error is not None or self._closed or self._table.draining:
                 raise ConnectionNotAvailable()
-            if len(self._streams) >= self._max_streams:
+            if len(self._streams) >= self._table.max_streams:
                 raise ConnectionNotAvailable()
             conn = self._h2_state
             try:
                 stream_id = conn.get_next_available_stream_id()
             except H2.no_ids:
-                self._draining = True
+                self._table.draining = True
                 raise ConnectionNotAvailable() from None
             first = not self._initiated
             try:
@@ -278,99 +258,14 @@ class HTTP2Connection(ConnectionInterface):
                 conn.send_headers(stream_id, headers, end_stream=end)
             except H2.h2_error as exc:
                 raise self._local_error(exc) from exc
-            stream = _Stream(stream_id)
+            stream = H2Stream(stream_id)
             self._streams[stream_id] = stream
             self._request_count += 1
             self._expire_at = None
             return stream, first
 
-    def _send_body(
-        self,
-        stream: _Stream,
-        request: Request,
-        fields: list[tuple[bytes, bytes]],
-        timeout: float | None,
-    ) -> None:
-        """Send the body; it must add up to a declared Content-Length (RFC 9113 section
-        8.1.1), or the request fails with LocalProtocolError and its stream is reset."""
-        body = request.stream
-        declared = declared_length(fields)
-        sent = 0
-        if type(body) is ByteStream:
-            # In memory: no async generator to leave half-consumed on an error.
-            data = b"".join(body)
-            sent = len(data)
-            if declared is not None and sent != declared:
-                raise LocalProtocolError(length_mismatch(sent, declared))
-            if not self._send_chunk(stream, data, timeout):
-                return
-        else:
-            if not isinstance(body, Iterable):
-                raise TypeError("a sync connection needs an iterable request body")
-            iterator = body.__iter__()
-            finished = False
-            try:
-                for chunk in iterator:
-                    sent += len(chunk)
-                    if declared is not None and sent > declared:
-                        raise LocalProtocolError(length_mismatch(sent, declared))
-                    if not self._send_chunk(stream, chunk, timeout):
-                        return
-                finished = True
-                if declared is not None and sent != declared:
-                    raise LocalProtocolError(length_mismatch(sent, declared))
-            finally:
-                close = getattr(iterator, "close", None)
-                if not finished and close is not None:
-                    close()
-        with self._lock:
-            if stream.events:
-                return
-            try:
-                self._h2_state.end_stream(stream.id)
-            except H2.h2_error as exc:
-                raise self._local_error(exc) from exc
-        self._flush(timeout)
-
-    def _send_chunk(self, stream: _Stream, chunk: bytes, timeout: float | None) -> bool:
-        """Send one chunk of the body as the windows allow (RFC 9113 section 5.2).
-
-        Returns:
-            ``False`` if the server answered (or reset the stream) before the body was
-            all sent: sending stops there, and the response says what happened.
-        """
-        conn = self._h2_state
-        view = memoryview(chunk)
-        while view:
-            with self._lock:
-                if stream.error is not None:
-                    raise stream.error
-                if stream.events:
-                    return False
-                window = min(conn.local_flow_control_window(stream.id), len(view))
-                if window > 0:
-                    size = conn.max_outbound_frame_size
-                    try:
-                        for start in range(0, window, size):
-                            conn.send_data(
-                                stream.id, view[start : min(window, start + size)].tobytes()
-                            )
-                    except H2.h2_error as exc:
-                        raise self._local_error(exc) from exc
-                    view = view[window:]
-                else:
-                    stream.blocked = True
-            if window > 0:
-                self._flush(timeout)
-            else:
-                try:
-                    self._wait(stream, timeout)
-                finally:
-                    stream.blocked = False
-        return True
-
     def _receive_head(
-        self, stream: _Stream, request: Request, timeout: float | None
+        self, stream: H2Stream, request: Request, timeout: float | None
     ) -> tuple[int, list[tuple[bytes, bytes]]]:
         while True:
             event = self._next_event(stream, timeout)
@@ -386,7 +281,7 @@ class HTTP2Connection(ConnectionInterface):
 
     # -- reading ----------------------------------------------------------------------
 
-    def _next_event(self, stream: _Stream, timeout: float | None) -> typing.Any:
+    def _next_event(self, stream: H2Stream, timeout: float | None) -> typing.Any:
         events = stream.events
         while not events:
             if stream.error is not None:
@@ -394,7 +289,7 @@ class HTTP2Connection(ConnectionInterface):
             self._wait(stream, timeout)
         return events.popleft()
 
-    def _wait(self, stream: _Stream, timeout: float | None) -> None:
+    def _wait(self, stream: H2Stream, timeout: float | None) -> None:
         """Sleep until the reader signals ``stream``, reading ourselves if nobody is."""
         while True:
             with self._lock:
@@ -432,7 +327,7 @@ class HTTP2Connection(ConnectionInterface):
                         other.waiter.set()
                         break
 
-    def _receive(self, reader: _Stream, timeout: float | None) -> None:
+    def _receive(self, reader: H2Stream, timeout: float | None) -> None:
         """Read once from the socket and deliver the events (``reader``'s request is
         the reader)."""
         if self._error is not None:
@@ -459,7 +354,9 @@ class HTTP2Connection(ConnectionInterface):
                 failure: RemoteProtocolError | None = error
             else:
                 failure = None
-                settings = self._dispatch(events)
+                settings, broken = self._table.dispatch(self._h2_state, events)
+                if broken is not None:  # GOAWAY with an error code
+                    self._fail(broken)
         if failure is not None:
             # h2 queued a GOAWAY saying why; send it if we can, then give up.
             try:
@@ -475,109 +372,6 @@ class HTTP2Connection(ConnectionInterface):
                     trace.return_value = event
         self._flush(timeout)
 
-    def _dispatch(self, events: list[typing.Any]) -> list[typing.Any] | None:
-        """Hand each h2 event to its stream (called under ``_lock``).
-
-        Returns:
-            The SETTINGS changes among the events (for tracing), or ``None``.
-        """
-        streams = self._streams
-        settings: list[typing.Any] | None = None
-        for event in events:
-            kind = type(event)
-            if (
-                kind is H2.data
-                or kind is H2.response
-                or kind is H2.ended
-                or kind is H2.trailers
-                or kind is H2.reset
-            ):
-                stream = streams.get(event.stream_id)
-                if stream is None:
-                    if kind is H2.data:
-                        # An abandoned stream: give the bytes back to the connection window.
-                        self._h2_state.acknowledge_received_data(
-                            event.flow_controlled_length, event.stream_id
-                        )
-                    continue
-                if kind is H2.response:
-                    stream.answered = True  # a GOAWAY can no longer make it retryable
-                elif kind is H2.data and not event.data:
-                    # An empty DATA frame carries nothing for the body: queueing it would
-                    # let a server grow the queue without limit. Its padding, if any, is
-                    # given back to the windows at once.
-                    if event.flow_controlled_length:
-                        self._h2_state.acknowledge_received_data(
-                            event.flow_controlled_length, event.stream_id
-                        )
-                    continue
-                stream.events.append(event)
-                self._signal(stream)
-            elif kind is H2.window:
-                if event.stream_id:
-                    stream = streams.get(event.stream_id)
-                    if stream is not None and stream.blocked:
-                        self._signal(stream)
-                else:
-                    self._signal_blocked()
-            elif kind is H2.settings:
-                # As httpcore: the server's limit, and never above the one we announce.
-                state = self._h2_state
-                self._max_streams = min(
-                    state.remote_settings.max_concurrent_streams,
-                    state.local_settings.max_concurrent_streams,
-                )
-                self._signal_blocked()
-                if settings is None:
-                    settings = []
-                settings.append(event)
-            elif kind is H2.terminated:
-                self._goaway(event)
-            elif kind is H2.ping_ack:
-                ping = self._ping
-                if ping is not None:
-                    self._signal(ping)
-            # Anything else (1xx heads, SETTINGS acks, PRIORITY...) needs nothing from us.
-        return settings
-
-    def _signal(self, stream: _Stream) -> None:
-        stream.signalled = True
-        waiter = stream.waiter
-        if waiter is not None:
-            stream.waiter = None
-            self._waiting.pop(stream, None)
-            waiter.set()
-
-    def _signal_blocked(self) -> None:
-        for stream in list(self._streams.values()):
-            if stream.blocked:
-                self._signal(stream)
-
-    def _goaway(self, event: typing.Any) -> None:
-        self._draining = True
-        last = event.last_stream_id
-        graceful = event.error_code == _NO_ERROR
-        for stream_id, stream in list(self._streams.items()):
-            if stream_id > last and not stream.answered:
-                # Never processed (RFC 9113 section 6.8): safe to send again elsewhere.
-                stream.error = ConnectionNotAvailable()
-            elif stream_id > last:
-                # Its response was already returned: nothing can be sent again.
-                stream.error = RemoteProtocolError(
-                    f"The server closed the connection with GOAWAY ({event.error_code!r}) "
-                    "before the response ended."
-                )
-            elif not graceful:
-                stream.error = RemoteProtocolError(
-                    f"The server closed the connection with GOAWAY ({event.error_code!r})."
-                )
-            else:
-                continue
-            del self._streams[stream_id]
-            self._signal(stream)
-        if not graceful:
-            self._fail(RemoteProtocolError("The server closed the connection with GOAWAY."))
-
     def _local_error(self, exc: Exception) -> LocalProtocolError:
         """h2 refused a frame of ours: its state is suspect, so the connection goes."""
         error = LocalProtocolError(str(exc) or type(exc).__name__)
@@ -589,13 +383,7 @@ class HTTP2Connection(ConnectionInterface):
         if self._error is None:
             self._error = error
         self._closed = True
-        for stream in list(self._streams.values()):
-            if stream.error is None:
-                stream.error = error
-            self._signal(stream)
-        # (Every request asleep is on one of those streams, or is the keep-alive PING.)
-        if self._ping is not None:
-            self._signal(self._ping)
+        self._table.fail(error)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -625,19 +413,19 @@ class HTTP2Connection(ConnectionInterface):
 
     # -- ending streams ---------------------------------------------------------------
 
-    def _consume(self, stream: _Stream, size: int, timeout: float | None) -> None:
+    def _consume(self, stream: H2Stream, size: int, timeout: float | None) -> None:
         """The body consumed ``size`` flow-controlled bytes: give them back as window."""
         with self._lock:
             self._h2_state.acknowledge_received_data(size, stream.id)
         self._flush(timeout)
 
-    def _finish(self, stream: _Stream) -> None:
+    def _finish(self, stream: H2Stream) -> None:
         """The stream is done (response read to its end): free its slot."""
         with self._lock:
             self._streams.pop(stream.id, None)
             self._touch_idle()
 
-    def _close_stream(self, stream: _Stream) -> None:
+    def _close_stream(self, stream: H2Stream) -> None:
         """A request failed before its response: abandon its stream, reporting
         ``response_closed`` as httpcore does when the request is traced (only then is
         ``stream.request`` set)."""
@@ -647,11 +435,11 @@ class HTTP2Connection(ConnectionInterface):
         else:
             self._abandon(stream)
 
-    def _traced_abandon(self, stream: _Stream, request: Request) -> None:
+    def _traced_abandon(self, stream: H2Stream, request: Request) -> None:
         with Trace("response_closed", logger, request, {"stream_id": stream.id}):
             self._abandon(stream)
 
-    def _abandon(self, stream: _Stream) -> None:
+    def _abandon(self, stream: H2Stream) -> None:
         """Reset a stream the request gave up on, and free its slot."""
         with self._lock:
             owned = self._streams.pop(stream.id, None) is not None
@@ -676,12 +464,12 @@ class HTTP2Connection(ConnectionInterface):
             self._idle_since = now
             if self._keepalive_expiry is not None:
                 self._expire_at = now + self._keepalive_expiry
-            if self._draining and not self._writing:
+            if self._table.draining and not self._writing:
                 self._closed = True
 
     def _check_alive(self, timeout: float) -> None:
         """PING an idle connection and wait for the ACK; close it if none comes."""
-        ping = self._ping = _Stream(0)
+        ping = self._table.ping = H2Stream(0)
         try:
             with self._lock:
                 self._h2_state.ping(_PING_PAYLOAD)
@@ -691,20 +479,25 @@ class HTTP2Connection(ConnectionInterface):
         except Exception:  # no ACK in time (ReadTimeout), or the connection broke
             alive = False
         finally:
-            self._ping = None
+            self._table.ping = None
         if not alive:
             self._closed = True
             raise ConnectionNotAvailable()
 
     # -- interface ------------------------------------------------------------------
 
+    @property
+    def _max_streams(self) -> int:
+        # The stream limit in force, under the name httpcore's own tests read.
+        return self._table.max_streams
+
     def stream_capacity(self) -> int:
         """How many requests it can carry at once (the server's stream limit)."""
-        return max(1, min(self._max_streams, _STREAM_IDS))
+        return max(1, min(self._table.max_streams, _STREAM_IDS))
 
     def accepting(self) -> bool:
         """Whether it may take new requests, now or once a stream frees up."""
-        return not (self._closed or self._draining or self._error is not None)
+        return not (self._closed or self._table.draining or self._error is not None)
 
     def can_handle_request(self, origin: Origin) -> bool:
         """Whether ``origin`` is this connection's origin."""
@@ -712,7 +505,7 @@ class HTTP2Connection(ConnectionInterface):
 
     def is_available(self) -> bool:
         """Whether a new stream could start now."""
-        return self.accepting() and len(self._streams) < self._max_streams
+        return self.accepting() and len(self._streams) < self._table.max_streams
 
     def has_expired(self) -> bool:
         """Whether it is idle past its keep-alive expiry, or the server closed it."""

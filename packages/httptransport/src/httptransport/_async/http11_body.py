@@ -1,0 +1,181 @@
+"""The body of an HTTP/1.1 response: :class:`AsyncFixedBody` and :class:`AsyncH11Body`.
+
+A body is read through its connection (:mod:`.http11`): the bytes already received
+beyond the response head wait in the connection's buffer, the rest comes from its
+stream. Reading a body to its end ends the connection's request/response cycle (the
+connection goes back to idle, or closes when it may not be kept); closing it early, an
+error or a cancellation closes the connection, whose stream is then in an unknown state.
+
+* :class:`AsyncFixedBody`: the lean path's body, of known length, counted out.
+* :class:`AsyncH11Body`: a body that h11 frames (chunked, close-delimited, HTTP/1.0...);
+  trailers of a chunked body (RFC 9112 section 7.1.2) are appended to the list the
+  response carries as ``extensions["trailers"]``, as HTTP/2's are.
+"""
+
+from __future__ import annotations
+
+import typing
+
+import h11
+
+from netbackend_base import AsyncNetworkStream
+
+from .._exceptions import LocalProtocolError, RemoteProtocolError, map_exceptions
+
+__all__ = ("H11_ERRORS", "READ_NUM_BYTES", "AsyncCycleOwner", "AsyncFixedBody", "AsyncH11Body")
+
+# How much one read of the stream asks for.
+READ_NUM_BYTES = 64 * 1024
+
+# h11's errors, as ours.
+H11_ERRORS: dict[type[BaseException], type[Exception]] = {
+    h11.LocalProtocolError: LocalProtocolError,
+    h11.RemoteProtocolError: RemoteProtocolError,
+}
+
+
+class AsyncCycleOwner(typing.Protocol):
+    """What a body needs of its connection (an ``AsyncHTTP11Connection``)."""
+
+    _buffer: bytes
+    _network_stream: AsyncNetworkStream
+
+    async def _cycle_done(self, keep_alive: bool, leftover: bytes | None = None) -> None:
+        """The response ended: keep the connection (with ``leftover`` bytes) or close it."""
+
+    async def _abort(self) -> None:
+        """The cycle failed half-way: close the connection."""
+
+
+class AsyncFixedBody:
+    """A response body of known length, counted out of the buffer and the stream."""
+
+    __slots__ = ("_conn", "_keep_alive", "_remaining", "_timeout", "complete")
+
+    def __init__(
+        self,
+        conn: AsyncCycleOwner,
+        length: int,
+        keep_alive: bool,
+        timeout: float | None,
+    ) -> None:
+        self._conn = conn
+        self._remaining = length
+        self._keep_alive = keep_alive
+        self._timeout = timeout
+        self.complete = False
+
+    def __aiter__(self) -> AsyncFixedBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        remaining = self._remaining
+        if remaining <= 0:
+            # Either finished already, or the body of a 101/CONNECT response: that one
+            # is empty, and the connection belongs to whoever holds the response.
+            raise StopAsyncIteration
+        conn = self._conn
+        try:
+            buffer = conn._buffer
+            if not buffer:
+                buffer = await conn._network_stream.read(READ_NUM_BYTES, self._timeout)
+                if not buffer:
+                    raise RemoteProtocolError(
+                        "Server disconnected before the end of the response body "
+                        f"({remaining} bytes missing)."
+                    )
+            if len(buffer) > remaining:
+                conn._buffer = buffer[remaining:]
+                buffer = buffer[:remaining]
+            else:
+                conn._buffer = b""
+            remaining -= len(buffer)
+            self._remaining = remaining
+            if remaining == 0:
+                await self.finish()
+            return buffer
+        except BaseException:
+            self.complete = True
+            await conn._abort()
+            raise
+
+    async def finish(self) -> None:
+        """The whole body has been read: end the cycle."""
+        self.complete = True
+        await self._conn._cycle_done(self._keep_alive)
+
+    async def aclose(self) -> None:
+        """Close the body; the connection is closed too unless the body was complete."""
+        if not self.complete:
+            self.complete = True
+            await self._conn._abort()
+
+
+class AsyncH11Body:
+    """A response body that h11 frames (chunked, close-delimited, HTTP/1.0...)."""
+
+    __slots__ = ("_conn", "_h11", "_reusable", "_timeout", "_trailers", "complete")
+
+    def __init__(
+        self,
+        conn: AsyncCycleOwner,
+        h11_conn: h11.Connection,
+        timeout: float | None,
+        trailers: list[tuple[bytes, bytes]],
+        reusable: bool = True,
+    ) -> None:
+        self._conn = conn
+        self._h11 = h11_conn
+        self._timeout = timeout
+        self._trailers = trailers
+        self._reusable = reusable
+        self.complete = False
+
+    def __aiter__(self) -> AsyncH11Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.complete:
+            raise StopAsyncIteration
+        h11_conn = self._h11
+        stream = self._conn._network_stream
+        try:
+            while True:
+                with map_exceptions(H11_ERRORS):
+                    event = h11_conn.next_event()
+                if event is h11.NEED_DATA:
+                    data = await stream.read(READ_NUM_BYTES, self._timeout)
+                    # At EOF h11 ends a close-delimited body, and raises for any other.
+                    with map_exceptions(H11_ERRORS):
+                        h11_conn.receive_data(data)
+                    continue
+                if isinstance(event, h11.Data):
+                    return bytes(event.data)
+                break
+            # EndOfMessage (or ConnectionClosed for a close-delimited body).
+            self.complete = True
+            if type(event) is h11.EndOfMessage and event.headers:
+                # A chunked body's trailer section, names as the server spelled them.
+                self._trailers.extend(event.headers.raw_items())
+            leftover, eof = h11_conn.trailing_data
+            # A close-delimited body leaves h11 in DONE too: the EOF decides.
+            keep_alive = (
+                self._reusable
+                and not eof
+                and h11_conn.our_state is h11.DONE
+                and h11_conn.their_state is h11.DONE
+            )
+            await self._conn._cycle_done(keep_alive, bytes(leftover))
+            raise StopAsyncIteration
+        except StopAsyncIteration:
+            raise
+        except BaseException:
+            self.complete = True
+            await self._conn._abort()
+            raise
+
+    async def aclose(self) -> None:
+        """Close the body; the connection is closed too unless the body was complete."""
+        if not self.complete:
+            self.complete = True
+            await self._conn._abort()
