@@ -22,8 +22,11 @@ def test_chunked_trailers_are_exposed_once_the_body_ends() -> None:
     """The trailer fields arrive with the body's end, with the server's spelling, and
     the connection is kept for the next request."""
     conn = _connection(
-        [CHUNKED, b"5\r\nhello\r\n0\r\nChecksum: abc\r\nX-Other:  two words \r\n\r\n"]
-        + [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]
+        [
+            CHUNKED,
+            b"5\r\nhello\r\n0\r\nChecksum: abc\r\nX-Other:  two words \r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ]
     )
     with conn.stream("GET", "http://example.com/") as response:
         trailers = response.extensions["trailers"]
