@@ -52,13 +52,15 @@ class StreamTable:
         max_streams: The concurrency limit assumed until the server's SETTINGS arrive.
     """
 
-    __slots__ = ("draining", "max_streams", "ping", "settled", "streams", "waiting")
+    __slots__ = ("draining", "max_streams", "ping", "settled", "streams", "unsettled", "waiting")
 
     def __init__(self, max_streams: int) -> None:
         self.streams: dict[int, H2Stream] = {}
         self.waiting: dict[H2Stream, None] = {}  # requests asleep with nothing delivered
         self.max_streams = max_streams
         self.settled = False  # the server's first SETTINGS arrived
+        # Requests waiting for them before opening a stream (one placeholder each).
+        self.unsettled: dict[H2Stream, None] = {}
         self.draining = False  # GOAWAY received (or sent): no new streams
         self.ping: H2Stream | None = None  # the keep-alive PING awaiting its ACK
 
@@ -70,6 +72,12 @@ class StreamTable:
             stream.waiter = None
             self.waiting.pop(stream, None)
             waiter.set()
+
+    def await_settings(self) -> H2Stream:
+        """A placeholder for a request to wait on until the server's SETTINGS arrive."""
+        placeholder = H2Stream(0)
+        self.unsettled[placeholder] = None
+        return placeholder
 
     def signal_blocked(self) -> None:
         """Wake every request waiting for send window: the windows changed."""
@@ -83,9 +91,17 @@ class StreamTable:
             if stream.error is None:
                 stream.error = error
             self.signal(stream)
-        # (Every request asleep is on one of those streams, or is the keep-alive PING.)
+        # (Every other request asleep waits for SETTINGS, or is the keep-alive PING.)
+        self.wake_unsettled()
         if self.ping is not None:
             self.signal(self.ping)
+
+    def wake_unsettled(self) -> None:
+        """Wake the requests waiting for the server's SETTINGS."""
+        unsettled = self.unsettled
+        while unsettled:
+            placeholder, _ = unsettled.popitem()
+            self.signal(placeholder)
 
     def dispatch(
         self, h2_state: typing.Any, events: list[typing.Any]
@@ -149,6 +165,7 @@ class StreamTable:
                     h2_state.local_settings.max_concurrent_streams,
                 )
                 self.settled = True
+                self.wake_unsettled()
                 self.signal_blocked()
                 if settings is None:
                     settings = []

@@ -174,7 +174,12 @@ class HTTP2Connection(ConnectionInterface):
         headers = request_headers(request)
         body = request.stream
         end = type(body) is ByteStream and not b"".join(body)
-        stream, first = self._open_stream(headers, end)
+        opened = self._open_stream(headers, end)
+        while isinstance(opened, H2Stream):
+            # Streams beyond the first wait for the server's SETTINGS (its stream limit).
+            self._await_settings(opened, read_timeout)
+            opened = self._open_stream(headers, end)
+        stream, first = opened
         info = None
         try:
             if traced:
@@ -229,18 +234,26 @@ class HTTP2Connection(ConnectionInterface):
             self._finish(stream)
         return response
 
-    def _open_stream(self, headers: list[tuple[bytes, bytes]], end: bool) -> tuple[H2Stream, bool]:
+    def _open_stream(
+        self, headers: list[tuple[bytes, bytes]], end: bool
+    ) -> tuple[H2Stream, bool] | H2Stream:
         """Start a stream with the request's HEADERS queued (the preface first, once).
 
         One section under ``_lock``: h2 hands out a stream id only when HEADERS are
-        sent on it, so taking the id and sending must not be split.
+        sent on it, so taking the id and sending must not be split. Until the server's
+        SETTINGS arrive, only one stream is open at a time: a server may allow fewer
+        than the :data:`INITIAL_MAX_STREAMS` assumed (RFC 9113 section 5.1.2).
 
         Returns:
-            The stream, and whether this request queued the connection preface.
+            The stream, and whether this request queued the connection preface; or, when
+            a stream is open and the server's SETTINGS have not arrived yet, a
+            placeholder to wait on for them (:meth:`_await_settings`).
         """
         with self._lock:
             if self._error is not None or self._closed or self._table.draining:
                 raise ConnectionNotAvailable()
+            if not self._table.settled and self._streams:
+                return self._table.await_settings()
             if len(self._streams) >= self._table.max_streams:
                 raise ConnectionNotAvailable()
             conn = self._h2_state
@@ -263,6 +276,15 @@ class HTTP2Connection(ConnectionInterface):
             self._request_count += 1
             self._expire_at = None
             return stream, first
+
+    def _await_settings(self, placeholder: H2Stream, timeout: float | None) -> None:
+        """Wait (reading, if nobody else is) until the server's SETTINGS arrive or the
+        connection fails."""
+        try:
+            self._wait(placeholder, timeout)
+        finally:
+            with self._lock:
+                self._table.unsettled.pop(placeholder, None)
 
     def _receive_head(
         self, stream: H2Stream, request: Request, timeout: float | None
@@ -460,6 +482,9 @@ class HTTP2Connection(ConnectionInterface):
 
     def _touch_idle(self) -> None:
         if not self._streams:
+            if self._table.unsettled:
+                # No SETTINGS yet (a server should send them first): one at a time.
+                self._table.wake_unsettled()
             now = time.monotonic()
             self._idle_since = now
             if self._keepalive_expiry is not None:
