@@ -354,6 +354,7 @@ class AsyncioStream(AsyncNetworkStream):
                 ssl_handshake_timeout=_NO_LIMIT,
             ),
             timeout,
+            server_hostname,
         )
         protocol._tls = True
         # The loop does not call connection_made for the TLS transport (start_tls hands

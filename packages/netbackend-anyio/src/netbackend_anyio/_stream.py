@@ -20,6 +20,7 @@ from netbackend_base import (
     WriteTimeout,
     poll_readable,
     socket_info,
+    tls_failure_message,
 )
 
 __all__ = ("LIBRARY_ERRORS", "AnyIOStream", "describe", "handshake")
@@ -47,12 +48,17 @@ def describe(exc: BaseException) -> str:
 
 
 async def handshake(
-    stream: AsyncNetworkStream, start: typing.Awaitable[T], timeout: float | None
+    stream: AsyncNetworkStream,
+    start: typing.Awaitable[T],
+    timeout: float | None,
+    server_hostname: str | None,
 ) -> T:
-    """Await ``start`` (a TLS handshake over ``stream``) within ``timeout``.
+    """Await ``start`` (a TLS handshake with ``server_hostname`` over ``stream``) within
+    ``timeout``.
 
     On any failure, timeout or cancellation ``stream`` is closed; the library's errors
-    become ``ConnectError``, the timeout ``ConnectTimeout``.
+    become ``ConnectError`` (its message naming the cause: see
+    ``netbackend_base.tls_failure_message``), the timeout ``ConnectTimeout``.
     """
     finished = False
     try:
@@ -61,7 +67,7 @@ async def handshake(
             finished = True
     except LIBRARY_ERRORS as exc:
         await stream.aclose()
-        raise ConnectError(describe(exc)) from exc
+        raise ConnectError(tls_failure_message(exc, server_hostname)) from exc
     except BaseException:
         await stream.aclose()
         raise
@@ -183,7 +189,9 @@ class AnyIOStream(AsyncNetworkStream):
             ConnectTimeout: The handshake did not finish within ``timeout``.
             ConnectError: The handshake failed (certificate, host name, peer closed).
         """
-        tls = await handshake(self, self._wrap(ssl_context, server_hostname), timeout)
+        tls = await handshake(
+            self, self._wrap(ssl_context, server_hostname), timeout, server_hostname
+        )
         return AnyIOStream(tls, self._raw, tls.extra(TLSAttribute.ssl_object))
 
     async def _wrap(self, ssl_context: ssl.SSLContext, server_hostname: str | None) -> TLSStream:

@@ -135,6 +135,12 @@ from ._sockets import (
 from ._sockets import (
     targets_from_addrinfo as targets_from_addrinfo,
 )
+from ._tls import (
+    find_ssl_error as find_ssl_error,
+)
+from ._tls import (
+    tls_failure_message as tls_failure_message,
+)
 
 __all__ = (
     "CONTEXTS",
@@ -170,6 +176,7 @@ __all__ = (
     "default_async_backend",
     "default_backend",
     "find_backend",
+    "find_ssl_error",
     "installed_backends",
     "interleave_targets",
     "load_class",
@@ -182,4 +189,5 @@ __all__ = (
     "sleep",
     "socket_info",
     "targets_from_addrinfo",
+    "tls_failure_message",
 )

@@ -22,9 +22,17 @@ from netbackend_base import (
     WriteError,
     WriteTimeout,
     map_exceptions,
+    tls_failure_message,
 )
 
-__all__ = ("CONNECT_ERRORS", "HANDSHAKE_ERRORS", "READ_ERRORS", "WRITE_ERRORS", "reraise")
+__all__ = (
+    "CONNECT_ERRORS",
+    "HANDSHAKE_ERRORS",
+    "READ_ERRORS",
+    "WRITE_ERRORS",
+    "handshake_failed",
+    "reraise",
+)
 
 ErrorMapping = Mapping[type[BaseException], type[Exception]]
 
@@ -55,3 +63,19 @@ def reraise(mapping: ErrorMapping) -> typing.NoReturn:
     """
     with map_exceptions(mapping):
         raise
+
+
+def handshake_failed(exc: BaseException, server_hostname: str | None) -> typing.NoReturn:
+    """Re-raise ``exc``, raised by a TLS client handshake, as a ``netbackend_base`` error.
+
+    Call it only inside the ``except`` block that caught ``exc``. A timeout becomes
+    ``ConnectTimeout``; a failure becomes ``ConnectError`` whose message names the cause
+    (``netbackend_base.tls_failure_message``: an expired certificate, a host name
+    mismatch, ...), chained to ``exc``. Anything else propagates unchanged.
+    """
+    for from_exc, to_exc in HANDSHAKE_ERRORS.items():
+        if isinstance(exc, from_exc):
+            if to_exc is ConnectError:
+                raise ConnectError(tls_failure_message(exc, server_hostname)) from exc
+            break
+    reraise(HANDSHAKE_ERRORS)

@@ -31,7 +31,7 @@ import typing
 
 from netbackend_base import NetworkStream, poll_readable, socket_info
 
-from ._errors import HANDSHAKE_ERRORS, READ_ERRORS, WRITE_ERRORS, reraise
+from ._errors import READ_ERRORS, WRITE_ERRORS, handshake_failed, reraise
 from ._sessions import SESSIONS, SessionCache, SessionKey, resumable
 
 __all__ = ("SyncStream", "SyncTLSStream")
@@ -224,11 +224,11 @@ class SyncTLSStream(NetworkStream):
                     ssl_object.session = session
                     offered = True
             tls._handshake(deadline)
-        except BaseException:
+        except BaseException as exc:
             if resume is not None:
                 resume[0].discard(ssl_context, resume[1])
             stream.close()
-            reraise(HANDSHAKE_ERRORS)
+            handshake_failed(exc, server_hostname)
         if offered and not ssl_object.session_reused:
             assert resume is not None
             resume[0].refuse(ssl_context, resume[1])

@@ -18,6 +18,7 @@ from netbackend_base import (
     WriteTimeout,
     poll_readable,
     socket_info,
+    tls_failure_message,
 )
 
 __all__ = ("LIBRARY_ERRORS", "TrioStream", "describe")
@@ -160,7 +161,7 @@ class TrioStream(AsyncNetworkStream):
                     done = True
         except LIBRARY_ERRORS as exc:
             await self.aclose()
-            raise ConnectError(describe(exc)) from exc
+            raise ConnectError(tls_failure_message(exc, server_hostname)) from exc
         except BaseException:
             await self.aclose()
             raise
