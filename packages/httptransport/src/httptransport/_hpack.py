@@ -115,7 +115,8 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
         Fields sent "never indexed" come back as ``hpack.NeverIndexedHeaderTuple``.
 
         Raises:
-            HPACKDecodingError: The block is malformed (h2 turns it into a ProtocolError).
+            HPACKDecodingError: The block is malformed (h2 turns it into a ProtocolError),
+                or, without ``raw``, a name or value is not UTF-8.
             OversizedHeaderListError: It expands past ``max_header_list_size``.
             InvalidTableSizeError: A size update is above what we allowed.
         """
@@ -167,9 +168,13 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
             _remember(learned)
         if raw:
             return headers
-        return [
-            NeverIndexedHeaderTuple(h[0].decode(), h[1].decode())
-            if isinstance(h, NeverIndexedHeaderTuple)
-            else (h[0].decode(), h[1].decode())
-            for h in headers
-        ]
+        try:
+            return [
+                NeverIndexedHeaderTuple(h[0].decode(), h[1].decode())
+                if isinstance(h, NeverIndexedHeaderTuple)
+                else (h[0].decode(), h[1].decode())
+                for h in headers
+            ]
+        except UnicodeDecodeError as exc:
+            # As hpack's decoder: an hpack error, which h2 reports as a ProtocolError.
+            raise HPACKDecodingError("Unable to decode headers as UTF-8") from exc
