@@ -23,9 +23,11 @@ __all__ = (
     "H2",
     "INSTALL_HINT",
     "MAX_CONCURRENT_STREAMS",
+    "MAX_OUTBOUND_BACKLOG",
     "STREAM_WINDOW",
     "import_h2",
     "new_client_connection",
+    "outbound_backlog",
 )
 
 INSTALL_HINT = "HTTP/2 needs the h2 package: pip install httptransport[http2]"
@@ -67,6 +69,22 @@ def import_h2() -> typing.Any:
         _h2 = h2
         H2.bind(h2)
     return _h2.connection
+
+
+# The most bytes h2 may hold queued for the socket while a write is in progress: past
+# it, the request reading the socket stops reading (the server's PINGs and SETTINGS
+# would queue acknowledgements without end while our writes are stuck) and requests
+# sending bodies wait for the writer. A body goes into the queue this much at a time.
+MAX_OUTBOUND_BACKLOG = 256 * 1024
+
+
+def outbound_backlog(conn: typing.Any) -> int:
+    """How many bytes ``conn`` (an ``H2Connection``) has queued to send.
+
+    h2 keeps them in a private ``bytearray`` and offers no public size; every h2
+    release we support (4.1 to 4.4) names it ``_data_to_send``.
+    """
+    return len(conn._data_to_send)
 
 
 def new_client_connection() -> typing.Any:

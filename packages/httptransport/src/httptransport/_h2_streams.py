@@ -17,7 +17,7 @@ from collections import deque
 from ._exceptions import ConnectionNotAvailable, RemoteProtocolError
 from ._h2_adapter import H2
 
-__all__ = ("NO_ERROR", "H2Stream", "StreamTable", "Waker")
+__all__ = ("NO_ERROR", "DataChunk", "H2Stream", "StreamTable", "Waker")
 
 # GOAWAY error code of a graceful shutdown (RFC 9113 section 7).
 NO_ERROR = 0x0
@@ -27,6 +27,18 @@ class Waker(typing.Protocol):
     """How a sleeping request is woken (an ``AsyncEvent`` or a blocking ``Event``)."""
 
     def set(self) -> None: ...
+
+
+class DataChunk:
+    """Several DATA frames' bytes queued on a stream as one event (in place of h2's
+    ``DataReceived``), so that a server sending many tiny frames to a slow reader
+    queues bytes, bounded by the stream's flow-control window, not objects."""
+
+    __slots__ = ("data", "flow_controlled_length")
+
+    def __init__(self, data: bytearray, flow_controlled_length: int) -> None:
+        self.data = data
+        self.flow_controlled_length = flow_controlled_length
 
 
 class H2Stream:
@@ -149,6 +161,18 @@ class StreamTable:
                             event.flow_controlled_length, event.stream_id
                         )
                     continue
+                elif kind is H2.data and stream.events:
+                    last = stream.events[-1]
+                    if type(last) is DataChunk:
+                        last.data += event.data
+                        last.flow_controlled_length += event.flow_controlled_length
+                        continue  # (already signalled)
+                    if type(last) is H2.data:
+                        stream.events[-1] = DataChunk(
+                            bytearray(last.data) + event.data,
+                            last.flow_controlled_length + event.flow_controlled_length,
+                        )
+                        continue
                 stream.events.append(event)
                 self.signal(stream)
             elif kind is H2.window:

@@ -13,6 +13,7 @@ import typing
 
 from .._h2_adapter import H2
 from .._h2_headers import reset_error, response_fields
+from .._h2_streams import DataChunk
 
 __all__ = ("AsyncHTTP2Body", "AsyncStreamOwner")
 
@@ -70,7 +71,7 @@ class AsyncHTTP2Body:
             while True:
                 event = await conn._next_event(stream, self._timeout)
                 kind = type(event)
-                if kind is H2.data:
+                if kind is H2.data or kind is DataChunk:
                     await conn._consume(stream, event.flow_controlled_length, self._timeout)
                     if event.data:
                         return bytes(event.data)

@@ -14,7 +14,7 @@ import typing
 from collections.abc import AsyncIterable
 
 from .._exceptions import LocalProtocolError
-from .._h2_adapter import H2
+from .._h2_adapter import H2, MAX_OUTBOUND_BACKLOG
 from .._h2_headers import declared_length
 from .._h2_streams import H2Stream
 from .._headers import length_mismatch
@@ -109,7 +109,9 @@ async def _send_chunk(
                 raise stream.error
             if stream.events:
                 return False
-            window = min(h2_state.local_flow_control_window(stream.id), len(view))
+            window = min(
+                h2_state.local_flow_control_window(stream.id), len(view), MAX_OUTBOUND_BACKLOG
+            )
             if window > 0:
                 size = h2_state.max_outbound_frame_size
                 try:

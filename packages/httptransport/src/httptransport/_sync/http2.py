@@ -61,12 +61,25 @@ import logging
 import time
 import typing
 
-from netbackend_base import Event, NetworkStream, ReadTimeout, shielded
+from netbackend_base import (
+    Event,
+    NetworkStream,
+    ReadTimeout,
+    WriteTimeout,
+    shielded,
+)
 
 from .._exceptions import ConnectionNotAvailable, LocalProtocolError, RemoteProtocolError
-from .._h2_adapter import CONNECTION_WINDOW, DEFAULT_WINDOW, H2, new_client_connection
+from .._h2_adapter import (
+    CONNECTION_WINDOW,
+    DEFAULT_WINDOW,
+    H2,
+    MAX_OUTBOUND_BACKLOG,
+    new_client_connection,
+    outbound_backlog,
+)
 from .._h2_headers import request_headers, reset_error, response_fields
-from .._h2_streams import H2Stream, StreamTable
+from .._h2_streams import DataChunk, H2Stream, StreamTable
 from .._locks import ThreadLock
 from .._models import ByteStream, Origin, Request, Response, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
@@ -94,6 +107,9 @@ _REFUSED_STREAM = 0x7
 # No connection carries more streams than there are stream ids (31 bits, RFC 9113
 # section 5.1.1), whatever SETTINGS_MAX_CONCURRENT_STREAMS says.
 _STREAM_IDS = 2**31
+# How long a request giving up its stream may spend writing the RST_STREAM (with
+# whatever else h2 queued) when nobody else is writing; past it the connection is stuck.
+_RESET_WRITE_TIMEOUT = 5.0
 # How long closing may spend telling the server with GOAWAY before it just hangs up.
 _GOAWAY_WRITE_TIMEOUT = 1.0
 
@@ -135,6 +151,7 @@ class HTTP2Connection(ConnectionInterface):
         self._waiting = self._table.waiting
         self._reading = False
         self._writing = False
+        self._drained: Event | None = None  # a reader waiting for the writer
         self._initiated = False
         self._error: BaseException | None = None  # set once the connection is broken
         self._closed = False
@@ -354,6 +371,8 @@ class HTTP2Connection(ConnectionInterface):
         the reader)."""
         if self._error is not None:
             raise self._error
+        if self._writing and outbound_backlog(self._h2_state) > MAX_OUTBOUND_BACKLOG:
+            self._await_drained(timeout)
         try:
             data = self._network_stream.read(READ_NUM_BYTES, timeout)
         except ReadTimeout:
@@ -409,20 +428,41 @@ class HTTP2Connection(ConnectionInterface):
 
     # -- writing ----------------------------------------------------------------------
 
-    def _flush(self, timeout: float | None) -> None:
-        """Send whatever h2 has queued, unless another request is already sending it."""
+    def _flush(self, timeout: float | None, backpressure: bool = True) -> None:
+        """Send whatever h2 has queued, unless another request is already sending it.
+
+        With ``backpressure``, a request that finds another writing and more than
+        :data:`MAX_OUTBOUND_BACKLOG` bytes queued waits (up to ``timeout``) until the
+        writer has taken them: what h2 holds stays bounded, whatever the body sizes.
+        """
         with self._lock:
             if self._writing:
-                return
-            data = self._h2_state.data_to_send()
-            if not data:
-                return
-            self._writing = True
+                if not backpressure or (outbound_backlog(self._h2_state) <= MAX_OUTBOUND_BACKLOG):
+                    return
+                drained = self._drained
+                if drained is None:
+                    drained = self._drained = Event()
+            else:
+                drained = None
+                data = self._h2_state.data_to_send()
+                if not data:
+                    return
+                self._writing = True
+        if drained is not None:
+            if not drained.wait(timeout):
+                raise WriteTimeout(
+                    "Could not send within the write timeout: the connection's "
+                    "writes are not keeping up."
+                )
+            if self._error is not None:
+                raise self._error
+            return
         try:
             while True:
                 self._network_stream.write(data, timeout)
                 with self._lock:
                     data = self._h2_state.data_to_send()
+                    self._wake_drained()  # h2's queue is empty again
                     if not data:
                         self._writing = False
                         return
@@ -431,7 +471,31 @@ class HTTP2Connection(ConnectionInterface):
             with self._lock:
                 self._writing = False
                 self._fail(exc if isinstance(exc, Exception) else RemoteProtocolError(str(exc)))
+                self._wake_drained()
             raise
+
+    def _wake_drained(self) -> None:
+        drained = self._drained
+        if drained is not None:
+            self._drained = None
+            drained.set()
+
+    def _await_drained(self, timeout: float | None) -> None:
+        """Wait until the writer has taken h2's queue (the reader's read timeout bounds
+        the wait: a write that makes no progress is no progress for the reader either)."""
+        with self._lock:
+            if not self._writing or outbound_backlog(self._h2_state) <= MAX_OUTBOUND_BACKLOG:
+                return
+            drained = self._drained
+            if drained is None:
+                drained = self._drained = Event()
+        if not drained.wait(timeout):
+            raise ReadTimeout(
+                "No data received within the read timeout (the connection's writes were "
+                "stuck while the server kept sending)."
+            )
+        if self._error is not None:
+            raise self._error
 
     # -- ending streams ---------------------------------------------------------------
 
@@ -462,21 +526,35 @@ class HTTP2Connection(ConnectionInterface):
             self._abandon(stream)
 
     def _abandon(self, stream: H2Stream) -> None:
-        """Reset a stream the request gave up on, and free its slot."""
+        """Reset a stream the request gave up on, free its slot, and give back the
+        connection window its undelivered DATA holds."""
         with self._lock:
             owned = self._streams.pop(stream.id, None) is not None
             self._touch_idle()
-            reset = False
-            if owned and self._error is None:
-                try:
-                    self._h2_state.reset_stream(stream.id, error_code=_CANCEL)
-                    reset = True
-                except H2.h2_error:
-                    # Already closed on the wire (the server ended or reset it).
-                    pass
-        if reset:
+            # DATA queued for the stream but never read still holds connection window:
+            # without it back, enough abandoned bodies would shut the server out.
+            unread = sum(
+                event.flow_controlled_length
+                for event in stream.events
+                if type(event) is H2.data or type(event) is DataChunk
+            )
+            stream.events.clear()
+            send = False
+            if self._error is None:
+                if owned:
+                    try:
+                        self._h2_state.reset_stream(stream.id, error_code=_CANCEL)
+                        send = True
+                    except H2.h2_error:
+                        # Already closed on the wire (the server ended or reset it).
+                        pass
+                if unread:
+                    # (After the reset: h2 then updates only the connection's window.)
+                    self._h2_state.acknowledge_received_data(unread, stream.id)
+                    send = True
+        if send:
             try:
-                shielded(self._flush, None)
+                shielded(self._flush, _RESET_WRITE_TIMEOUT, False)
             except Exception:  # the connection is broken: _fail has recorded it
                 pass
 

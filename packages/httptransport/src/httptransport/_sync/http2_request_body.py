@@ -15,7 +15,7 @@ import typing
 from collections.abc import Iterable
 
 from .._exceptions import LocalProtocolError
-from .._h2_adapter import H2
+from .._h2_adapter import H2, MAX_OUTBOUND_BACKLOG
 from .._h2_headers import declared_length
 from .._h2_streams import H2Stream
 from .._headers import length_mismatch
@@ -108,7 +108,9 @@ def _send_chunk(conn: StreamWriter, stream: H2Stream, chunk: bytes, timeout: flo
                 raise stream.error
             if stream.events:
                 return False
-            window = min(h2_state.local_flow_control_window(stream.id), len(view))
+            window = min(
+                h2_state.local_flow_control_window(stream.id), len(view), MAX_OUTBOUND_BACKLOG
+            )
             if window > 0:
                 size = h2_state.max_outbound_frame_size
                 try:
