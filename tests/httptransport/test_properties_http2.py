@@ -18,6 +18,7 @@ which the guarded stream counts.
 from __future__ import annotations
 
 import dataclasses
+import os
 import ssl
 import struct
 import typing
@@ -54,8 +55,17 @@ SSL_CONTEXT = ssl.create_default_context()
 _MAX_EOF_READS = 25
 _MAX_CONNECTIONS = 25
 
+
+def examples(count: int) -> int:
+    """``count`` examples in the default matrix cell, a tenth elsewhere (see
+    ``tests/conftest.py``: the other cells run the same code on other versions)."""
+    if os.environ.get("NETBACKEND_HEAVY_TESTS", "1") == "1":
+        return count
+    return max(10, count // 10)
+
+
 PROPERTY = settings(
-    max_examples=200,
+    max_examples=examples(200),
     deadline=None,
     derandomize=True,
     database=None,
@@ -321,7 +331,7 @@ def test_any_chunking_gives_the_same_responses(
 
 
 @pytest.mark.timeout(60)
-@settings(PROPERTY, max_examples=60)
+@settings(PROPERTY, max_examples=examples(60))
 @given(scenarios())
 def test_any_chunking_gives_the_same_responses_through_a_pool(
     scenario: tuple[list[Reply], list[bytes]],
@@ -447,7 +457,7 @@ for _chunks in _EXAMPLES:
 
 
 @pytest.mark.timeout(60)
-@settings(PROPERTY, max_examples=80)
+@settings(PROPERTY, max_examples=examples(80))
 @given(_HOSTILE)
 def test_hostile_bytes_leave_no_half_used_connection_in_a_pool(chunks: list[bytes]) -> None:
     """Through a pool: our exceptions only, and every connection it keeps is idle."""
