@@ -218,9 +218,14 @@ async def test_reading_or_writing_a_closed_stream_fails(echo_port: int) -> None:
 
 
 async def test_closing_wakes_a_blocked_reader(silent_port: int) -> None:
-    """A read waiting on a stream that another task closes ends in ReadError."""
+    """A read waiting on a stream that another task closes ends in ReadError.
+
+    The read is seen blocked (waiting on its future, the peer silent) before the close,
+    and the error is the one for a close during the read, not the one a read started
+    after the close gets; the read must end within seconds of the close, not hang."""
     stream = await _connect(silent_port)
-    errors: list[BaseException] = []
+    protocol = stream._protocol  # type: ignore[attr-defined]
+    errors: list[ReadError] = []
 
     async def reader() -> None:
         try:
@@ -228,11 +233,15 @@ async def test_closing_wakes_a_blocked_reader(silent_port: int) -> None:
         except ReadError as exc:
             errors.append(exc)
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(reader)
-        await _turn()
-        await stream.aclose()
-    assert len(errors) == 1
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(reader)
+            while protocol._waiter is None:  # until the read is blocked
+                await _turn()
+            assert errors == []
+            await stream.aclose()
+    assert [str(e) for e in errors] == ["the stream was closed while reading"]
+    assert protocol._waiter is None
 
 
 async def test_start_tls_over_unread_data_is_refused(

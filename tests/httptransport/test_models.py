@@ -255,11 +255,24 @@ def test_include_host_other_port_and_ipv6() -> None:
     ]
 
 
-def test_include_keeps_existing_host() -> None:
-    """An existing Host header, in any case, is left alone and the list is not copied."""
-    headers = [(b"hOsT", b"other")]
-    result = include_request_headers(headers, url=httptransport.URL("http://a/"), content=None)
+@pytest.mark.parametrize("name", [b"Host", b"host", b"hOsT", b"HOST"])
+def test_include_keeps_existing_host(name: bytes) -> None:
+    """An existing Host header, in any case, is left alone and the list is not copied:
+    no Host is added from the URL (before or after it), nothing in the list changes."""
+    headers = [(b"Accept", b"*/*"), (name, b"other")]
+    url = httptransport.URL("http://a:8080/")
+    result = include_request_headers(headers, url=url, content=None)
     assert result is headers
+    assert result == [(b"Accept", b"*/*"), (name, b"other")]
+    # With a body only the framing header is added, in a new list; still one Host.
+    with_body = include_request_headers(headers, url=url, content=b"xy")
+    assert with_body == [(b"Accept", b"*/*"), (name, b"other"), (b"Content-Length", b"2")]
+    assert headers == [(b"Accept", b"*/*"), (name, b"other")]
+    # The control case: without a Host header one is added first, from the URL.
+    assert include_request_headers([(b"Accept", b"*/*")], url=url, content=None) == [
+        (b"Host", b"a:8080"),
+        (b"Accept", b"*/*"),
+    ]
 
 
 def test_include_content_length_for_bytes() -> None:

@@ -173,10 +173,22 @@ def test_a_server_without_tickets_is_asked_once(
     assert SESSIONS.get(client_context, key) is False
 
 
-def test_reuse_can_be_turned_off(tls_server: typing.Any, client_context: ssl.SSLContext) -> None:
+def test_reuse_can_be_turned_off(
+    tls_server: typing.Any, client_context: ssl.SSLContext, looks: list[ssl.SSLObject]
+) -> None:
+    """With tls_session_reuse=False every handshake is a full one, against a server and
+    context that do resume (shown last, with the default backend): no session is offered,
+    looked at or remembered."""
+    key = ("localhost", ("127.0.0.1", tls_server.port), (ssl.CERT_REQUIRED, True))
     backend = SyncBackend(tls_session_reuse=False)
-    assert _exchange(tls_server.port, client_context, backend=backend) is False
-    assert _exchange(tls_server.port, client_context, backend=backend) is False
+    for _ in range(3):
+        assert _exchange(tls_server.port, client_context, backend=backend) is False
+    assert looks == []
+    assert SESSIONS.get(client_context, key) is None
+    # The control: the same server and context resume with reuse on, so the full
+    # handshakes above came from turning it off (and nothing was left to resume).
+    assert _exchange(tls_server.port, client_context) is False
+    assert _exchange(tls_server.port, client_context) is True
 
 
 def test_a_failed_handshake_forgets_the_session(

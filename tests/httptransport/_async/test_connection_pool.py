@@ -82,12 +82,21 @@ async def test_post_bodies(server: typing.Any) -> None:
         yield b""
         yield b"def"
 
+    def framing(request: typing.Any) -> list[tuple[bytes, bytes]]:
+        return [
+            (name, value)
+            for name, value in request.headers
+            if name in (b"content-length", b"transfer-encoding")
+        ]
+
     async with AsyncConnectionPool() as pool:
         response = await pool.request("POST", server.url("/echo"), content=b"payload")
         assert response.content == b"payload"
+        assert framing(server.requests[-1]) == [(b"content-length", b"7")]
         response = await pool.request("POST", server.url("/echo"), content=parts())
         assert response.content == b"abcdef"
-        assert (b"transfer-encoding", b"chunked") in list(server.requests[-1].headers)
+        assert framing(server.requests[-1]) == [(b"transfer-encoding", b"chunked")]
+    assert len(server.requests) == 2
 
 
 @pytest.mark.anyio

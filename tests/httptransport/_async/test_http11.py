@@ -134,9 +134,27 @@ async def test_invalid_requests_go_through_h11() -> None:
         await conn.handle_async_request(Request("GET", "http://example.com/"))
 
 
+def _watch_h11(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Record the method of every request whose cycle runs through h11."""
+    methods: list[bytes] = []
+    cycle = AsyncHTTP11Connection._h11_cycle
+
+    async def watched(
+        self: typing.Any, request: Request, *args: typing.Any, **kw: typing.Any
+    ) -> typing.Any:
+        methods.append(request.method)
+        return await cycle(self, request, *args, **kw)
+
+    monkeypatch.setattr(AsyncHTTP11Connection, "_h11_cycle", watched)
+    return methods
+
+
 @pytest.mark.anyio
-async def test_odd_framing_request_uses_h11() -> None:
-    """A request with a duplicated Content-Length still goes out, framed by h11."""
+async def test_odd_framing_request_uses_h11(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request with a duplicated Content-Length still goes out, framed by h11: the
+    lean path declines it, h11 runs the cycle and sends one Content-Length (the lean
+    path would have copied both)."""
+    h11_cycles = _watch_h11(monkeypatch)
     conn, stream = await _connection(list(OK))
     request = Request(
         "POST",
@@ -144,9 +162,12 @@ async def test_odd_framing_request_uses_h11() -> None:
         headers=[(b"Host", b"x"), (b"Content-Length", b"1"), (b"Content-Length", b"1")],
         content=b"a",
     )
+    assert _h1_head.prepare_head(request) is None
     response = await conn.handle_async_request(request)
     assert await response.aread() == b"hello"
-    assert stream.data_written.endswith(b"\r\n\r\na")
+    assert h11_cycles == [b"POST"]
+    assert stream.data_written == b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na"
+    assert conn.is_idle()
 
 
 @pytest.mark.anyio
@@ -383,8 +404,14 @@ async def test_read_errors(upgrade: bool) -> None:
 
 
 @pytest.mark.anyio
-async def test_more_lean_path_edges() -> None:
-    """Odd but valid inputs take the right path; invalid ones raise h11's errors."""
+async def test_more_lean_path_edges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Odd but valid inputs take the right path; invalid ones raise h11's errors.
+
+    Valid: chunked framing with no body and a keep-alive Connection header, a streamed
+    body under a Content-Length, a read timeout: all three go the lean way (h11 never
+    runs), byte for byte, and leave the connection idle. Invalid: each goes to h11,
+    which refuses it with its own message before anything is written."""
+    h11_cycles = _watch_h11(monkeypatch)
     conn, stream = await _connection(OK + OK + OK)
     await conn.request(
         "POST",
@@ -395,24 +422,47 @@ async def test_more_lean_path_edges() -> None:
         "POST", "http://example.com/", headers={"Content-Length": "3"}, content=_Parts([b"abc"])
     )
     await conn.request("GET", "http://example.com/", extensions={"timeout": {"read": 1}})
-    assert stream.data_written.count(b"0\r\n\r\n") == 1
+    assert h11_cycles == []
+    assert stream.data_written == (
+        b"POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: keep-alive\r\n\r\n0\r\n\r\n"
+        b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n\r\nabc"
+        b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+    )
+    assert conn.info().endswith("IDLE, Request Count: 3")
     assert conn.can_handle_request(ORIGIN)
-    assert not conn.usable(0.0) or conn.is_idle()
     bad_requests = [
-        Request("GE T", "http://example.com/", headers={"Host": "x"}),
-        Request("GET", "http://example.com/", headers={"Host": "x"}, extensions={"target": "/ "}),
-        Request("GET", "http://example.com/", headers={"Host": "x", "Bad Name": "1"}),
-        Request(
-            "POST",
-            "http://example.com/",
-            headers={"Host": "x", "Transfer-Encoding": "gzip"},
-            content=b"a",
+        (
+            Request("GE T", "http://example.com/", headers={"Host": "x"}),
+            "^Illegal method characters$",
+        ),
+        (
+            Request(
+                "GET", "http://example.com/", headers={"Host": "x"}, extensions={"target": "/ "}
+            ),
+            "^Illegal target characters$",
+        ),
+        (
+            Request("GET", "http://example.com/", headers={"Host": "x", "Bad Name": "1"}),
+            "^Illegal header name",
+        ),
+        (
+            Request(
+                "POST",
+                "http://example.com/",
+                headers={"Host": "x", "Transfer-Encoding": "gzip"},
+                content=b"a",
+            ),
+            "^Only Transfer-Encoding: chunked is supported$",
         ),
     ]
-    for request in bad_requests:
-        conn, _ = await _connection(list(OK))
-        with pytest.raises(LocalProtocolError):
+    for number, (request, message) in enumerate(bad_requests, 1):
+        conn, stream = await _connection(list(OK))
+        with pytest.raises(LocalProtocolError, match=message):
             await conn.handle_async_request(request)
+        assert len(h11_cycles) == number
+        assert stream.data_written == b""
+        assert conn.is_closed()
 
 
 @pytest.mark.anyio

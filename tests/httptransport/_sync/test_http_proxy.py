@@ -94,12 +94,27 @@ def _all_closed(backend: typing.Any) -> bool:
 
 # -- real proxies -------------------------------------------------------------------
 def test_forward_http_through_real_proxy(server: typing.Any, plain_proxy: typing.Any) -> None:
-    """An http:// request is forwarded by the proxy to the origin."""
+    """An http:// request is forwarded by the proxy to the origin: it is sent to the
+    proxy's port (not the origin's) in absolute form, without a CONNECT, and the
+    origin receives it from the proxy in origin form."""
+    sent: list[tuple[bytes, bytes, int | None, bytes]] = []
+
+    def trace(name: str, info: dict[str, typing.Any]) -> None:
+        if name == "http11.send_request_headers.started":
+            url = info["request"].url
+            sent.append((info["request"].method, url.host, url.port, url.target))
+
+    extensions = {"timeout": TIMEOUTS, "trace": trace}
     with HTTPProxy(_url(plain_proxy)) as pool:
-        response = pool.request("GET", server.url("/"), extensions={"timeout": TIMEOUTS})
+        response = pool.request("GET", server.url("/"), extensions=extensions)
+        peer = response.extensions["network_stream"].get_extra_info("server_addr")
     assert response.status == 200
     assert response.content == b"Hello, world!"
+    assert sent == [(b"GET", b"127.0.0.1", plain_proxy.port, server.url("/").encode())]
+    assert tuple(peer) == ("127.0.0.1", plain_proxy.port)
+    assert plain_proxy.port != server.port
     assert server.connections_accepted == 1
+    assert [request.target for request in server.requests] == [b"/"]
 
 
 def test_tunnel_https_through_real_proxy(
