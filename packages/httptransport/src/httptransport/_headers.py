@@ -13,8 +13,8 @@ one of three rules, each named for where it applies:
 Header names repeat from message to message, so :func:`lower_name` remembers the
 lower-case form of the names it has checked. The cache is bounded in entries and in
 bytes: only names up to :data:`CACHED_NAME_MAX` bytes are kept, at most
-:data:`NAMES_MAX` of them, so it never holds more than about 200 KiB however hostile
-the peer. A name that fails the check is never cached.
+:data:`NAMES_MAX` of them, so it never holds more than about 400 KiB (each name and
+its lower-case copy) however hostile the peer. A name that fails the check is never cached.
 """
 
 from __future__ import annotations
