@@ -236,6 +236,12 @@ def _require_backend(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
+def require_backend(request: pytest.FixtureRequest) -> None:
+    """Skip the test unless a network backend for its context is installed."""
+    _require_backend(request)
+
+
+@pytest.fixture
 def concurrently(request: pytest.FixtureRequest) -> typing.Any:
     """Run ``fn()`` ``n`` times at once: as anyio tasks in async tests, threads in sync ones."""
     if request.node.get_closest_marker("anyio") is not None:

@@ -15,6 +15,7 @@ The ``enforce_*`` helpers and :func:`include_request_headers` are what a pool's
 
 from __future__ import annotations
 
+import time
 import typing
 from collections.abc import (
     AsyncIterable,
@@ -26,6 +27,8 @@ from collections.abc import (
     Sequence,
 )
 from urllib.parse import urlparse
+
+from ._exceptions import ReadTimeout
 
 __all__ = (
     "DEFAULT_PORTS",
@@ -44,6 +47,7 @@ __all__ = (
     "enforce_stream",
     "enforce_url",
     "include_request_headers",
+    "time_left",
     "timeouts",
 )
 
@@ -361,7 +365,7 @@ class Request:
             ``"target"``).
     """
 
-    __slots__ = ("extensions", "headers", "method", "stream", "url")
+    __slots__ = ("_deadline", "extensions", "headers", "method", "stream", "url")
 
     def __init__(
         self,
@@ -397,6 +401,8 @@ class Request:
             content, name="content"
         )
         self.extensions: Extensions = {} if extensions is None else extensions
+        # When its ``total`` timeout runs out (time.monotonic()), fixed by timeouts().
+        self._deadline: float | None = None
         if "target" in self.extensions:
             self.url = URL(
                 scheme=self.url.scheme,
@@ -624,7 +630,53 @@ def build_request(
 _NO_TIMEOUTS: typing.Mapping[str, float | None] = {}
 
 
+_PHASES = ("connect", "read", "write", "pool")
+
+
 def timeouts(request: Request) -> typing.Mapping[str, float | None]:
     """The request's ``timeout`` extension (``connect``, ``read``, ``write``, ``pool``);
-    an empty mapping when it sets none. A missing key means no timeout."""
-    return request.extensions.get("timeout") or _NO_TIMEOUTS
+    an empty mapping when it sets none. A missing key means no timeout.
+
+    With a ``total`` key, one deadline covers the whole exchange: the first call fixes
+    it (``total`` seconds from then, in ``request._deadline``), and every call returns
+    each phase's timeout cut to the time left, ``0.0`` once it has run out. The pool
+    calls this before its wait, the connection before connecting and before sending;
+    the response head and body then check the deadline on every read
+    (:func:`time_left`).
+    """
+    given = request.extensions.get("timeout") or _NO_TIMEOUTS
+    if "total" not in given:
+        return given
+    now = time.monotonic()
+    deadline = request._deadline
+    if deadline is None:
+        total = given["total"]
+        if total is None:
+            return given
+        deadline = request._deadline = now + total
+    left = max(0.0, deadline - now)
+    clamped = dict(given)
+    for phase in _PHASES:
+        value = given.get(phase)
+        clamped[phase] = left if value is None or value > left else value
+    return clamped
+
+
+def time_left(
+    timeout: float | None,
+    deadline: float | None,
+    error: type[Exception] = ReadTimeout,
+    what: str = "the response",
+) -> float | None:
+    """The timeout for one wait: ``timeout``, cut to what is left until ``deadline``
+    (a ``time.monotonic()`` value; ``None``: no deadline).
+
+    Raises:
+        error: The deadline has passed (by default :class:`ReadTimeout`).
+    """
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error(f"Timed out: the request's total timeout ran out before {what} ended.")
+    return left if timeout is None or timeout > left else timeout

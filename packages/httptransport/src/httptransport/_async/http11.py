@@ -51,7 +51,14 @@ from collections.abc import AsyncIterable
 
 import h11
 
-from netbackend_base import AsyncNetworkStream, ReadError, ReadTimeout, WriteError, async_shielded
+from netbackend_base import (
+    AsyncNetworkStream,
+    ReadError,
+    ReadTimeout,
+    WriteError,
+    WriteTimeout,
+    async_shielded,
+)
 
 from .._exceptions import (
     ConnectionNotAvailable,
@@ -61,7 +68,7 @@ from .._exceptions import (
 )
 from .._h1_head import parse_head, prepare_head
 from .._headers import length_mismatch
-from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, timeouts
+from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, time_left, timeouts
 from .._trace import NO_TRACE, NullTrace, Trace, tracing_enabled
 from .http11_body import H11_ERRORS, READ_NUM_BYTES, AsyncFixedBody, AsyncH11Body
 from .interfaces import IDLE_POLL_AFTER, AsyncConnectionInterface
@@ -162,7 +169,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             head, length, keep_alive = prepared
             await self._send_lean(request, head, length, write_timeout, traced)
             # The read timeout bounds the wait for the whole head, not each read.
-            deadline = None if read_timeout is None else _clock() + read_timeout
+            deadline = _head_deadline(read_timeout, request._deadline)
             async with (
                 Trace("receive_response_headers", logger, request, {"request": request})
                 if traced
@@ -183,7 +190,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                 status, reason, headers, body_length, response_keep_alive = parsed
                 trace.return_value = (b"HTTP/1.1", status, reason, headers)
             keep = keep_alive and response_keep_alive
-            body = AsyncFixedBody(self, body_length, keep, read_timeout)
+            body = AsyncFixedBody(self, body_length, keep, read_timeout, request._deadline)
             response = Response(
                 status,
                 content=AsyncTracedBody(body, request, logger) if traced else body,
@@ -253,20 +260,25 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                 if traced
                 else NO_TRACE
             ):
-                await self._send_body_chunks(body, length, timeout)
+                await self._send_body_chunks(body, length, timeout, request._deadline)
         except WriteError:
             # The server may have answered early and closed (413, say): read the
             # response; without one, the request fails as a disconnect (as in httpcore).
             pass
 
-    async def _send_body_chunks(self, body: typing.Any, length: int, timeout: float | None) -> None:
+    async def _send_body_chunks(
+        self, body: typing.Any, length: int, write_timeout: float | None, total: float | None
+    ) -> None:
         stream = self._network_stream
         sent = 0
         if not isinstance(body, AsyncIterable):
             raise TypeError("an async connection needs an async iterable request body")
+        timeout = write_timeout
         async for chunk in body:
             if not chunk:
                 continue
+            if total is not None:
+                timeout = time_left(write_timeout, total, WriteTimeout, "the request body was sent")
             sent += len(chunk)
             if length < 0:
                 await stream.write(b"%x\r\n%b\r\n" % (len(chunk), chunk), timeout)
@@ -400,8 +412,8 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             else NO_TRACE
         ) as own_trace:
             trace = own_trace if head_trace is None else head_trace
-            if deadline is None and read_timeout is not None:
-                deadline = _clock() + read_timeout
+            if deadline is None:
+                deadline = _head_deadline(read_timeout, request._deadline)
             if self._buffer:  # (an empty receive_data would mean EOF to h11)
                 conn.receive_data(self._buffer)
                 self._buffer = b""
@@ -454,7 +466,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             # its Transfer-Encoding, but the connection must not be reused after it.
             names = {name.lower() for name, _ in headers}
             reusable = not (b"content-length" in names and b"transfer-encoding" in names)
-            body = AsyncH11Body(self, conn, read_timeout, trailers, reusable)
+            body = AsyncH11Body(self, conn, read_timeout, trailers, reusable, request._deadline)
         response = Response(
             response_event.status_code,
             content=AsyncTracedBody(body, request, logger) if traced else body,
@@ -561,6 +573,15 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
 # The clock the response head's deadline is kept by (a name of this module's own, so a
 # test can drive it without touching the event loop's clock).
 _clock = time.monotonic
+
+
+def _head_deadline(read_timeout: float | None, total: float | None) -> float | None:
+    """When the whole response head must have arrived: ``read_timeout`` from now, or
+    the request's total deadline if that comes first."""
+    if read_timeout is None:
+        return total
+    deadline = _clock() + read_timeout
+    return deadline if total is None or deadline < total else total
 
 
 def _time_left(deadline: float | None) -> float | None:

@@ -80,7 +80,7 @@ from .._h2_adapter import (
 from .._h2_headers import request_headers, reset_error, response_fields
 from .._h2_streams import DataChunk, H2Stream, StreamTable
 from .._locks import AsyncThreadLock
-from .._models import ByteStream, Origin, Request, Response, timeouts
+from .._models import ByteStream, Origin, Request, Response, time_left, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
 from .http2_body import AsyncHTTP2Body
 from .http2_request_body import send_body
@@ -111,6 +111,15 @@ _STREAM_IDS = 2**31
 _RESET_WRITE_TIMEOUT = 5.0
 # How long closing may spend telling the server with GOAWAY before it just hangs up.
 _GOAWAY_WRITE_TIMEOUT = 1.0
+
+
+def _head_deadline(read_timeout: float | None, total: float | None) -> float | None:
+    """When the whole response head must have arrived: ``read_timeout`` from now, or
+    the request's total deadline if that comes first."""
+    if read_timeout is None:
+        return total
+    deadline = time.monotonic() + read_timeout
+    return deadline if total is None or deadline < total else total
 
 
 class AsyncHTTP2Connection(AsyncConnectionInterface):
@@ -216,7 +225,9 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             async with (
                 Trace("receive_response_headers", logger, request, info) if traced else NO_TRACE
             ) as trace:
-                status, headers = await self._receive_head(stream, request, read_timeout)
+                # The read timeout bounds the wait for the whole head, not each read.
+                head_deadline = _head_deadline(read_timeout, request._deadline)
+                status, headers = await self._receive_head(stream, read_timeout, head_deadline)
                 trace.return_value = (status, headers)
         except ConnectionNotAvailable:
             await self._close_stream(stream)
@@ -231,7 +242,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             await self._close_stream(stream)
             raise
         trailers: list[tuple[bytes, bytes]] = []
-        body = AsyncHTTP2Body(self, stream, read_timeout, trailers)
+        body = AsyncHTTP2Body(self, stream, read_timeout, trailers, request._deadline)
         response = Response(
             status,
             content=AsyncTracedBody(body, request, logger, stream.id) if traced else body,
@@ -303,10 +314,10 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 self._table.unsettled.pop(placeholder, None)
 
     async def _receive_head(
-        self, stream: H2Stream, request: Request, timeout: float | None
+        self, stream: H2Stream, timeout: float | None, deadline: float | None
     ) -> tuple[int, list[tuple[bytes, bytes]]]:
         while True:
-            event = await self._next_event(stream, timeout)
+            event = await self._next_event(stream, timeout, deadline)
             if type(event) is H2.response:
                 break
             if type(event) is H2.reset:
@@ -319,16 +330,23 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
 
     # -- reading ----------------------------------------------------------------------
 
-    async def _next_event(self, stream: H2Stream, timeout: float | None) -> typing.Any:
+    async def _next_event(
+        self, stream: H2Stream, timeout: float | None, deadline: float | None = None
+    ) -> typing.Any:
+        """The stream's next event; each wait is bounded by ``timeout``, and all of
+        them together by ``deadline`` (a ``time.monotonic()`` value), when given."""
         events = stream.events
         while not events:
             if stream.error is not None:
                 raise stream.error
-            await self._wait(stream, timeout)
+            await self._wait(stream, timeout, deadline)
         return events.popleft()
 
-    async def _wait(self, stream: H2Stream, timeout: float | None) -> None:
-        """Sleep until the reader signals ``stream``, reading ourselves if nobody is."""
+    async def _wait(
+        self, stream: H2Stream, timeout: float | None, deadline: float | None = None
+    ) -> None:
+        """Sleep until the reader signals ``stream``, reading ourselves if nobody is
+        (each read or sleep bounded by ``timeout``, all of them by ``deadline``)."""
         while True:
             with self._lock:
                 if stream.signalled:
@@ -344,7 +362,9 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                     waiter = None
             if waiter is not None:
                 try:
-                    woken = await waiter.wait(timeout)
+                    woken = await waiter.wait(
+                        timeout if deadline is None else time_left(timeout, deadline)
+                    )
                 finally:
                     with self._lock:
                         stream.waiter = None
@@ -354,7 +374,9 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 continue
             try:
                 while not stream.signalled:
-                    await self._receive(stream, timeout)
+                    await self._receive(
+                        stream, timeout if deadline is None else time_left(timeout, deadline)
+                    )
             finally:
                 with self._lock:
                     self._reading = False

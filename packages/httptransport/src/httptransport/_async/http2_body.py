@@ -24,7 +24,9 @@ class AsyncStreamOwner(typing.Protocol):
     ``stream`` is the connection's own record of the stream, opaque here.
     """
 
-    async def _next_event(self, stream: typing.Any, timeout: float | None) -> typing.Any:
+    async def _next_event(
+        self, stream: typing.Any, timeout: float | None, deadline: float | None = None
+    ) -> typing.Any:
         """The stream's next h2 event, reading the socket if nobody else is."""
 
     async def _consume(self, stream: typing.Any, size: int, timeout: float | None) -> None:
@@ -44,7 +46,7 @@ class AsyncHTTP2Body:
     connection stays open for its other streams.
     """
 
-    __slots__ = ("_conn", "_stream", "_timeout", "_trailers", "complete")
+    __slots__ = ("_conn", "_deadline", "_stream", "_timeout", "_trailers", "complete")
 
     def __init__(
         self,
@@ -52,8 +54,10 @@ class AsyncHTTP2Body:
         stream: typing.Any,
         timeout: float | None,
         trailers: list[tuple[bytes, bytes]],
+        deadline: float | None = None,
     ) -> None:
         self._conn = conn
+        self._deadline = deadline  # the request's total deadline, if any
         self._stream = stream
         self._timeout = timeout
         self._trailers = trailers
@@ -69,7 +73,7 @@ class AsyncHTTP2Body:
         stream = self._stream
         try:
             while True:
-                event = await conn._next_event(stream, self._timeout)
+                event = await conn._next_event(stream, self._timeout, self._deadline)
                 kind = type(event)
                 if kind is H2.data or kind is DataChunk:
                     await conn._consume(stream, event.flow_controlled_length, self._timeout)

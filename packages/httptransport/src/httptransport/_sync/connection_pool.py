@@ -234,6 +234,9 @@ class ConnectionPool(RequestInterface):
         if not url.host:
             raise UnsupportedProtocol("Request URL is missing a host.")
         key = (scheme, url.host, url.port if url.port is not None else DEFAULT_PORTS[scheme])
+        # A ``total`` timeout covers everything from here (pool wait included).
+        request._deadline = None
+        timeouts(request)
         if self._network_backend is None:
             self._network_backend = default_backend()
         reuse = True

@@ -52,7 +52,14 @@ from collections.abc import Iterable
 
 import h11
 
-from netbackend_base import NetworkStream, ReadError, ReadTimeout, WriteError, shielded
+from netbackend_base import (
+    NetworkStream,
+    ReadError,
+    ReadTimeout,
+    WriteError,
+    WriteTimeout,
+    shielded,
+)
 
 from .._exceptions import (
     ConnectionNotAvailable,
@@ -62,7 +69,7 @@ from .._exceptions import (
 )
 from .._h1_head import parse_head, prepare_head
 from .._headers import length_mismatch
-from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, timeouts
+from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, time_left, timeouts
 from .._trace import NO_TRACE, NullTrace, Trace, tracing_enabled
 from .http11_body import H11_ERRORS, READ_NUM_BYTES, FixedBody, H11Body
 from .interfaces import IDLE_POLL_AFTER, ConnectionInterface
@@ -163,7 +170,7 @@ class HTTP11Connection(ConnectionInterface):
             head, length, keep_alive = prepared
             self._send_lean(request, head, length, write_timeout, traced)
             # The read timeout bounds the wait for the whole head, not each read.
-            deadline = None if read_timeout is None else _clock() + read_timeout
+            deadline = _head_deadline(read_timeout, request._deadline)
             with (
                 Trace("receive_response_headers", logger, request, {"request": request})
                 if traced
@@ -184,7 +191,7 @@ class HTTP11Connection(ConnectionInterface):
                 status, reason, headers, body_length, response_keep_alive = parsed
                 trace.return_value = (b"HTTP/1.1", status, reason, headers)
             keep = keep_alive and response_keep_alive
-            body = FixedBody(self, body_length, keep, read_timeout)
+            body = FixedBody(self, body_length, keep, read_timeout, request._deadline)
             response = Response(
                 status,
                 content=TracedBody(body, request, logger) if traced else body,
@@ -254,20 +261,25 @@ class HTTP11Connection(ConnectionInterface):
                 if traced
                 else NO_TRACE
             ):
-                self._send_body_chunks(body, length, timeout)
+                self._send_body_chunks(body, length, timeout, request._deadline)
         except WriteError:
             # The server may have answered early and closed (413, say): read the
             # response; without one, the request fails as a disconnect (as in httpcore).
             pass
 
-    def _send_body_chunks(self, body: typing.Any, length: int, timeout: float | None) -> None:
+    def _send_body_chunks(
+        self, body: typing.Any, length: int, write_timeout: float | None, total: float | None
+    ) -> None:
         stream = self._network_stream
         sent = 0
         if not isinstance(body, Iterable):
             raise TypeError("a sync connection needs an iterable request body")
+        timeout = write_timeout
         for chunk in body:
             if not chunk:
                 continue
+            if total is not None:
+                timeout = time_left(write_timeout, total, WriteTimeout, "the request body was sent")
             sent += len(chunk)
             if length < 0:
                 stream.write(b"%x\r\n%b\r\n" % (len(chunk), chunk), timeout)
@@ -401,8 +413,8 @@ class HTTP11Connection(ConnectionInterface):
             else NO_TRACE
         ) as own_trace:
             trace = own_trace if head_trace is None else head_trace
-            if deadline is None and read_timeout is not None:
-                deadline = _clock() + read_timeout
+            if deadline is None:
+                deadline = _head_deadline(read_timeout, request._deadline)
             if self._buffer:  # (an empty receive_data would mean EOF to h11)
                 conn.receive_data(self._buffer)
                 self._buffer = b""
@@ -455,7 +467,7 @@ class HTTP11Connection(ConnectionInterface):
             # its Transfer-Encoding, but the connection must not be reused after it.
             names = {name.lower() for name, _ in headers}
             reusable = not (b"content-length" in names and b"transfer-encoding" in names)
-            body = H11Body(self, conn, read_timeout, trailers, reusable)
+            body = H11Body(self, conn, read_timeout, trailers, reusable, request._deadline)
         response = Response(
             response_event.status_code,
             content=TracedBody(body, request, logger) if traced else body,
@@ -562,6 +574,15 @@ class HTTP11Connection(ConnectionInterface):
 # The clock the response head's deadline is kept by (a name of this module's own, so a
 # test can drive it without touching the event loop's clock).
 _clock = time.monotonic
+
+
+def _head_deadline(read_timeout: float | None, total: float | None) -> float | None:
+    """When the whole response head must have arrived: ``read_timeout`` from now, or
+    the request's total deadline if that comes first."""
+    if read_timeout is None:
+        return total
+    deadline = _clock() + read_timeout
+    return deadline if total is None or deadline < total else total
 
 
 def _time_left(deadline: float | None) -> float | None:

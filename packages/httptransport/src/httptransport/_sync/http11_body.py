@@ -22,6 +22,7 @@ import h11
 from netbackend_base import NetworkStream
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError, map_exceptions
+from .._models import time_left
 
 __all__ = ("H11_ERRORS", "READ_NUM_BYTES", "CycleOwner", "FixedBody", "H11Body")
 
@@ -51,7 +52,7 @@ class CycleOwner(typing.Protocol):
 class FixedBody:
     """A response body of known length, counted out of the buffer and the stream."""
 
-    __slots__ = ("_conn", "_keep_alive", "_remaining", "_timeout", "complete")
+    __slots__ = ("_conn", "_deadline", "_keep_alive", "_remaining", "_timeout", "complete")
 
     def __init__(
         self,
@@ -59,11 +60,13 @@ class FixedBody:
         length: int,
         keep_alive: bool,
         timeout: float | None,
+        deadline: float | None = None,
     ) -> None:
         self._conn = conn
         self._remaining = length
         self._keep_alive = keep_alive
         self._timeout = timeout
+        self._deadline = deadline  # the request's total deadline, if any
         self.complete = False
 
     def __iter__(self) -> FixedBody:
@@ -79,7 +82,10 @@ class FixedBody:
         try:
             buffer = conn._buffer
             if not buffer:
-                buffer = conn._network_stream.read(READ_NUM_BYTES, self._timeout)
+                timeout = self._timeout
+                if self._deadline is not None:
+                    timeout = time_left(timeout, self._deadline)
+                buffer = conn._network_stream.read(READ_NUM_BYTES, timeout)
                 if not buffer:
                     raise RemoteProtocolError(
                         "Server disconnected before the end of the response body "
@@ -115,7 +121,7 @@ class FixedBody:
 class H11Body:
     """A response body that h11 frames (chunked, close-delimited, HTTP/1.0...)."""
 
-    __slots__ = ("_conn", "_h11", "_reusable", "_timeout", "_trailers", "complete")
+    __slots__ = ("_conn", "_deadline", "_h11", "_reusable", "_timeout", "_trailers", "complete")
 
     def __init__(
         self,
@@ -124,8 +130,10 @@ class H11Body:
         timeout: float | None,
         trailers: list[tuple[bytes, bytes]],
         reusable: bool = True,
+        deadline: float | None = None,
     ) -> None:
         self._conn = conn
+        self._deadline = deadline
         self._h11 = h11_conn
         self._timeout = timeout
         self._trailers = trailers
@@ -145,7 +153,10 @@ class H11Body:
                 with map_exceptions(H11_ERRORS):
                     event = h11_conn.next_event()
                 if event is h11.NEED_DATA:
-                    data = stream.read(READ_NUM_BYTES, self._timeout)
+                    timeout = self._timeout
+                    if self._deadline is not None:
+                        timeout = time_left(timeout, self._deadline)
+                    data = stream.read(READ_NUM_BYTES, timeout)
                     # At EOF h11 ends a close-delimited body, and raises for any other.
                     with map_exceptions(H11_ERRORS):
                         h11_conn.receive_data(data)

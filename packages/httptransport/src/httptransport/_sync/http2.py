@@ -81,7 +81,7 @@ from .._h2_adapter import (
 from .._h2_headers import request_headers, reset_error, response_fields
 from .._h2_streams import DataChunk, H2Stream, StreamTable
 from .._locks import ThreadLock
-from .._models import ByteStream, Origin, Request, Response, timeouts
+from .._models import ByteStream, Origin, Request, Response, time_left, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
 from .http2_body import HTTP2Body
 from .http2_request_body import send_body
@@ -112,6 +112,15 @@ _STREAM_IDS = 2**31
 _RESET_WRITE_TIMEOUT = 5.0
 # How long closing may spend telling the server with GOAWAY before it just hangs up.
 _GOAWAY_WRITE_TIMEOUT = 1.0
+
+
+def _head_deadline(read_timeout: float | None, total: float | None) -> float | None:
+    """When the whole response head must have arrived: ``read_timeout`` from now, or
+    the request's total deadline if that comes first."""
+    if read_timeout is None:
+        return total
+    deadline = time.monotonic() + read_timeout
+    return deadline if total is None or deadline < total else total
 
 
 class HTTP2Connection(ConnectionInterface):
@@ -217,7 +226,9 @@ class HTTP2Connection(ConnectionInterface):
             with (
                 Trace("receive_response_headers", logger, request, info) if traced else NO_TRACE
             ) as trace:
-                status, headers = self._receive_head(stream, request, read_timeout)
+                # The read timeout bounds the wait for the whole head, not each read.
+                head_deadline = _head_deadline(read_timeout, request._deadline)
+                status, headers = self._receive_head(stream, read_timeout, head_deadline)
                 trace.return_value = (status, headers)
         except ConnectionNotAvailable:
             self._close_stream(stream)
@@ -232,7 +243,7 @@ class HTTP2Connection(ConnectionInterface):
             self._close_stream(stream)
             raise
         trailers: list[tuple[bytes, bytes]] = []
-        body = HTTP2Body(self, stream, read_timeout, trailers)
+        body = HTTP2Body(self, stream, read_timeout, trailers, request._deadline)
         response = Response(
             status,
             content=TracedBody(body, request, logger, stream.id) if traced else body,
@@ -304,10 +315,10 @@ class HTTP2Connection(ConnectionInterface):
                 self._table.unsettled.pop(placeholder, None)
 
     def _receive_head(
-        self, stream: H2Stream, request: Request, timeout: float | None
+        self, stream: H2Stream, timeout: float | None, deadline: float | None
     ) -> tuple[int, list[tuple[bytes, bytes]]]:
         while True:
-            event = self._next_event(stream, timeout)
+            event = self._next_event(stream, timeout, deadline)
             if type(event) is H2.response:
                 break
             if type(event) is H2.reset:
@@ -320,16 +331,21 @@ class HTTP2Connection(ConnectionInterface):
 
     # -- reading ----------------------------------------------------------------------
 
-    def _next_event(self, stream: H2Stream, timeout: float | None) -> typing.Any:
+    def _next_event(
+        self, stream: H2Stream, timeout: float | None, deadline: float | None = None
+    ) -> typing.Any:
+        """The stream's next event; each wait is bounded by ``timeout``, and all of
+        them together by ``deadline`` (a ``time.monotonic()`` value), when given."""
         events = stream.events
         while not events:
             if stream.error is not None:
                 raise stream.error
-            self._wait(stream, timeout)
+            self._wait(stream, timeout, deadline)
         return events.popleft()
 
-    def _wait(self, stream: H2Stream, timeout: float | None) -> None:
-        """Sleep until the reader signals ``stream``, reading ourselves if nobody is."""
+    def _wait(self, stream: H2Stream, timeout: float | None, deadline: float | None = None) -> None:
+        """Sleep until the reader signals ``stream``, reading ourselves if nobody is
+        (each read or sleep bounded by ``timeout``, all of them by ``deadline``)."""
         while True:
             with self._lock:
                 if stream.signalled:
@@ -345,7 +361,9 @@ class HTTP2Connection(ConnectionInterface):
                     waiter = None
             if waiter is not None:
                 try:
-                    woken = waiter.wait(timeout)
+                    woken = waiter.wait(
+                        timeout if deadline is None else time_left(timeout, deadline)
+                    )
                 finally:
                     with self._lock:
                         stream.waiter = None
@@ -355,7 +373,9 @@ class HTTP2Connection(ConnectionInterface):
                 continue
             try:
                 while not stream.signalled:
-                    self._receive(stream, timeout)
+                    self._receive(
+                        stream, timeout if deadline is None else time_left(timeout, deadline)
+                    )
             finally:
                 with self._lock:
                     self._reading = False

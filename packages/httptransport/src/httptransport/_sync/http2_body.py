@@ -25,7 +25,9 @@ class StreamOwner(typing.Protocol):
     ``stream`` is the connection's own record of the stream, opaque here.
     """
 
-    def _next_event(self, stream: typing.Any, timeout: float | None) -> typing.Any:
+    def _next_event(
+        self, stream: typing.Any, timeout: float | None, deadline: float | None = None
+    ) -> typing.Any:
         """The stream's next h2 event, reading the socket if nobody else is."""
 
     def _consume(self, stream: typing.Any, size: int, timeout: float | None) -> None:
@@ -45,7 +47,7 @@ class HTTP2Body:
     connection stays open for its other streams.
     """
 
-    __slots__ = ("_conn", "_stream", "_timeout", "_trailers", "complete")
+    __slots__ = ("_conn", "_deadline", "_stream", "_timeout", "_trailers", "complete")
 
     def __init__(
         self,
@@ -53,8 +55,10 @@ class HTTP2Body:
         stream: typing.Any,
         timeout: float | None,
         trailers: list[tuple[bytes, bytes]],
+        deadline: float | None = None,
     ) -> None:
         self._conn = conn
+        self._deadline = deadline  # the request's total deadline, if any
         self._stream = stream
         self._timeout = timeout
         self._trailers = trailers
@@ -70,7 +74,7 @@ class HTTP2Body:
         stream = self._stream
         try:
             while True:
-                event = conn._next_event(stream, self._timeout)
+                event = conn._next_event(stream, self._timeout, self._deadline)
                 kind = type(event)
                 if kind is H2.data or kind is DataChunk:
                     conn._consume(stream, event.flow_controlled_length, self._timeout)

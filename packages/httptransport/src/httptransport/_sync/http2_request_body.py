@@ -14,13 +14,13 @@ from __future__ import annotations
 import typing
 from collections.abc import Iterable
 
-from .._exceptions import LocalProtocolError
+from .._exceptions import LocalProtocolError, WriteTimeout
 from .._h2_adapter import H2, MAX_OUTBOUND_BACKLOG
 from .._h2_headers import declared_length
 from .._h2_streams import H2Stream
 from .._headers import length_mismatch
 from .._locks import ThreadLock
-from .._models import ByteStream, Request
+from .._models import ByteStream, Request, time_left
 
 __all__ = ("StreamWriter", "send_body")
 
@@ -56,6 +56,7 @@ def send_body(
     body = request.stream
     declared = declared_length(fields)
     sent = 0
+    total = request._deadline
     if type(body) is ByteStream:
         # In memory: no async generator to leave half-consumed on an error.
         data = b"".join(body)
@@ -74,6 +75,8 @@ def send_body(
                 sent += len(chunk)
                 if declared is not None and sent > declared:
                     raise LocalProtocolError(length_mismatch(sent, declared))
+                if total is not None:
+                    timeout = time_left(timeout, total, WriteTimeout, "the request body was sent")
                 if not _send_chunk(conn, stream, chunk, timeout):
                     return
             finished = True
