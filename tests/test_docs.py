@@ -2,18 +2,32 @@
 
 The examples talk to public hosts (example.org, www.example.com) as real user code
 would. Here those names resolve to an HTTPS server on 127.0.0.1 whose certificate a
-throw-away CA (trustme) issued for them, and TLS contexts trust that CA, so each
+throw-away CA (trustme) issued for them, and TLS contexts trust that CA (through
+``ssl.create_default_context()`` and ``SSL_CERT_FILE``), so each
 example runs end to end without any traffic leaving the machine. An example whose
 package is not installed in the current matrix cell is skipped.
+
+What the loopback server offers the examples:
+
+* HTTP/1.1, and HTTP/2 when the client offers ``h2`` through ALPN;
+* ``GET`` of any path: a small HTML body; ``/trailers``: a chunked body followed by a
+  ``Server-Timing`` trailer; ``/slow``: the same body after half a second;
+* ``POST`` / ``PUT`` of any path: the request body echoed back.
+
+``proxy.example.org`` (any port) resolves to a proxy on 127.0.0.1 that speaks HTTP
+``CONNECT`` and SOCKS5 (no authentication), and reaches only the names above.
 """
 
 from __future__ import annotations
 
 import http.server
 import re
+import select
 import socket
+import socketserver
 import ssl
 import threading
+import time
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +37,14 @@ import trustme
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_HOSTS = ("example.org", "www.example.com", "example.com")
+PROXY_HOST = "proxy.example.org"
 DOCS = sorted(
     path
     for pattern in ("README.md", "packages/*/README.md", "docs/**/*.md", "tests/*/README.md")
     for path in ROOT.glob(pattern)
 )
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+PAGE = b"<html>example</html>"
 
 
 def _examples() -> list[tuple[str, str]]:
@@ -39,11 +55,93 @@ def _examples() -> list[tuple[str, str]]:
     return found
 
 
+def _serve_h2(sock: ssl.SSLSocket) -> None:
+    """Answer HTTP/2 requests on ``sock`` as the HTTP/1.1 handler does, until EOF."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    requests: dict[int, tuple[dict[bytes, bytes], bytearray]] = {}
+
+    def respond(stream_id: int) -> None:
+        head, body = requests.pop(stream_id)
+        path = head.get(b":path", b"/")
+        content = bytes(body) if head.get(b":method") in (b"POST", b"PUT") else PAGE
+        if path == b"/slow":
+            time.sleep(0.5)
+        conn.send_headers(stream_id, [(":status", "200"), ("content-length", str(len(content)))])
+        trailers = path == b"/trailers"
+        conn.send_data(stream_id, content, end_stream=not trailers)
+        if trailers:
+            conn.send_headers(stream_id, [("server-timing", "app;dur=1")], end_stream=True)
+
+    while True:
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            return
+        if not data:
+            return
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                requests[event.stream_id] = (dict(event.headers), bytearray())
+                if event.stream_ended is not None:
+                    respond(event.stream_id)
+            elif isinstance(event, h2.events.DataReceived):
+                requests[event.stream_id][1].extend(event.data)
+                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded) and event.stream_id in requests:
+                respond(event.stream_id)
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                return
+        try:
+            sock.sendall(conn.data_to_send())
+        except OSError:
+            return
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def handle(self) -> None:
+        connection = self.connection
+        if isinstance(connection, ssl.SSLSocket) and connection.selected_alpn_protocol() == "h2":
+            _serve_h2(connection)
+        else:
+            super().handle()
+
     def do_GET(self) -> None:
-        body = b"<html>example</html>"
+        if self.path == "/slow":
+            time.sleep(0.5)
+        if self.path == "/trailers":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "Server-Timing")
+            self.end_headers()
+            self.wfile.write(
+                b"%x\r\n%s\r\n0\r\nServer-Timing: app;dur=1\r\n\r\n" % (len(PAGE), PAGE)
+            )
+            return
+        self._send(PAGE)
+
+    def do_POST(self) -> None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = bytearray()
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+        else:
+            body = bytearray(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        self._send(bytes(body))
+
+    do_PUT = do_POST
+
+    def _send(self, body: bytes) -> None:
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -53,18 +151,108 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: typing.Any, client_address: typing.Any) -> None:
+        pass  # a client that went away (a timeout example, say) is not the example's failure
+
+
+def _pipe(one: socket.socket, other: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+    sockets = [one, other]
+    while True:
+        readable, _, _ = select.select(sockets, [], [], 5.0)
+        if not readable:
+            return
+        for sock in readable:
+            data = sock.recv(65536)
+            if not data:
+                return
+            (other if sock is one else one).sendall(data)
+
+
+class _ProxyHandler(socketserver.BaseRequestHandler):
+    """HTTP CONNECT or SOCKS5 (no authentication) to the docs' hosts only."""
+
+    def handle(self) -> None:
+        client: socket.socket = self.request
+        try:
+            first = client.recv(1, socket.MSG_PEEK)
+            if first == b"\x05":
+                host, port = self._socks5(client)
+            else:
+                host, port = self._connect(client)
+            if host not in DOC_HOSTS:
+                return
+            with socket.create_connection((host, port), timeout=5) as upstream:
+                client.sendall(self.reply)
+                _pipe(client, upstream)
+        except OSError:
+            return
+
+    def _connect(self, client: socket.socket) -> tuple[str, int]:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = client.recv(65536)
+            if not data:
+                raise ConnectionError("proxy client went away")
+            head += data
+        target = head.split(b" ", 2)[1].decode()
+        host, _, port = target.rpartition(":")
+        self.reply = b"HTTP/1.1 200 Connection established\r\n\r\n"
+        return host, int(port)
+
+    def _socks5(self, client: socket.socket) -> tuple[str, int]:
+        def exactly(n: int) -> bytes:
+            data = b""
+            while len(data) < n:
+                chunk = client.recv(n - len(data))
+                if not chunk:
+                    raise ConnectionError("SOCKS client went away")
+                data += chunk
+            return data
+
+        _, methods = exactly(2)
+        exactly(methods)
+        client.sendall(b"\x05\x00")
+        _, _, _, kind = exactly(4)
+        if kind == 3:
+            host = exactly(exactly(1)[0]).decode()
+        elif kind == 1:
+            host = socket.inet_ntoa(exactly(4))
+        else:
+            host = socket.inet_ntop(socket.AF_INET6, exactly(16))
+        port = int.from_bytes(exactly(2), "big")
+        self.reply = b"\x05\x00\x00\x01\x7f\x00\x00\x01" + port.to_bytes(2, "big")
+        return host, port
+
+
+class _ProxyServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
 @pytest.fixture
-def loopback_doc_hosts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def loopback_doc_hosts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[str]]:
     """Serve HTTPS for the docs' host names on 127.0.0.1 and record each lookup of them."""
     ca = trustme.CA()
+    ca_bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_bundle))
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(*DOC_HOSTS).configure_cert(server_context)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
+    server_context.set_alpn_protocols(["h2", "http/1.1"])
+    server = _Server(("127.0.0.1", 0), _Handler)
     server.socket = server_context.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
+    proxy = _ProxyServer(("127.0.0.1", 0), _ProxyHandler)
+    proxy_port = proxy.server_address[1]
+    threads = [
+        threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True),
+        threading.Thread(target=proxy.serve_forever, args=(0.01,), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
 
     lookups: list[str] = []
     real_getaddrinfo = socket.getaddrinfo
@@ -74,6 +262,8 @@ def loopback_doc_hosts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         if host in DOC_HOSTS:
             lookups.append(host)
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        if host == PROXY_HOST:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", proxy_port))]
         return real_getaddrinfo(host, *args, **kwargs)
 
     def create_default_context(*args: typing.Any, **kwargs: typing.Any) -> ssl.SSLContext:
@@ -83,12 +273,34 @@ def loopback_doc_hosts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(ssl, "create_default_context", create_default_context)
+    # For contexts built without create_default_context() from the bundle the environment
+    # names (httpx before 0.28 builds its own).
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_bundle))
     try:
         yield lookups
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        for each in (server, proxy):
+            each.shutdown()
+            each.server_close()
+        for thread in threads:
+            thread.join()
+
+
+def _only_import_errors(exc: BaseException) -> list[ImportError] | None:
+    """The ImportErrors ``exc`` is made of (it alone, or every leaf of an exception group,
+    as a trio nursery raises), or None if anything else is among them."""
+    if isinstance(exc, ImportError):
+        return [exc]
+    inner = getattr(exc, "exceptions", None)
+    if not isinstance(inner, tuple) or not inner:
+        return None
+    found: list[ImportError] = []
+    for each in inner:
+        leaves = _only_import_errors(each)
+        if leaves is None:
+            return None
+        found.extend(leaves)
+    return found
 
 
 @pytest.mark.parametrize(("name", "source"), _examples(), ids=[n for n, _ in _examples()])
@@ -98,8 +310,12 @@ def test_doc_example_runs(
     """The example runs to completion; one that used the network got the loopback server's 200."""
     try:
         exec(compile(source, name, "exec"), {"__name__": "__doc_example__"})
-    except ImportError as exc:  # includes BackendNotFoundError: package not in this cell
-        pytest.skip(f"{name} needs something this matrix cell does not install: {exc}")
+    except Exception as exc:
+        # ImportError includes BackendNotFoundError: a package not in this matrix cell.
+        missing = _only_import_errors(exc)
+        if not missing:
+            raise
+        pytest.skip(f"{name} needs something this matrix cell does not install: {missing[0]}")
     if loopback_doc_hosts:
         # An example that went to the network printed what the server sent back: at
         # least the status line.
