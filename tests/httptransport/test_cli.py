@@ -26,6 +26,11 @@ import pytest
 
 from netbackend_base import BackendNotFoundError, find_backend, installed_backends
 
+# Each test starts the command as a process (about 0.3 s or more): they run in the
+# default matrix cell only (tests/conftest.py), as the command is the same in every
+# cell; but for the one that needs a cell without some backend.
+HEAVY = pytest.mark.heavy
+
 GUARD = 30.0  # far above what a passing run needs: only there so a hang cannot stall CI
 
 
@@ -119,6 +124,7 @@ def ca_file(tls_ca: typing.Any, directory: Path) -> str:
 # ------------------------------------------------------------------------ basic use
 
 
+@HEAVY
 def test_get_writes_the_body_to_stdout(server: typing.Any) -> None:
     result = cli(server.url("/"))
     assert result == Result(0, b"Hello, world!", "")
@@ -132,6 +138,7 @@ def _version() -> bytes:
     return importlib.metadata.version("httptransport").encode()
 
 
+@HEAVY
 @pytest.mark.parametrize("source", ["data", "data-file"])
 def test_post_body(server: typing.Any, tmp_path: Path, source: str) -> None:
     """-d and --data-file send the body byte for byte; a body makes the method POST."""
@@ -149,6 +156,7 @@ def test_post_body(server: typing.Any, tmp_path: Path, source: str) -> None:
     assert server.requests[-1].method == method
 
 
+@HEAVY
 def test_headers(server: typing.Any) -> None:
     """-H adds headers, replaces a default, and 'Name:' removes one (as in curl)."""
     result = cli(
@@ -171,6 +179,7 @@ def test_headers(server: typing.Any) -> None:
     assert not any(line.lower().startswith("accept") for line in lines)
 
 
+@HEAVY
 def test_verbose_shows_both_heads(server: typing.Any) -> None:
     result = cli("-v", server.url("/"))
     assert result.code == 0
@@ -184,6 +193,7 @@ def test_verbose_shows_both_heads(server: typing.Any) -> None:
     assert err.index("> GET / HTTP/1.1") < err.index("< HTTP/1.1 200 OK")
 
 
+@HEAVY
 def test_trace_times_every_phase(server: typing.Any) -> None:
     result = cli("--trace", server.url("/"))
     assert result.code == 0
@@ -202,6 +212,7 @@ def test_trace_times_every_phase(server: typing.Any) -> None:
     assert re.search(r"^tls\s+-\s", result.stderr, re.M)  # plain http: no handshake
 
 
+@HEAVY
 def test_http2_with_tls_and_trace(
     h2_server: typing.Any, tls_ca: typing.Any, tmp_path: Path
 ) -> None:
@@ -216,6 +227,7 @@ def test_http2_with_tls_and_trace(
     assert re.search(r"^tls\s+\d+\.\d{3}\s+\(time_appconnect", result.stderr, re.M)
 
 
+@HEAVY
 def test_unix_socket(sync_backend: None) -> None:
     reply = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nvia uds"
     with tempfile.TemporaryDirectory() as directory:
@@ -241,6 +253,7 @@ def _load_proxies() -> typing.Any:
     return module
 
 
+@HEAVY
 def test_proxy_forwards(server: typing.Any) -> None:
     pytest.importorskip("pproxy")
     with _load_proxies().running_proxy("http") as proxy:
@@ -250,6 +263,7 @@ def test_proxy_forwards(server: typing.Any) -> None:
     assert f"* Connecting to 127.0.0.1 port {proxy.port}" in result.stderr
 
 
+@HEAVY
 def test_download(server: typing.Any, tmp_path: Path) -> None:
     """--download writes the file whole; stderr is no terminal here, so no progress bar."""
     target = tmp_path / "big.bin"
@@ -259,6 +273,7 @@ def test_download(server: typing.Any, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]  # no part file left
 
 
+@HEAVY
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 def test_download_progress_bar_on_a_terminal(server: typing.Any, tmp_path: Path) -> None:
     import pty
@@ -287,6 +302,7 @@ def test_download_progress_bar_on_a_terminal(server: typing.Any, tmp_path: Path)
 # -------------------------------------------------------------------------- failures
 
 
+@HEAVY
 def test_timeout(sync_backend: None) -> None:
     """A server that accepts and never answers: exit 28 after --timeout."""
     with socket.socket() as listener:
@@ -299,6 +315,7 @@ def test_timeout(sync_backend: None) -> None:
     assert result.stderr.count("\n") == 1
 
 
+@HEAVY
 def test_connection_refused(sync_backend: None) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -309,6 +326,7 @@ def test_connection_refused(sync_backend: None) -> None:
     assert "Traceback" not in result.stderr
 
 
+@HEAVY
 def test_untrusted_certificate(tls_server: typing.Any) -> None:
     result = cli(tls_server.url("/"))
     assert result.code == 60
@@ -319,6 +337,7 @@ def test_untrusted_certificate(tls_server: typing.Any) -> None:
     assert result.stderr.count("\n") == 1
 
 
+@HEAVY
 def test_cacert_trusts_the_server(
     tls_server: typing.Any, tls_ca: typing.Any, tmp_path: Path
 ) -> None:
@@ -328,6 +347,7 @@ def test_cacert_trusts_the_server(
     assert "ALPN: http/1.1" in result.stderr
 
 
+@HEAVY
 def test_insecure_warns(tls_server: typing.Any) -> None:
     result = cli("-k", tls_server.url("/"))
     assert result.code == 0, result.stderr
@@ -335,6 +355,7 @@ def test_insecure_warns(tls_server: typing.Any) -> None:
     assert "WARNING: --insecure" in result.stderr
 
 
+@HEAVY
 def test_missing_cacert_file(tmp_path: Path) -> None:
     result = cli("--cacert", str(tmp_path / "nope.pem"), "https://127.0.0.1:1/")
     if result.code == 4:
@@ -343,6 +364,7 @@ def test_missing_cacert_file(tmp_path: Path) -> None:
     assert "cannot load --cacert" in result.stderr
 
 
+@HEAVY
 def test_fail_on_http_error(sync_backend: None) -> None:
     reply = b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nConnection: close\r\n\r\ngone"
     with canned(reply) as srv:
@@ -353,6 +375,7 @@ def test_fail_on_http_error(sync_backend: None) -> None:
     assert failing == Result(22, b"", "httptransport: HTTP error 404 Not Found\n")
 
 
+@HEAVY
 def test_protocol_error(sync_backend: None) -> None:
     with canned(b"this is not HTTP\r\n\r\n") as srv:
         result = cli(f"http://127.0.0.1:{srv.port}/")
@@ -360,6 +383,7 @@ def test_protocol_error(sync_backend: None) -> None:
     assert result.stderr.startswith("httptransport: protocol error: ")
 
 
+@HEAVY
 def test_proxy_refusal(sync_backend: None) -> None:
     """The proxy answers CONNECT with 403: exit 97."""
     with canned(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n") as proxy:
@@ -372,6 +396,7 @@ def test_proxy_refusal(sync_backend: None) -> None:
 # ------------------------------------------------------------------------- backends
 
 
+@HEAVY
 def test_unknown_backend() -> None:
     result = cli("--backend", "nosuch", "http://127.0.0.1:1/")
     assert result.code == 4
@@ -392,6 +417,7 @@ def test_backend_not_installed_names_the_package() -> None:
         assert result.stderr.endswith("pip install netbackend-sync\n")
 
 
+@HEAVY
 @pytest.mark.parametrize("spec", ["anyio", "trio"])
 def test_async_backend(server: typing.Any, spec: str) -> None:
     """A backend for async code only runs the async pool on its event loop."""
@@ -418,6 +444,7 @@ def test_async_backend(server: typing.Any, spec: str) -> None:
     ],
     ids=["no-url", "bad-header", "bad-timeout", "two-bodies", "bad-scheme"],
 )
+@HEAVY
 def test_usage_errors(args: tuple[str, ...], code: int, message: str) -> None:
     result = cli(*args)
     assert result.code == code
@@ -426,6 +453,7 @@ def test_usage_errors(args: tuple[str, ...], code: int, message: str) -> None:
     assert "Traceback" not in result.stderr
 
 
+@HEAVY
 def test_help_lists_the_exit_codes() -> None:
     result = cli("--help")
     assert result.code == 0
@@ -434,6 +462,7 @@ def test_help_lists_the_exit_codes() -> None:
         assert re.search(rf"^\s+{code}  \w", help_text, re.M), code
 
 
+@HEAVY
 def test_console_script_is_declared() -> None:
     scripts = importlib.metadata.entry_points(group="console_scripts", name="httptransport")
     assert [ep.value for ep in scripts] == ["httptransport._cli:main"]

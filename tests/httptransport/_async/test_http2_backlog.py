@@ -89,6 +89,7 @@ def ping_flood() -> Iterator[PingFlood]:
 
 
 @pytest.mark.anyio
+@pytest.mark.heavy
 async def test_reader_stops_while_writes_are_stuck(
     ping_flood: PingFlood, concurrently: typing.Any
 ) -> None:

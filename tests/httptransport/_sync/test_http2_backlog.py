@@ -89,6 +89,7 @@ def ping_flood() -> Iterator[PingFlood]:
         server.stop()
 
 
+@pytest.mark.heavy
 def test_reader_stops_while_writes_are_stuck(
     ping_flood: PingFlood, concurrently: typing.Any
 ) -> None:
