@@ -382,11 +382,8 @@ class PoolLogic(typing.Generic[C]):
             self.active_requests -= 1
             return self._wake_for_slot(), None
         ticket.connection = None
-        if connection not in self.connections:
-            # Cleared meanwhile (the pool closed): its slot is already free, so the
-            # oldest waiter may take it.
-            self.active_requests -= 1
-            return self._wake_for_slot(), None
+        # (Also when the pool forgot the connection meanwhile, by clear(): release()
+        # then hands the slot it held to the oldest waiter.)
         return self.release(connection, reusable=True)
 
     def swap_for_slot(self, ticket: Ticket[C]) -> None:
