@@ -46,6 +46,7 @@ __all__ = (
     "enforce_headers",
     "enforce_stream",
     "enforce_url",
+    "head_deadline",
     "include_request_headers",
     "time_left",
     "timeouts",
@@ -660,6 +661,15 @@ def timeouts(request: Request) -> typing.Mapping[str, float | None]:
         value = given.get(phase)
         clamped[phase] = left if value is None or value > left else value
     return clamped
+
+
+def head_deadline(read_timeout: float | None, total: float | None, now: float) -> float | None:
+    """When a whole response head must have arrived: ``read_timeout`` after ``now``
+    (``time.monotonic()``), or the request's total deadline if that comes first."""
+    if read_timeout is None:
+        return total
+    deadline = now + read_timeout
+    return deadline if total is None or deadline < total else total
 
 
 def time_left(

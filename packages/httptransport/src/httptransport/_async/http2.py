@@ -80,7 +80,7 @@ from .._h2_adapter import (
 from .._h2_headers import request_headers, reset_error, response_fields
 from .._h2_streams import DataChunk, H2Stream, StreamTable
 from .._locks import AsyncThreadLock
-from .._models import ByteStream, Origin, Request, Response, time_left, timeouts
+from .._models import ByteStream, Origin, Request, Response, head_deadline, time_left, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
 from .http2_body import AsyncHTTP2Body
 from .http2_request_body import send_body
@@ -111,15 +111,6 @@ _STREAM_IDS = 2**31
 _RESET_WRITE_TIMEOUT = 5.0
 # How long closing may spend telling the server with GOAWAY before it just hangs up.
 _GOAWAY_WRITE_TIMEOUT = 1.0
-
-
-def _head_deadline(read_timeout: float | None, total: float | None) -> float | None:
-    """When the whole response head must have arrived: ``read_timeout`` from now, or
-    the request's total deadline if that comes first."""
-    if read_timeout is None:
-        return total
-    deadline = time.monotonic() + read_timeout
-    return deadline if total is None or deadline < total else total
 
 
 class AsyncHTTP2Connection(AsyncConnectionInterface):
@@ -226,8 +217,8 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
                 Trace("receive_response_headers", logger, request, info) if traced else NO_TRACE
             ) as trace:
                 # The read timeout bounds the wait for the whole head, not each read.
-                head_deadline = _head_deadline(read_timeout, request._deadline)
-                status, headers = await self._receive_head(stream, read_timeout, head_deadline)
+                deadline = head_deadline(read_timeout, request._deadline, time.monotonic())
+                status, headers = await self._receive_head(stream, read_timeout, deadline)
                 trace.return_value = (status, headers)
         except ConnectionNotAvailable:
             await self._close_stream(stream)

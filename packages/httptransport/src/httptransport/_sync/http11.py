@@ -69,7 +69,16 @@ from .._exceptions import (
 )
 from .._h1_head import parse_head, prepare_head
 from .._headers import length_mismatch
-from .._models import DEFAULT_PORTS, ByteStream, Origin, Request, Response, time_left, timeouts
+from .._models import (
+    DEFAULT_PORTS,
+    ByteStream,
+    Origin,
+    Request,
+    Response,
+    head_deadline,
+    time_left,
+    timeouts,
+)
 from .._trace import NO_TRACE, NullTrace, Trace, tracing_enabled
 from .http11_body import H11_ERRORS, READ_NUM_BYTES, FixedBody, H11Body
 from .interfaces import IDLE_POLL_AFTER, ConnectionInterface
@@ -170,7 +179,7 @@ class HTTP11Connection(ConnectionInterface):
             head, length, keep_alive = prepared
             self._send_lean(request, head, length, write_timeout, traced)
             # The read timeout bounds the wait for the whole head, not each read.
-            deadline = _head_deadline(read_timeout, request._deadline)
+            deadline = head_deadline(read_timeout, request._deadline, _clock())
             with (
                 Trace("receive_response_headers", logger, request, {"request": request})
                 if traced
@@ -414,7 +423,7 @@ class HTTP11Connection(ConnectionInterface):
         ) as own_trace:
             trace = own_trace if head_trace is None else head_trace
             if deadline is None:
-                deadline = _head_deadline(read_timeout, request._deadline)
+                deadline = head_deadline(read_timeout, request._deadline, _clock())
             if self._buffer:  # (an empty receive_data would mean EOF to h11)
                 conn.receive_data(self._buffer)
                 self._buffer = b""
@@ -574,15 +583,6 @@ class HTTP11Connection(ConnectionInterface):
 # The clock the response head's deadline is kept by (a name of this module's own, so a
 # test can drive it without touching the event loop's clock).
 _clock = time.monotonic
-
-
-def _head_deadline(read_timeout: float | None, total: float | None) -> float | None:
-    """When the whole response head must have arrived: ``read_timeout`` from now, or
-    the request's total deadline if that comes first."""
-    if read_timeout is None:
-        return total
-    deadline = _clock() + read_timeout
-    return deadline if total is None or deadline < total else total
 
 
 def _time_left(deadline: float | None) -> float | None:
