@@ -1,0 +1,121 @@
+"""The command-line client's argument and backend handling, in process (the command
+itself is run as a process by test_cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import typing
+
+import pytest
+
+from httptransport._cli import choose_backend, list_backends
+from httptransport._cli_args import (
+    EXIT_BACKEND,
+    EXIT_BAD_URL,
+    EXIT_READ_FILE,
+    EXIT_USAGE,
+    CLIError,
+    Options,
+    build_parser,
+    options_from,
+)
+from netbackend_base import installed_backends
+
+
+def _options(*argv: str) -> Options:
+    return options_from(build_parser().parse_args(list(argv)))
+
+
+def _error(*argv: str) -> CLIError:
+    with pytest.raises(CLIError) as info:
+        _options(*argv)
+    return info.value
+
+
+def test_options_from_a_full_command_line(tmp_path: typing.Any) -> None:
+    body = tmp_path / "body.bin"
+    body.write_bytes(b"\x00\x01payload")
+    options = _options(
+        "-X",
+        "put",
+        "-H",
+        "X-One: 1",
+        "-H",
+        "User-Agent:",
+        "--data-file",
+        str(body),
+        "--timeout",
+        "2.5",
+        "http://127.0.0.1:8080/path",
+    )
+    assert options.method == "put"  # sent as given, as curl does
+    assert (b"X-One", b"1") in options.headers
+    assert not any(name.lower() == b"user-agent" for name, _ in options.headers)
+    assert options.body == b"\x00\x01payload"
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "words"),
+    [
+        (("-H", "no colon", "http://h/"), EXIT_USAGE, "bad header"),
+        (("-H", "bad name: x", "http://h/"), EXIT_USAGE, "bad header name"),
+        (("-X", "GE T", "http://h/"), EXIT_USAGE, "bad method"),
+        (("ftp://h/",), EXIT_BAD_URL, "ftp"),
+        (("http:///nohost",), EXIT_BAD_URL, "no host"),
+        (("--proxy", "gopher://p:1", "http://h/"), EXIT_BAD_URL, "--proxy"),
+        (("--data-file", "/nonexistent/body", "http://h/"), EXIT_READ_FILE, "body"),
+    ],
+)
+def test_bad_arguments_are_cli_errors(argv: tuple[str, ...], code: int, words: str) -> None:
+    error = _error(*argv)
+    assert error.code == code
+    assert words in error.message
+
+
+def test_bad_timeout_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["--timeout", "-1", "http://h/"])
+    assert info.value.code == EXIT_USAGE
+
+
+def test_unknown_backend_names_what_is_installed() -> None:
+    with pytest.raises(CLIError) as info:
+        choose_backend("nosuch")
+    assert info.value.code == EXIT_BACKEND
+    assert "unknown backend 'nosuch'" in info.value.message
+
+
+def test_unknown_loop_is_a_usage_error() -> None:
+    if not installed_backends():
+        pytest.skip("no backend installed")
+    name = installed_backends()[0].name
+    with pytest.raises(CLIError) as info:
+        choose_backend(f"{name}:gevent")
+    assert info.value.code == EXIT_USAGE
+
+
+def test_backend_choice_and_listing() -> None:
+    names = {info.name for info in installed_backends()}
+    listing = list_backends()
+    if not names:
+        assert "pip install netbackend-sync" in listing
+        with pytest.raises(CLIError):
+            choose_backend(None)
+        return
+    for name in names:
+        assert name in listing
+    if "sync" in names:
+        choice = choose_backend(None)
+        assert (choice.name, choice.loop) == (None, "sync")
+        assert choose_backend("sync").loop == "sync"
+        with pytest.raises(CLIError) as info:
+            choose_backend("sync:trio")
+        assert info.value.code == EXIT_BACKEND
+        assert "does not run on trio" in info.value.message
+
+
+def test_parser_lists_every_exit_status() -> None:
+    text = build_parser().format_help()
+    for code in ("22", "28", "35", "60", "97"):
+        assert code in text
+    assert isinstance(build_parser(), argparse.ArgumentParser)
