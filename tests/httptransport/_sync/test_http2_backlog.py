@@ -82,7 +82,7 @@ class PingFlood:
 
 
 @pytest.fixture
-def ping_flood() -> Iterator[PingFlood]:
+def ping_flood(require_backend: None) -> Iterator[PingFlood]:
     server = PingFlood()
     try:
         yield server

@@ -114,7 +114,7 @@ class LateSettingsServer:
 
 
 @pytest.fixture
-def late_settings_server() -> Iterator[LateSettingsServer]:
+def late_settings_server(require_backend: None) -> Iterator[LateSettingsServer]:
     server = LateSettingsServer(limit=2)
     try:
         yield server
