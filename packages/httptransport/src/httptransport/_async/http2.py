@@ -109,6 +109,14 @@ _STREAM_IDS = 2**31
 # How long a request giving up its stream may spend writing the RST_STREAM (with
 # whatever else h2 queued) when nobody else is writing; past it the connection is stuck.
 _RESET_WRITE_TIMEOUT = 5.0
+# Why a request waiting for the writer gave up.
+_SLOW_WRITES = (
+    "Could not send within the write timeout: the connection's writes are not keeping up."
+)
+_STUCK_WRITES = (
+    "No data received within the read timeout (the connection's writes were stuck while "
+    "the server kept sending)."
+)
 # How long closing may spend telling the server with GOAWAY before it just hangs up.
 _GOAWAY_WRITE_TIMEOUT = 1.0
 
@@ -383,8 +391,8 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         the reader)."""
         if self._error is not None:
             raise self._error
-        if self._writing and outbound_backlog(self._h2_state) > MAX_OUTBOUND_BACKLOG:
-            await self._await_drained(timeout)
+        if self._writing:
+            await self._await_drained(timeout, ReadTimeout, _STUCK_WRITES)
         try:
             data = await self._network_stream.read(READ_NUM_BYTES, timeout)
         except ReadTimeout:
@@ -448,26 +456,16 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
         writer has taken them: what h2 holds stays bounded, whatever the body sizes.
         """
         with self._lock:
-            if self._writing:
-                if not backpressure or (outbound_backlog(self._h2_state) <= MAX_OUTBOUND_BACKLOG):
-                    return
-                drained = self._drained
-                if drained is None:
-                    drained = self._drained = AsyncEvent()
-            else:
-                drained = None
+            writing = self._writing
+            if not writing:
                 data = self._h2_state.data_to_send()
                 if not data:
                     return
                 self._writing = True
-        if drained is not None:
-            if not await drained.wait(timeout):
-                raise WriteTimeout(
-                    "Could not send within the write timeout: the connection's "
-                    "writes are not keeping up."
-                )
-            if self._error is not None:
-                raise self._error
+        if writing:
+            # The writer takes our frames along; past the bound, wait until it has.
+            if backpressure:
+                await self._await_drained(timeout, WriteTimeout, _SLOW_WRITES)
             return
         try:
             while True:
@@ -492,9 +490,16 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             self._drained = None
             drained.set()
 
-    async def _await_drained(self, timeout: float | None) -> None:
-        """Wait until the writer has taken h2's queue (the reader's read timeout bounds
-        the wait: a write that makes no progress is no progress for the reader either)."""
+    async def _await_drained(
+        self, timeout: float | None, error: type[Exception], message: str
+    ) -> None:
+        """While a write is in progress and h2 holds more than
+        :data:`MAX_OUTBOUND_BACKLOG` bytes, wait until the writer has taken them.
+
+        Raises:
+            error: Not within ``timeout`` (a write that makes no progress is no progress
+                for the waiting request either).
+        """
         with self._lock:
             if not self._writing or outbound_backlog(self._h2_state) <= MAX_OUTBOUND_BACKLOG:
                 return
@@ -502,10 +507,7 @@ class AsyncHTTP2Connection(AsyncConnectionInterface):
             if drained is None:
                 drained = self._drained = AsyncEvent()
         if not await drained.wait(timeout):
-            raise ReadTimeout(
-                "No data received within the read timeout (the connection's writes were "
-                "stuck while the server kept sending)."
-            )
+            raise error(message)
         if self._error is not None:
             raise self._error
 
