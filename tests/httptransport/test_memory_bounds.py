@@ -168,6 +168,41 @@ def test_huffman_cache_stays_within_its_byte_bound(monkeypatch: pytest.MonkeyPat
     assert max(len(plain) for plain in _hpack._huffman.values()) == plain_max
 
 
+def test_header_block_cache_stays_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More distinct static-only blocks than the table holds, at the largest size it keeps,
+    and blocks just over each limit: it never holds more than _BLOCKS_MAX blocks, none
+    longer than _CACHED_BLOCK_MAX nor decoding to more than _CACHED_INFLATED_MAX."""
+    pytest.importorskip("hpack")
+    from httptransport import _hpack
+
+    monkeypatch.setattr(_hpack, "_blocks", {})
+    size_max = _hpack._CACHED_BLOCK_MAX
+    decoder = _hpack.CachingDecoder()
+
+    def block(index: int, length: int, fields: int = 1) -> bytes:
+        # Literal fields without indexing, literal names, plain values: 0x00, name
+        # length, name, value length, value (lengths of up to 126 fit in one byte).
+        value = b"%06d" % index
+        name = b"n" * (length // fields - 3 - len(value))
+        field = bytes([0, len(name)]) + name + bytes([len(value)]) + value
+        return field * fields
+
+    for index in range(_hpack._BLOCKS_MAX + 50):
+        assert len(block(index, size_max, 4)) == size_max
+        assert decoder.decode(block(index, size_max, 4), raw=True)
+        decoder.decode(block(index, size_max + 4, 4), raw=True)  # too long to keep
+        assert len(_hpack._blocks) <= _hpack._BLOCKS_MAX
+    assert max(len(key) for key in _hpack._blocks) == size_max
+    # Small in bytes, large as a header list: not kept either.
+    many = bytes([0x80 | 8]) * 120  # 120 x ":status: 200": 5,040 bytes as a header list
+    decoder.decode(many, raw=True)
+    assert many not in _hpack._blocks
+    inflated = [entry[0] for entry in _hpack._blocks.values()]
+    assert max(inflated) <= _hpack._CACHED_INFLATED_MAX
+    bound = _hpack._BLOCKS_MAX * (size_max + _hpack._CACHED_INFLATED_MAX)
+    assert _stored_bytes(_hpack._blocks) <= bound
+
+
 _ENDLESS_HEAD = [b"HTTP/1.1 200 OK\r\n"] + [b"X-A: " + b"a" * 65_000 + b"\r\n"] * 20
 
 

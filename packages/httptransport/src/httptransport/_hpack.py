@@ -6,6 +6,11 @@ Huffman-coded, and decoding Huffman bit by bit in Python was the largest single 
 an HTTP/2 response. Huffman decoding is a pure function of the coded bytes, so its
 results are kept in a bounded table, shared by all connections.
 
+Many servers (nginx among them) never index a response field: their header blocks use
+the static table and literals "without indexing" only, so a block's decoding is a pure
+function of its bytes too. Such blocks (and only such: one that reads or changes the
+dynamic table is decoded every time) are kept whole in a second bounded table.
+
 The rest is RFC 7541 section 6, kept short: field representations, integers with their
 prefixes, string literals, dynamic-table size updates. The tables themselves (static and
 dynamic, eviction) are hpack's ``HeaderTable``; errors are hpack's exception classes, so
@@ -32,6 +37,19 @@ __all__ = ("CachingDecoder",)
 _HUFFMAN_CACHE_SIZE = 4096
 _CACHED_CODED_MAX = 128
 _huffman: dict[bytes, bytes] = {}
+
+# The shared table of whole header blocks that touch no dynamic table: at most
+# _BLOCKS_MAX blocks of at most _CACHED_BLOCK_MAX coded bytes, each decoding to at most
+# _CACHED_INFLATED_MAX bytes counted as RFC 7541 counts a header list (name + value + 32
+# per field, so the strings themselves are fewer bytes), about 256 * (512 + 4096) bytes,
+# 1.2 MB. Each entry is the block's fields and that RFC 7541 size.
+_BLOCKS_MAX = 256
+_CACHED_BLOCK_MAX = 512
+_CACHED_INFLATED_MAX = 4096
+_blocks: dict[bytes, tuple[int, tuple[typing.Any, ...]]] = {}
+
+# The static table's last index (RFC 7541 appendix A): indexes above it are dynamic.
+_STATIC_ENTRIES = 61
 
 # Integers longer than this many continuation bytes are refused (no sane header needs
 # more than 4; this bounds the work a hostile block can cause).
@@ -94,16 +112,16 @@ def _literal(
     prefix_mask: int,
     get: typing.Callable[[int], tuple[bytes, bytes]],
     learned: list[tuple[bytes, bytes]],
-) -> tuple[bytes, bytes, int]:
+) -> tuple[bytes, bytes, int, int]:
     """Decode a literal field at ``pos``: its name (by table index, or a literal when the
-    index is 0) and its value; return both and the next position."""
+    index is 0) and its value; return both, the name's index and the next position."""
     index, pos = _integer(data, pos, prefix_mask)
     if index:
         name = get(index)[0]
     else:
         name, pos = _string(data, pos, learned)
     value, pos = _string(data, pos, learned)
-    return name, value, pos
+    return name, value, index, pos
 
 
 class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
@@ -121,51 +139,19 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
             InvalidTableSizeError: A size update is above what we allowed.
         """
         data = bytes(data)
-        table = self.header_table
-        get = table.get_by_index
         limit = self.max_header_list_size
-        headers: list[typing.Any] = []
-        learned: list[tuple[bytes, bytes]] = []
-        inflated = 0
-        pos = 0
-        end = len(data)
-        while pos < end:
-            first = data[pos]
-            if first & 0x80:  # indexed field
-                index, pos = _integer(data, pos, 0x7F)
-                if index == 0:
-                    raise HPACKDecodingError("header index 0 is not allowed")
-                name, value = get(index)
-                header: typing.Any = (name, value)
-            elif first & 0x40:  # literal with incremental indexing
-                name, value, pos = _literal(data, pos, 0x3F, get, learned)
-                table.add(name, value)
-                header = (name, value)
-            elif first & 0x20:  # dynamic table size update
-                if headers:
-                    # Only at the start of a header block (RFC 7541 section 4.2).
-                    raise HPACKDecodingError("dynamic table size update after a header field")
-                size, pos = _integer(data, pos, 0x1F)
-                if size > self.max_allowed_table_size:
-                    raise InvalidTableSizeError(
-                        f"table size update to {size} exceeds {self.max_allowed_table_size}"
-                    )
-                table.maxsize = size
-                continue
-            else:  # literal without indexing (0000) or never indexed (0001)
-                name, value, pos = _literal(data, pos, 0x0F, get, learned)
-                # (0001: the peer asked that this field never be indexed anywhere.)
-                header = NeverIndexedHeaderTuple(name, value) if first & 0x10 else (name, value)
-            inflated += len(name) + len(value) + 32
+        cached = _blocks.get(data)
+        if cached is None:
+            headers = self._decode_fields(data, limit)
+        else:
+            inflated, fields = cached
             if inflated > limit:
                 raise OversizedHeaderListError(
                     f"header list exceeds the {limit}-byte limit we advertised"
                 )
-            headers.append(header)
-        if table.maxsize > self.max_allowed_table_size:
-            raise InvalidTableSizeError("the header table is larger than we allowed")
-        if learned:
-            _remember(learned)
+            if self.header_table.maxsize > self.max_allowed_table_size:
+                raise InvalidTableSizeError("the header table is larger than we allowed")
+            headers = list(fields)
         if raw:
             return headers
         try:
@@ -178,3 +164,64 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
         except UnicodeDecodeError as exc:
             # As hpack's decoder: an hpack error, which h2 reports as a ProtocolError.
             raise HPACKDecodingError("Unable to decode headers as UTF-8") from exc
+
+    def _decode_fields(self, data: bytes, limit: int) -> list[typing.Any]:
+        """Decode ``data`` field by field (RFC 7541 section 6), as bytes, and keep the
+        result in the shared table if the block touched no dynamic table."""
+        table = self.header_table
+        get = table.get_by_index
+        headers: list[typing.Any] = []
+        learned: list[tuple[bytes, bytes]] = []
+        inflated = 0
+        # Whether the block reads or changes the dynamic table (then it is never cached).
+        stateful = False
+        pos = 0
+        end = len(data)
+        while pos < end:
+            first = data[pos]
+            if first & 0x80:  # indexed field
+                index, pos = _integer(data, pos, 0x7F)
+                if index == 0:
+                    raise HPACKDecodingError("header index 0 is not allowed")
+                if index > _STATIC_ENTRIES:
+                    stateful = True
+                name, value = get(index)
+                header: typing.Any = (name, value)
+            elif first & 0x40:  # literal with incremental indexing
+                stateful = True
+                name, value, _, pos = _literal(data, pos, 0x3F, get, learned)
+                table.add(name, value)
+                header = (name, value)
+            elif first & 0x20:  # dynamic table size update
+                if headers:
+                    # Only at the start of a header block (RFC 7541 section 4.2).
+                    raise HPACKDecodingError("dynamic table size update after a header field")
+                stateful = True
+                size, pos = _integer(data, pos, 0x1F)
+                if size > self.max_allowed_table_size:
+                    raise InvalidTableSizeError(
+                        f"table size update to {size} exceeds {self.max_allowed_table_size}"
+                    )
+                table.maxsize = size
+                continue
+            else:  # literal without indexing (0000) or never indexed (0001)
+                name, value, index, pos = _literal(data, pos, 0x0F, get, learned)
+                if index > _STATIC_ENTRIES:
+                    stateful = True  # (its name came from the dynamic table)
+                # (0001: the peer asked that this field never be indexed anywhere.)
+                header = NeverIndexedHeaderTuple(name, value) if first & 0x10 else (name, value)
+            inflated += len(name) + len(value) + 32
+            if inflated > limit:
+                raise OversizedHeaderListError(
+                    f"header list exceeds the {limit}-byte limit we advertised"
+                )
+            headers.append(header)
+        if table.maxsize > self.max_allowed_table_size:
+            raise InvalidTableSizeError("the header table is larger than we allowed")
+        if learned:
+            _remember(learned)
+        if not stateful and len(data) <= _CACHED_BLOCK_MAX and inflated <= _CACHED_INFLATED_MAX:
+            if len(_blocks) >= _BLOCKS_MAX:
+                _blocks.clear()
+            _blocks[data] = (inflated, tuple(headers))
+        return headers
