@@ -206,10 +206,60 @@ def test_trace_times_every_phase(server: typing.Any) -> None:
         "http11.receive_response_body",
     ):
         assert re.search(rf"^{re.escape(phase)}\s+{number}\s+{number}$", result.stderr, re.M), phase
-    assert re.search(r"^dns\s+-\s+\(part of connect", result.stderr, re.M)
+    assert re.search(r"^dns\s+-\s+\(no lookup: the host is an IP address\)$", result.stderr, re.M)
     for milestone in ("connect", "request sent", "first byte", "total"):
         assert re.search(rf"^{milestone}\s+{number}\s+\(time_", result.stderr, re.M), milestone
     assert re.search(r"^tls\s+-\s", result.stderr, re.M)  # plain http: no handshake
+
+
+@HEAVY
+@pytest.mark.parametrize("spec", [None, "anyio", "trio"])
+def test_trace_times_the_lookup_apart(server: typing.Any, spec: str | None) -> None:
+    """With --trace the name is looked up on a timed line of its own that ends before
+    connect_tcp starts; the request still goes to, and names, the host."""
+    args = ["--trace", "-v", f"http://localhost:{server.port}/"]
+    if spec is not None:
+        if spec not in {info.name for info in installed_backends()}:
+            pytest.skip(f"netbackend-{spec} is not installed")
+        args = ["--backend", spec, *args]
+    result = cli(*args)
+    assert result.code == 0, result.stderr
+    assert result.stdout == b"Hello, world!"
+    number = r"(\d+\.\d{3})"
+    resolve = re.search(rf"^cli\.resolve\s+{number}\s+{number}$", result.stderr, re.M)
+    connect = re.search(rf"^connection\.connect_tcp\s+{number}\s+{number}$", result.stderr, re.M)
+    dns = re.search(rf"^dns\s+{number}\s+\(time_namelookup\)$", result.stderr, re.M)
+    assert resolve is not None, result.stderr
+    assert connect is not None, result.stderr
+    assert dns is not None, result.stderr
+    assert resolve.start() < connect.start()  # listed first
+    resolved_at = float(resolve[1]) + float(resolve[2])
+    assert float(connect[1]) >= resolved_at - 0.002  # (each figure is rounded to 1 µs)
+    assert abs(float(dns[1]) - resolved_at) <= 0.002
+    err = result.stderr.splitlines()
+    assert "* Resolving localhost" in err
+    assert "* Resolved to 127.0.0.1" in err
+    assert f"* Connecting to localhost port {server.port}" in err
+    assert f"* Connected (127.0.0.1 port {server.port})" in err
+    assert (b"host", f"localhost:{server.port}".encode()) in server.requests[-1].headers
+
+
+@HEAVY
+def test_trace_lookup_keeps_the_name_for_tls(
+    tls_server: typing.Any, tls_ca: typing.Any, tmp_path: Path
+) -> None:
+    """The connection goes to the address looked up beforehand, but TLS still sends the
+    name (SNI) and checks the certificate against it."""
+    server_names: list[str | None] = []
+    tls_server._ssl_context.sni_callback = lambda _sock, name, _ctx: server_names.append(name)
+    url = f"https://localhost:{tls_server.port}/"
+    result = cli("--trace", "--cacert", ca_file(tls_ca, tmp_path), url)
+    assert result.code == 0, result.stderr
+    assert result.stdout == b"Hello, world!"
+    assert server_names == ["localhost"]
+    assert re.search(r"^cli\.resolve\s+\d+\.\d{3}\s+\d+\.\d{3}$", result.stderr, re.M)
+    assert re.search(r"^tls\s+\d+\.\d{3}\s+\(time_appconnect", result.stderr, re.M)
+    assert (b"host", f"localhost:{tls_server.port}".encode()) in tls_server.requests[-1].headers
 
 
 @HEAVY

@@ -3,11 +3,12 @@ itself is run as a process by test_cli.py)."""
 
 from __future__ import annotations
 
+import socket
 import typing
 
 import pytest
 
-from httptransport._cli import choose_backend, list_backends
+from httptransport._cli import PinnedBackend, choose_backend, list_backends
 from httptransport._cli_args import (
     EXIT_BACKEND,
     EXIT_BAD_URL,
@@ -19,7 +20,13 @@ from httptransport._cli_args import (
     build_parser,
     options_from,
 )
-from netbackend_base import installed_backends
+from netbackend_base import (
+    BackendNotFoundError,
+    ConnectError,
+    NetworkBackend,
+    find_backend,
+    installed_backends,
+)
 
 
 def _options(*argv: str) -> Options:
@@ -119,3 +126,31 @@ def test_parser_lists_every_exit_status() -> None:
     text = build_parser().format_help()
     for code, meaning in EXIT_CODES:
         assert f"  {code:>3}  {meaning}" in text
+
+
+def _sync_backend() -> NetworkBackend:
+    try:
+        return typing.cast(NetworkBackend, find_backend("sync")())
+    except BackendNotFoundError as exc:
+        pytest.skip(str(exc))
+
+
+def test_pinned_backend_connects_to_the_next_address_on_refusal() -> None:
+    """--trace's backend connects the pinned name to its looked-up addresses in order,
+    past one that refuses; other hosts go to the backend as they are."""
+    backend = PinnedBackend(_sync_backend(), "pinned.invalid")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        backend.addresses = ["127.0.0.2", "127.0.0.1"]  # nothing listens on the first
+        stream = backend.connect_tcp("pinned.invalid", port, timeout=5.0)
+        try:
+            assert stream.get_extra_info("server_addr") == ("127.0.0.1", port)
+        finally:
+            stream.close()
+        stream = backend.connect_tcp("127.0.0.1", port, timeout=5.0)
+        stream.close()
+    backend.addresses = ["127.0.0.2", "127.0.0.1"]
+    with pytest.raises(ConnectError):  # every address refuses: the last error
+        backend.connect_tcp("pinned.invalid", port, timeout=5.0)

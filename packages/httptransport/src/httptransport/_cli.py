@@ -6,6 +6,17 @@ choose the method, headers, body, protocol, backend, proxy, Unix socket, TLS tru
 timeouts; ``--verbose`` shows both heads on standard error, ``--trace`` the time each
 phase took, and ``--download FILE`` saves the body with a progress bar on a terminal.
 
+With ``--trace`` the host name is looked up on its own, before the request, so that the
+lookup gets a timed line of its own (``cli.resolve``) instead of counting in
+``connect_tcp``: the backends resolve inside ``connect_tcp``, where no trace event can
+see it. The command asks the backend's ``resolve()`` for the name the pool will connect
+to (the proxy's, when there is one), then hands the pool a backend that connects to
+those addresses when asked for that name (:class:`PinnedBackend`). Everything above the
+socket still sees the name: the ``Host`` header, TLS SNI and the certificate check. The
+addresses are tried one after the other, in the resolver's order, within one connect
+timeout, where the backend alone would race them (Happy Eyeballs). Without ``--trace``
+nothing of this happens.
+
 It needs nothing beyond the standard library and httptransport's own dependencies. The
 blocking pool runs the request, so no async library is involved, unless ``--backend``
 names a backend that serves only async code (``anyio``, ``trio``): then the async pool
@@ -24,20 +35,28 @@ import asyncio
 import contextlib
 import importlib
 import importlib.util
+import ipaddress
 import os
 import socket
 import ssl
 import sys
 import time
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from netbackend_base import (
     CONTEXTS,
+    SOCKET_OPTION,
+    AsyncNetworkBackend,
+    AsyncNetworkStream,
     BackendNotFoundError,
     ConnectError,
+    NetworkBackend,
     NetworkError,
+    NetworkStream,
     TimeoutException,
+    default_async_backend,
+    default_backend,
     find_backend,
     find_ssl_error,
     installed_backends,
@@ -84,7 +103,7 @@ from ._exceptions import (
     UnsupportedProtocol,
     WriteTimeout,
 )
-from ._models import Response
+from ._models import URL, Response
 from ._proxy_model import Proxy
 from ._ssl import default_ssl_context
 from ._sync import ConnectionPool
@@ -180,20 +199,188 @@ def _pool_kwargs(options: Options, backend: BackendChoice) -> dict[str, typing.A
             kwargs["proxy"] = Proxy(options.proxy, ssl_context=context)
         except (ValueError, TypeError) as exc:
             raise CLIError(EXIT_BAD_URL, f"bad --proxy {options.proxy!r}: {exc}") from None
-    if backend.cls is not None:
-        kwargs["network_backend"] = backend.cls()
+    network_backend = backend.cls() if backend.cls is not None else None
+    host = lookup_host(options) if options.trace else None
+    if host is not None:
+        if backend.loop == "sync":
+            network_backend = PinnedBackend(network_backend or default_backend(), host)
+        else:
+            network_backend = AsyncPinnedBackend(network_backend or default_async_backend(), host)
+    if network_backend is not None:
+        kwargs["network_backend"] = network_backend
     return kwargs
+
+
+def _connect_timeout(options: Options) -> float | None:
+    return options.connect_timeout if options.connect_timeout is not None else options.timeout
 
 
 def _extensions(options: Options, trace: Callable[..., typing.Any] | None) -> dict[str, typing.Any]:
     extensions: dict[str, typing.Any] = {}
     if options.timeout is not None or options.connect_timeout is not None:
         each = options.timeout
-        connect = options.connect_timeout if options.connect_timeout is not None else each
+        connect = _connect_timeout(options)
         extensions["timeout"] = {"connect": connect, "read": each, "write": each, "pool": each}
     if trace is not None:
         extensions["trace"] = trace
     return extensions
+
+
+# ------------------------------------------------------------- --trace: DNS apart
+
+
+def lookup_host(options: Options) -> str | None:
+    """The host name the pool will look up to connect: the proxy's when there is one,
+    else the URL's; ``None`` for a Unix socket, an IP address or a URL the pool will
+    refuse anyway (it reports that itself)."""
+    if options.uds is not None:
+        return None
+    try:
+        host = URL(options.proxy if options.proxy is not None else options.url).host
+        name = host.decode("ascii")
+    except (TypeError, ValueError):  # UnicodeError included
+        return None
+    if not name:
+        return None
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return name
+    return None
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _left(deadline: float | None) -> float | None:
+    """What is left of one connect timeout, for the next address's attempt."""
+    return None if deadline is None else max(deadline - time.monotonic(), 0.0)
+
+
+class PinnedBackend(NetworkBackend):
+    """A blocking backend that connects to addresses resolved beforehand for one name.
+
+    Every call goes to ``backend``; but :meth:`connect_tcp` for ``host``, once
+    :meth:`resolve_pinned` has run, connects to its addresses, one after the other in
+    the resolver's order until one accepts, all within the one ``timeout``.
+    """
+
+    def __init__(self, backend: NetworkBackend, host: str) -> None:
+        self.backend = backend
+        self.host = host
+        self.addresses: list[str] | None = None
+
+    def resolve_pinned(self, session: Session, timeout: float | None) -> None:
+        """Look ``host`` up through the backend, as the trace phase ``cli.resolve``."""
+        session.event("cli.resolve.started", {"host": self.host, "timeout": timeout})
+        try:
+            addresses = self.backend.resolve(self.host, timeout=timeout)
+        except BaseException as exc:
+            session.event("cli.resolve.failed", {"exception": exc})
+            raise
+        session.event("cli.resolve.complete", {"return_value": addresses})
+        self.addresses = addresses
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> NetworkStream:
+        addresses = self.addresses
+        if host != self.host or not addresses:
+            return self.backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        options = tuple(socket_options or ())  # each attempt needs them; may be a generator
+        deadline = _deadline(timeout)
+        failure: ConnectError | None = None
+        for address in addresses:
+            try:
+                left = _left(deadline)
+                return self.backend.connect_tcp(address, port, left, local_address, options)
+            except ConnectError as exc:  # not ConnectTimeout: the time is up for all
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> NetworkStream:
+        return self.backend.connect_unix_socket(path, timeout, socket_options)
+
+    def resolve(
+        self, host: str, family: int = socket.AF_UNSPEC, timeout: float | None = None
+    ) -> list[str]:
+        return self.backend.resolve(host, family, timeout)
+
+    def sleep(self, seconds: float) -> None:
+        self.backend.sleep(seconds)
+
+
+class AsyncPinnedBackend(AsyncNetworkBackend):
+    """The async twin of :class:`PinnedBackend`."""
+
+    def __init__(self, backend: AsyncNetworkBackend, host: str) -> None:
+        self.backend = backend
+        self.host = host
+        self.addresses: list[str] | None = None
+
+    async def resolve_pinned(self, session: Session, timeout: float | None) -> None:
+        """Look ``host`` up through the backend, as the trace phase ``cli.resolve``."""
+        session.event("cli.resolve.started", {"host": self.host, "timeout": timeout})
+        try:
+            addresses = await self.backend.resolve(self.host, timeout=timeout)
+        except BaseException as exc:
+            session.event("cli.resolve.failed", {"exception": exc})
+            raise
+        session.event("cli.resolve.complete", {"return_value": addresses})
+        self.addresses = addresses
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> AsyncNetworkStream:
+        addresses = self.addresses
+        if host != self.host or not addresses:
+            return await self.backend.connect_tcp(
+                host, port, timeout, local_address, socket_options
+            )
+        options = tuple(socket_options or ())
+        deadline = _deadline(timeout)
+        failure: ConnectError | None = None
+        for address in addresses:
+            try:
+                left = _left(deadline)
+                return await self.backend.connect_tcp(address, port, left, local_address, options)
+            except ConnectError as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> AsyncNetworkStream:
+        return await self.backend.connect_unix_socket(path, timeout, socket_options)
+
+    async def resolve(
+        self, host: str, family: int = socket.AF_UNSPEC, timeout: float | None = None
+    ) -> list[str]:
+        return await self.backend.resolve(host, family, timeout)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.backend.sleep(seconds)
 
 
 # ----------------------------------------------------------------------------- run
@@ -211,8 +398,12 @@ def _http_error(response: Response) -> CLIError:
 def run_sync(options: Options, session: Session, backend: BackendChoice) -> int:
     """Send the request with the blocking pool."""
     trace = session.event if session.wants_trace() else None
-    with ConnectionPool(**_pool_kwargs(options, backend)) as pool:
+    kwargs = _pool_kwargs(options, backend)
+    with ConnectionPool(**kwargs) as pool:
         session.start()
+        pinned = kwargs.get("network_backend")
+        if isinstance(pinned, PinnedBackend):
+            pinned.resolve_pinned(session, _connect_timeout(options))
         with pool.stream(
             options.method,
             options.url,
@@ -234,8 +425,12 @@ def run_sync(options: Options, session: Session, backend: BackendChoice) -> int:
 async def run_async(options: Options, session: Session, backend: BackendChoice) -> int:
     """Send the request with the async pool (on a running asyncio or trio loop)."""
     trace = session.async_event if session.wants_trace() else None
-    async with AsyncConnectionPool(**_pool_kwargs(options, backend)) as pool:
+    kwargs = _pool_kwargs(options, backend)
+    async with AsyncConnectionPool(**kwargs) as pool:
         session.start()
+        pinned = kwargs.get("network_backend")
+        if isinstance(pinned, AsyncPinnedBackend):
+            await pinned.resolve_pinned(session, _connect_timeout(options))
         async with pool.stream(
             options.method,
             options.url,

@@ -109,7 +109,9 @@ class Session:
 
     def _verbose_started(self, phase: str, info: dict[str, typing.Any]) -> None:
         kind = phase.rpartition(".")[2]
-        if kind == "connect_tcp":
+        if kind == "resolve":
+            self._info(f"Resolving {info.get('host')}")
+        elif kind == "connect_tcp":
             self._info(f"Connecting to {info.get('host')} port {info.get('port')}")
         elif kind == "connect_unix_socket":
             self._info(f"Connecting to Unix socket {info.get('path')}")
@@ -123,6 +125,9 @@ class Session:
     def _verbose_complete(self, phase: str, info: dict[str, typing.Any]) -> None:
         kind = phase.rpartition(".")[2]
         stream = info.get("return_value")
+        if kind == "resolve" and isinstance(stream, list):
+            self._info(f"Resolved to {', '.join(map(str, stream))}")
+            return
         if stream is None or not hasattr(stream, "get_extra_info"):
             return
         if kind == "connect_tcp":
@@ -274,6 +279,14 @@ class Session:
             return None
         return ends[-1] if last else ends[0]
 
+    def _dns_note(self) -> str:
+        """Why the dns milestone has no time."""
+        if any(p.failed and p.name.rpartition(".")[2] == "resolve" for p in self.phases):
+            return "the lookup failed"
+        if self.options.uds is not None:
+            return "no lookup: a Unix socket"
+        return "no lookup: the host is an IP address"
+
     def _milestones(self) -> list[str]:
         dns = self._end_of("resolve", "dns")
         connect = self._end_of("connect_tcp", "connect_unix_socket")
@@ -284,9 +297,7 @@ class Session:
             (
                 "dns",
                 _ms(dns) if dns is not None else "-",
-                "time_namelookup"
-                if dns is not None
-                else "part of connect: the backend resolves and connects in one step",
+                "time_namelookup" if dns is not None else self._dns_note(),
             ),
             ("connect", _ms(connect) if connect is not None else "-", "time_connect"),
             ("tls", _ms(tls) if tls is not None else "-", "time_appconnect"),
