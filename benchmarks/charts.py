@@ -9,12 +9,13 @@ Writes, into ``--out``:
 - ``speedup.png``: the subject's same-repetition ratio to each other client (the ``ours``
   field of each row: httptransport / client, or httpx-httptransport / httpx-default), on
   a log scale around 1x, one bar per (scenario, client);
-- ``cpu-<scenario>.png`` where the rows carry ``cpu_us`` (CPU microseconds per request);
-  the current ``run.py`` does not record it, so no such chart is written from its output.
+- ``cpu-<scenario>.png`` where the rows carry ``cpu_us`` (CPU microseconds per request:
+  the worker process's CPU time, every thread, over the measured phase, divided by its
+  requests; ``run.py`` records it for every client since it measures it).
 
 A client named ``raw-socket`` (a bare socket loop, the limit no client can beat), if the
 results have one, gets a bar of its own in grey. Then it prints a Markdown table of the
-same numbers.
+same numbers (with a CPU-per-request column when the rows have one).
 
 Only the standard library: a minimal PNG writer (zlib + struct) and a built-in 5x7 pixel
 font, upper case only. The same JSON gives byte-identical PNGs.
@@ -104,6 +105,7 @@ FONT: dict[str, tuple[int, ...]] = {
     ".": (0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C),
     ",": (0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08),
     ":": (0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00),
+    ";": (0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x04, 0x08),
     "/": (0x01, 0x01, 0x02, 0x04, 0x08, 0x10, 0x10),
     "(": (0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02),
     ")": (0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08),
@@ -129,6 +131,8 @@ COLOURS: dict[str, RGB] = {
     "urllib3": (46, 139, 87),
     "aiohttp": (142, 68, 173),
     "httpx-default": (200, 90, 90),
+    "pyreqwest": (0, 150, 150),
+    "pycurl": (130, 95, 55),
     "raw-socket": (160, 160, 160),
 }
 OTHER: RGB = (120, 140, 160)
@@ -220,6 +224,7 @@ def bar_chart(
     width: int = 900,
 ) -> Canvas:
     """Horizontal bars from 0: ``(label, value or None, text at the bar's end)``."""
+    width = max(width, text_width(title) + 2 * MARGIN, text_width(subtitle) + 2 * MARGIN)
     label_w = max([text_width(label) for label, _, _ in bars] + [0]) + 2 * MARGIN
     end_w = max([text_width(t) for _, _, t in bars] + [0]) + MARGIN
     x0 = label_w
@@ -264,6 +269,7 @@ def log_ratio_chart(
     title: str, subtitle: str, bars: Sequence[tuple[str, str, float]], width: int = 900
 ) -> Canvas:
     """Bars from 1x on a log scale: ``(label, client for the colour, ratio)``."""
+    width = max(width, text_width(title) + 2 * MARGIN, text_width(subtitle) + 2 * MARGIN)
     label_w = max([text_width(label) for label, _, _ in bars] + [0]) + 2 * MARGIN
     logs = [math.log10(r) for _, _, r in bars if r > 0]
     lo = math.floor(min([*logs, 0.0]) * 2) / 2 if logs else -0.5
@@ -369,6 +375,12 @@ def cpu_chart(key: str, rows: list[dict[str, Any]], header: str) -> Canvas:
     return bar_chart(title, header, bars, highlight=_subject(rows))
 
 
+def run_label(results: dict[str, Any]) -> str | None:
+    """``run.py --label``'s text: what the header has before "python ...", if anything."""
+    first = str(results.get("header", "")).split(",")[0].strip()
+    return first if first and not first.startswith("python") else None
+
+
 def speedup_chart(results: dict[str, Any]) -> Canvas | None:
     bars = []
     for key, rows in scenarios(results).items():
@@ -378,8 +390,9 @@ def speedup_chart(results: dict[str, Any]) -> Canvas | None:
                 bars.append((f"{short} {row['client']}", row["client"], float(row["ours"])))
     if not bars:
         return None
+    label = run_label(results)
     return log_ratio_chart(
-        "httptransport / each client, same repetition",
+        "httptransport / each client, same repetition" + (f" ({label})" if label else ""),
         "median ratio, log scale; right of 1x: we are faster",
         bars,
     )
@@ -413,9 +426,11 @@ def render_all(results: dict[str, Any], out: Path) -> list[Path]:
 
 
 def markdown_table(results: dict[str, Any]) -> str:
+    with_cpu = any(r.get("cpu_us") is not None for r in results["rows"])
     lines = [
-        "| scenario | client | median | httptransport / client | ratio to baseline | range |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| scenario | client | median | httptransport / client | ratio to baseline | range |"
+        + (" CPU per request |" if with_cpu else ""),
+        "| --- | --- | ---: | ---: | ---: | ---: |" + (" ---: |" if with_cpu else ""),
     ]
     for key, rows in scenarios(results).items():
         for row in _ordered(rows):
@@ -428,7 +443,11 @@ def markdown_table(results: dict[str, Any]) -> str:
             spread = "-"
             if rng and row.get("ratio") != 1.0:
                 spread = f"{fmt_ratio(rng[0])[:-1]}-{fmt_ratio(rng[1])}"
-            lines.append(f"| {key} | {row['client']} | {value} | {ours} | {ratio} | {spread} |")
+            line = f"| {key} | {row['client']} | {value} | {ours} | {ratio} | {spread} |"
+            if with_cpu:
+                cpu = row.get("cpu_us")
+                line += f" {fmt_value(cpu)} us |" if cpu is not None else " - |"
+            lines.append(line)
     return "\n".join(lines)
 
 

@@ -1,9 +1,12 @@
-"""Side-by-side HTTP client benchmark: httptransport vs httpcore, httpcore2, urllib3, aiohttp.
+"""Side-by-side HTTP client benchmark: httptransport vs httpcore, httpcore2, urllib3, aiohttp,
+pyreqwest, pycurl and a bare socket loop (raw-socket).
 
     python3 benchmarks/run.py [--short] [--scenario a,e] [--clients httptransport,urllib3]
 
-Starts nginx on 127.0.0.1, builds benchmarks/.work/venv, then runs every (scenario, client)
-measurement in a fresh worker process, interleaving the clients within each repetition.
+Starts nginx on 127.0.0.1, builds benchmarks/.work/venv (and venv-pyreqwest, venv-pycurl
+when those clients run), then runs every (scenario, client) measurement in a fresh worker
+process started with that client's venv, interleaving the clients within each repetition.
+Reports requests (or MB) per second and the worker's CPU time per request.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import benchenv
-from scenarios import CLIENT_MODULES, CLIENTS, NEW_CONNECTION, Scenario, select_scenarios
+from scenarios import (
+    CLIENT_MODULES,
+    CLIENT_VENVS,
+    CLIENTS,
+    NEW_CONNECTION,
+    Scenario,
+    select_scenarios,
+)
 from server import Nginx, ensure_nginx
 
 HERE = Path(__file__).resolve().parent
@@ -49,6 +59,7 @@ class Cell:
     notes: set[str] = field(default_factory=set)
     conns: list[int] = field(default_factory=list)
     requests: int = 0
+    cpu: list[float | None] = field(default_factory=list)  # per rep: CPU us per request
 
 
 # -- setup ------------------------------------------------------------------------------------
@@ -70,18 +81,32 @@ print(json.dumps(out))
 """
 
 
-def probe_clients(names: list[str]) -> dict[str, str | None]:
-    modules = {name: CLIENT_MODULES.get(name, name) for name in names}
-    done = subprocess.run(
-        [str(benchenv.python()), "-c", _PROBE, *sorted(set(modules.values()))],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        return dict.fromkeys(names, f"probe crashed: {done.stderr.strip()[-200:]}")
-    by_module: dict[str, str | None] = json.loads(done.stdout)
-    return {name: by_module[module] for name, module in modules.items()}
+def venv_of(client: str) -> str:
+    return CLIENT_VENVS.get(client, "main")
+
+
+def probe_clients(names: list[str], broken: dict[str, str]) -> dict[str, str | None]:
+    """Import each client's module in its venv: None if it imports, else why not.
+    ``broken`` maps venvs that could not be built to the reason."""
+    out: dict[str, str | None] = {}
+    for venv in sorted({venv_of(n) for n in names}):
+        group = [n for n in names if venv_of(n) == venv]
+        if venv in broken:
+            out.update(dict.fromkeys(group, broken[venv]))
+            continue
+        modules = {name: CLIENT_MODULES.get(name, name) for name in group}
+        done = subprocess.run(
+            [str(benchenv.python(venv)), "-c", _PROBE, *sorted(set(modules.values()))],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            out.update(dict.fromkeys(group, f"probe crashed: {done.stderr.strip()[-200:]}"))
+            continue
+        by_module: dict[str, str | None] = json.loads(done.stdout)
+        out.update({name: by_module[module] for name, module in modules.items()})
+    return {name: out[name] for name in names}
 
 
 def cpu_layout() -> tuple[int | None, int | None]:
@@ -108,6 +133,7 @@ def run_worker(
         "stream": sc.kind == "download",
         "headers": [["Connection", "close"]] if sc.kind in NEW_CONNECTION else [],
         "http2": {"h2-tls": "tls", "h2c": "h2c"}.get(sc.kind),
+        "timeouts": sc.timeouts,
         "tasks": sc.tasks,
         "pool": sc.pool,
         "warmup": timing.warmup,
@@ -120,7 +146,7 @@ def run_worker(
     before = server.accepted_connections()
     try:
         done = subprocess.run(
-            [str(benchenv.python()), str(HERE / "worker.py"), json.dumps(job)],
+            [str(benchenv.python(venv_of(client))), str(HERE / "worker.py"), json.dumps(job)],
             capture_output=True,
             text=True,
             timeout=timing.warmup + timing.duration + 120,
@@ -150,6 +176,7 @@ def record(sc: Scenario, cell: Cell, result: dict[str, Any]) -> str:
     """Fold one worker result into ``cell``; return a short progress string."""
     if "error" in result:
         cell.values.append(None)
+        cell.cpu.append(None)
         if any(v is not None for v in cell.values) or cell.requests:
             # It worked in an earlier repetition: a crash or hang now is a failure.
             cell.failures += 1
@@ -174,10 +201,15 @@ def record(sc: Scenario, cell: Cell, result: dict[str, Any]) -> str:
         cell.notes.add(f"opened {conns} connections, pool is {sc.pool}")
     if failures:
         cell.values.append(None)
+        cell.cpu.append(None)
         return f"{failures} FAILED"
     value = score(sc, timed)
     cell.values.append(value)
-    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+    # CPU time of the whole worker process (every thread) over the timed phase, per request.
+    cpu_us = timed["cpu"] / timed["ok"] * 1e6 if timed["ok"] else None
+    cell.cpu.append(cpu_us)
+    cpu_s = "" if cpu_us is None else f" ({cpu_us:,.0f} us)"
+    return (f"{value:,.0f}" if value >= 100 else f"{value:,.1f}") + cpu_s
 
 
 # -- statistics and report -------------------------------------------------------------------
@@ -192,8 +224,11 @@ def summarize(sc: Scenario, cells: dict[str, Cell]) -> list[dict[str, Any]]:
         row["notes"] = sorted(cell.notes)
         row["conns"] = cell.conns
         row["values"] = cell.values
+        row["cpu_values"] = cell.cpu
         row["median"] = None
         row["ratio"] = None
+        # CPU microseconds per request: the median over the repetitions that scored.
+        row["cpu_us"] = None
         row["status"] = "ok"
         if cell.unavailable is not None and not any(v is not None for v in cell.values):
             row["status"] = f"unavailable: {cell.unavailable}"
@@ -202,6 +237,8 @@ def summarize(sc: Scenario, cells: dict[str, Cell]) -> list[dict[str, Any]]:
         else:
             good = [v for v in cell.values if v is not None]
             row["median"] = statistics.median(good) if good else None
+            cpu = [c for c in cell.cpu if c is not None]
+            row["cpu_us"] = statistics.median(cpu) if cpu else None
             if base is not None and not base.failures:
                 ratios = rep_ratios(cell, base)
                 row["ratio"] = statistics.median(ratios) if ratios else None
@@ -237,10 +274,17 @@ def fmt_times(ratio: float | None) -> str:
     return "-" if ratio is None else f"{ratio:.2f}x"
 
 
+def fmt_cpu(cpu_us: float | None) -> str:
+    if cpu_us is None:
+        return "-"
+    return f"{cpu_us:,.0f} us" if cpu_us >= 100 else f"{cpu_us:,.1f} us"
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     out = [
-        "| scenario | client | median | ratio to baseline | subject / client | failures |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| scenario | client | median | CPU per request | ratio to baseline | subject / client "
+        "| failures |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         if row["status"].startswith("unavailable"):
@@ -251,16 +295,16 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             median = fmt_value(row["median"], row["unit"])
         failures = "-" if row["status"].startswith("unavailable") else str(row["failures"])
         out.append(
-            f"| {row['scenario']} | {row['client']} | {median} | {fmt_times(row['ratio'])} "
-            f"| {fmt_times(row['ours'])} | {failures} |"
+            f"| {row['scenario']} | {row['client']} | {median} | {fmt_cpu(row['cpu_us'])} "
+            f"| {fmt_times(row['ratio'])} | {fmt_times(row['ours'])} | {failures} |"
         )
     return "\n".join(out)
 
 
 def print_scenario_summary(sc: Scenario, rows: list[dict[str, Any]]) -> None:
     print(
-        f"  {'client':<20} {'median':>16} {'ratio':>7} {'ratio range':>13} {'ours/it':>8}"
-        "  conns  notes"
+        f"  {'client':<20} {'median':>16} {'CPU/req':>10} {'ratio':>7} {'ratio range':>13}"
+        f" {'ours/it':>8}  conns  notes"
     )
     for row in rows:
         rr = row.get("ratio_range")
@@ -272,8 +316,9 @@ def print_scenario_summary(sc: Scenario, rows: list[dict[str, Any]]) -> None:
             note = "; ".join([note, *row["notes"]]).strip("; ")
         median = fmt_value(row["median"], sc.unit)
         print(
-            f"  {row['client']:<20} {median:>16} {fmt_times(row['ratio']):>7} {rr_s:>13} "
-            f"{fmt_times(row['ours']):>8}  {conns_s:>5}  {note[:160]}"
+            f"  {row['client']:<20} {median:>16} {fmt_cpu(row['cpu_us']):>10} "
+            f"{fmt_times(row['ratio']):>7} {rr_s:>13} {fmt_times(row['ours']):>8}  {conns_s:>5}"
+            f"  {note[:160]}"
         )
 
 
@@ -291,6 +336,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-pin", action="store_true", help="don't pin nginx and clients to cores")
     p.add_argument("--reinstall", action="store_true", help="refresh the venv")
     p.add_argument("--json", type=Path, help="also write the raw results here")
+    p.add_argument(
+        "--label",
+        help="put this first in the header (and so in the charts' subtitles), e.g. 'dev run'",
+    )
     args = p.parse_args(argv)
     return args
 
@@ -319,12 +368,22 @@ def main(argv: list[str] | None = None) -> int:
     notes = benchenv.ensure_venv(force=args.reinstall)
     for note in notes:
         print(f"warning: {note}")
-    versions = benchenv.pinned_versions()
-    available = probe_clients(wanted)
+    # The separate peers' venvs, only for the clients that will run.
+    in_use = {c for sc in scenarios for c in sc.clients if c in wanted}
+    extra = sorted({venv_of(c) for c in in_use} - {"main"})
+    broken: dict[str, str] = {}
+    for venv in extra:
+        try:
+            benchenv.ensure_venv(force=args.reinstall, name=venv)
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+            broken[venv] = f"venv-{venv}: {exc}"[:300]
+    versions = benchenv.pinned_versions(("main", *(v for v in extra if v not in broken)))
+    available = probe_clients(wanted, broken)
     nginx_cpu, client_cpu = (None, None) if args.no_pin else cpu_layout()
 
     header = (
-        f"python {platform.python_version()}, {os.cpu_count()} cores, "
+        (f"{args.label}, " if args.label else "")
+        + f"python {platform.python_version()}, {os.cpu_count()} cores, "
         f"nginx cpu={nginx_cpu} client cpu={client_cpu}; "
         f"{timing.reps} reps x ({timing.warmup}s warm-up + {timing.duration}s measured)"
     )

@@ -12,6 +12,9 @@ CLIENTS: tuple[str, ...] = (
     "aiohttp",
     "httpx-default",
     "httpx-httptransport",
+    "pyreqwest",
+    "pycurl",
+    "raw-socket",
 )
 BASELINE = "httpcore"
 # The library under test: its same-repetition ratio to every other client is reported too.
@@ -19,7 +22,19 @@ SUBJECT = "httptransport"
 # httpx.AsyncClient over httpx's own transport (httpcore) or over ours.
 HTTPX_CLIENTS = ("httpx-default", "httpx-httptransport")
 # The module a client needs, where its name is not one.
-CLIENT_MODULES = {"httpx-default": "httpx", "httpx-httptransport": "httptransport.httpx"}
+CLIENT_MODULES = {
+    "httpx-default": "httpx",
+    "httpx-httptransport": "httptransport.httpx",
+    "pyreqwest": "pyreqwest.client",
+    "raw-socket": "socket",
+}
+# The venv (``benchenv.VENVS``) whose Python runs a client's worker; the default is "main".
+# pyreqwest and pycurl each have their own, with nothing else in it. raw-socket imports only
+# the standard library (and trio under trio), so it runs in the main venv, which has trio.
+CLIENT_VENVS = {"pyreqwest": "pyreqwest", "pycurl": "pycurl"}
+# A bare socket loop: the limit no client can beat (see clients.py). Not a peer: it gets a
+# grey bar in the charts and no place in the subject-against-each-client chart.
+RAW_SOCKET = "raw-socket"
 
 # Kinds where every request opens a new connection (Connection: close both ways).
 NEW_CONNECTION = frozenset({"tls-new", "tls-resume"})
@@ -42,6 +57,9 @@ class Scenario:
     unit: str  # "req/s" or "MB/s"
     baseline: str = BASELINE  # ratios are to this client, repetition by repetition
     subject: str = SUBJECT  # and this one's ratio to each other client is reported
+    # Seconds for each of the connect, read, write and pool timeouts, set on every request
+    # as httpx sets them (``extensions={"timeout": {...}}``); None: no timeouts at all.
+    timeouts: float | None = None
 
     @property
     def expected_size(self) -> int:
@@ -51,18 +69,25 @@ class Scenario:
 _SYNC = ("httptransport", "httpcore", "httpcore2", "urllib3")
 _ASYNC = ("httptransport", "httpcore", "httpcore2", "aiohttp")
 _TRIO = ("httptransport", "httpcore", "httpcore2")
-_HTTP2 = ("httptransport", "httpcore", "httpcore2")
+_HTTP2 = ("httptransport", "httpcore", "httpcore2", "pyreqwest")
+_SYNC_KEEPALIVE = (*_SYNC, "pyreqwest", "pycurl", RAW_SOCKET)
+_ASYNC_100X10 = (*_ASYNC, "pyreqwest", RAW_SOCKET)
+_TRIO_100X10 = (*_TRIO, RAW_SOCKET)
+_TIMEOUTS = ("httptransport", "httpcore", "pyreqwest")
 _HTTPX = ("httpx-httptransport", "httpx-default")
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("a-sync-keepalive", "sync, 1 keep-alive conn, sequential 1 KiB GETs",
-             "sync", "small", 1, 1, _SYNC, "req/s"),
+             "sync", "small", 1, 1, _SYNC_KEEPALIVE, "req/s"),
     Scenario("b-asyncio-100x10", "asyncio, 100 tasks, pool of 10, 1 KiB GETs",
-             "asyncio", "small", 100, 10, _ASYNC, "req/s"),
+             "asyncio", "small", 100, 10, _ASYNC_100X10, "req/s"),
+    Scenario("b2-asyncio-100x10-timeouts", "as b, with connect, read, write and pool "
+             "timeouts of 5 s on every request (as httpx sets them)",
+             "asyncio", "small", 100, 10, _TIMEOUTS, "req/s", timeouts=5.0),
     Scenario("c-asyncio-100x100", "asyncio, 100 tasks, pool of 100, 1 KiB GETs",
              "asyncio", "small", 100, 100, _ASYNC, "req/s"),
     Scenario("d-trio-100x10", "trio, 100 tasks, pool of 10, 1 KiB GETs",
-             "trio", "small", 100, 10, _TRIO, "req/s"),
+             "trio", "small", 100, 10, _TRIO_100X10, "req/s"),
     Scenario("e1-sync-16mib", "sync, streamed 16 MiB download, 1 keep-alive conn",
              "sync", "download", 1, 1, _SYNC, "MB/s"),
     Scenario("e2-asyncio-16mib", "asyncio, streamed 16 MiB download, 1 keep-alive conn",

@@ -1,8 +1,10 @@
 """One measurement in a fresh process: ``python worker.py '<json job>'``.
 
-Runs inside the benchmark venv.  Prints exactly one JSON object on the last stdout line:
+Runs inside the client's venv.  Prints exactly one JSON object on the last stdout line:
 either ``{"error": "..."}`` (the client could not be set up) or the counts of a warm-up
 phase followed by a timed phase.  Every response's status and body length is checked.
+Each phase also records the CPU time the process used during it (``time.process_time``:
+user + system, every thread, so the tokio threads of pyreqwest count too).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Tally:
     bytes: int = 0
     first_error: str | None = None
     elapsed: float = 0.0
+    cpu: float = 0.0  # seconds of process CPU time (all threads) during the phase
     extra: dict[str, Any] = field(default_factory=dict)
 
     def record(self, status: int, size: int, expected: int) -> None:
@@ -55,6 +58,7 @@ def _run_sync(job: dict[str, Any], client: clients.SyncClient) -> dict[str, Any]
         tally = Tally()
         fetch = client.fetch
         clock = time.perf_counter
+        cpu_start = time.process_time()
         start = clock()
         deadline = start + seconds
         count = 0
@@ -71,6 +75,7 @@ def _run_sync(job: dict[str, Any], client: clients.SyncClient) -> dict[str, Any]
             if count >= minimum and clock() >= deadline:
                 break
         tally.elapsed = clock() - start
+        tally.cpu = time.process_time() - cpu_start
         return tally
 
     warm = phase(job["warmup"], job["min_warmup"])
@@ -82,8 +87,20 @@ def _run_sync(job: dict[str, Any], client: clients.SyncClient) -> dict[str, Any]
 async def _run_async(job: dict[str, Any], ctx: ssl.SSLContext, runner: str) -> dict[str, Any]:
     expected: int = job["expected"]
     client = await clients.open_async(
-        job["client"], job["url"], job["pool"], job["stream"], _headers(job), ctx, job.get("http2")
+        job["client"],
+        job["url"],
+        job["pool"],
+        job["stream"],
+        _headers(job),
+        ctx,
+        job.get("http2"),
+        ca_file=job["ca_file"],
+        timeouts=job.get("timeouts"),
+        runner=runner,
     )
+
+    # raw-socket runs one task per connection (the limit: no hand-over between tasks).
+    tasks: int = getattr(client, "tasks", None) or job["tasks"]
 
     async def gather(n: int, task: Callable[[], Awaitable[None]]) -> None:
         if runner == "trio":
@@ -100,6 +117,7 @@ async def _run_async(job: dict[str, Any], ctx: ssl.SSLContext, runner: str) -> d
     async def phase(seconds: float, minimum: int) -> Tally:
         tally = Tally()
         clock = time.perf_counter
+        cpu_start = time.process_time()
         start = clock()
         deadline = start + seconds
         started = 0
@@ -115,8 +133,9 @@ async def _run_async(job: dict[str, Any], ctx: ssl.SSLContext, runner: str) -> d
                 else:
                     tally.record(status, size, expected)
 
-        await gather(job["tasks"], task)
+        await gather(tasks, task)
         tally.elapsed = clock() - start
+        tally.cpu = time.process_time() - cpu_start
         return tally
 
     try:
@@ -145,7 +164,14 @@ def main() -> int:
     try:
         if runner == "sync":
             client = clients.open_sync(
-                job["client"], job["url"], job["pool"], job["stream"], _headers(job), ctx
+                job["client"],
+                job["url"],
+                job["pool"],
+                job["stream"],
+                _headers(job),
+                ctx,
+                ca_file=job["ca_file"],
+                timeouts=job.get("timeouts"),
             )
             result = _run_sync(job, client)
         elif runner == "asyncio":
