@@ -61,6 +61,7 @@ PRESETS: dict[str, tuple[str, list[str]]] = {
         "httptransport/_h1_head.py",
         [
             "tests/httptransport/test_h1_head_refusals.py",
+            "tests/httptransport/test_h1_head_against_h11.py",
             "tests/httptransport/_async/test_http11.py",
             "tests/httptransport/_sync/test_http11.py",
         ],
@@ -78,11 +79,14 @@ PRESETS: dict[str, tuple[str, list[str]]] = {
 # (as in PRESETS), source line and the mutation's description; the value says why.
 EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
     "httptransport/_h1_head.py": {
-        (74, "1 -> 2"): "framing is only tested for truth: 2 is as true as 1",
-        (79, "2 -> 3"): "framing is only tested for truth: 3 is as true as 2",
-        (79, "2 -> 1"): "framing is only tested for truth: 1 is as true as 2",
-        (100, "2 -> 3"): "_CLOSE is only told apart from 0 and _LENGTH (1): 3 is too",
-        (150, "1 -> 2"): "length -1 or -2: both only mean 'none yet' (< 0) to every test of it",
+        (76, "1 -> 2"): "framing is only tested for truth: 2 is as true as 1",
+        (81, "2 -> 3"): "framing is only tested for truth: 3 is as true as 2",
+        (81, "2 -> 1"): "framing is only tested for truth: 1 is as true as 2",
+        (105, "2 -> 3"): "_CLOSE is only told apart from 0 and _LENGTH (1): 3 is too",
+        (106, "200 -> 199"): (
+            "kinds are 0-2 and cached status codes 200-999: none lies between 199 and 200"
+        ),
+        (166, "1 -> 2"): "length -1 or -2: both only mean 'none yet' (< 0) to every test of it",
     },
     "httptransport/_pool_logic.py": {
         (170, "return statement -> pass"): "a function without return returns None too",

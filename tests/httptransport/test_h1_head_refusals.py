@@ -328,33 +328,72 @@ def test_parse_connection_close(line: bytes, keep_alive: bool) -> None:
 
 
 def test_line_cache_bounds() -> None:
-    """Lines of up to 200 bytes are remembered, longer ones never; the cache holds up to
-    1024 lines and is emptied when a line arrives with it full."""
+    """Lines of up to 200 bytes are remembered (the status line too), longer ones never;
+    the cache holds up to 1024 lines and is emptied when a line arrives with it full."""
     short = b"X: " + b"a" * 197  # 200 bytes
     long = b"X: " + b"b" * 198  # 201 bytes
     assert len(short) == 200
     assert len(long) == 201
     assert _parse(b"HTTP/1.1 200 OK\r\n" + short + b"\r\n" + long + b"\r\nContent-Length: 0")
-    assert set(h1._lines) == {short, b"Content-Length: 0"}
+    assert set(h1._lines) == {b"HTTP/1.1 200 OK", short, b"Content-Length: 0"}
     assert h1._lines[short] == ((b"X", b"a" * 197), h1._PLAIN)
+    assert h1._lines[b"HTTP/1.1 200 OK"] == ((b"HTTP/1.1", b"OK"), 200)
     h1._lines.clear()
     for n in range(1023):
         assert _parse(b"HTTP/1.1 200 OK\r\nContent-Length: %d" % n) is not None
-    assert len(h1._lines) == 1023
-    assert _parse(b"HTTP/1.1 200 OK\r\nContent-Length: 1023") is not None
     assert len(h1._lines) == 1024  # full, not emptied yet
-    assert _parse(b"HTTP/1.1 200 OK\r\nContent-Length: 1024") is not None
-    assert list(h1._lines) == [b"Content-Length: 1024"]
+    assert _parse(b"HTTP/1.1 200 OK\r\nContent-Length: 1023") is not None
+    assert list(h1._lines) == [b"Content-Length: 1023"]
     # A remembered line is served from the cache even when full.
-    assert _parse(b"HTTP/1.1 200 OK\r\nContent-Length: 1024")[3] == 1024
-    assert len(h1._lines) == 1
+    assert _parse(b"HTTP/1.1 200 OK\r\nContent-Length: 1023")[3] == 1023
+    assert len(h1._lines) == 2
+    # A long status line is never remembered.
+    long_status = b"HTTP/1.1 200 " + b"c" * 188  # 201 bytes
+    assert _parse(long_status + b"\r\nContent-Length: 0") == (
+        200,
+        b"c" * 188,
+        [(b"Content-Length", b"0")],
+        0,
+        True,
+    )
+    assert long_status not in h1._lines
+
+
+def test_cached_status_line_is_no_field_line_and_vice_versa() -> None:
+    """A remembered status line where a field line belongs, or a remembered field line
+    where the status line belongs, is refused as it would be if it were not remembered."""
+    assert _parse(b"HTTP/1.1 200 a:b\r\nContent-Length: 0") == (
+        200,
+        b"a:b",
+        [(b"Content-Length", b"0")],
+        0,
+        True,
+    )
+    assert _parse(b"HTTP/1.1 200 OK\r\nHTTP/1.1 200 a:b\r\nContent-Length: 0") is None
+    assert _parse(b"Content-Length: 0\r\nContent-Length: 0") is None
+    h1._lines.clear()
+    assert _parse(b"HTTP/1.1 200 OK\r\nHTTP/1.1 200 a:b\r\nContent-Length: 0") is None
+
+
+def test_bare_cr_or_lf_in_a_line_is_refused_even_after_a_clean_head() -> None:
+    """A line with a bare CR or LF or a control character goes to h11, also when the
+    head's other lines are remembered."""
+    clean = b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 0"
+    assert _parse(clean) is not None
+    for bad in (b"Server: x\ry", b"Server: x\ny", b"Server: x\x00y", b"Server: x\x7fy"):
+        assert _parse(clean + b"\r\n" + bad) is None
+        assert bad not in h1._lines
+    for bad_status in (b"HTTP/1.1 200 O\rK", b"HTTP/1.1 200 O\nK", b"HTTP/1.1 200 O\x01K"):
+        assert _parse(bad_status + b"\r\nContent-Length: 0") is None
+    assert _parse(b"HTTP/1.1 200 OK\r\r\nContent-Length: 0") is None
+    assert _parse(b"HTTP/1.1 200 OK\r\n\nContent-Length: 0") is None
 
 
 def test_remembered_lines_are_not_refused_again() -> None:
     """A line refused by the lean parser is never remembered (h11 gets it every time)."""
     for _ in range(2):
         assert _parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked") is None
-    assert h1._lines == {}
+    assert list(h1._lines) == [b"HTTP/1.1 200 OK"]  # the status line itself was fine
 
 
 # -- through a connection: which path ran, and what came of it -----------------------

@@ -34,7 +34,9 @@ _NO_BODY_STATUS = frozenset((204, 304))
 # slow, then raises ValueError): such a head goes to h11, which rejects it.
 _MAX_LENGTH_DIGITS = 20
 
-_head_chars = re.compile(rb"[\t\r\n\x20-\x7e\x80-\xff]*").fullmatch
+# A line of a head (status line or field line): visible characters, obs-text, spaces and
+# tabs; no CR, LF or other control character (RFC 9112 sections 2.2 and 5.5).
+_line_chars = re.compile(rb"[\t\x20-\x7e\x80-\xff]*").fullmatch
 # status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4);
 # 1xx is left to h11, which skips informational responses.
 _status_line = re.compile(rb"HTTP/1\.1 ([2-9][0-9][0-9]) ([\t\x20-\x7e\x80-\xff]*)").fullmatch
@@ -90,20 +92,33 @@ def prepare_head(request: Request) -> tuple[bytes, int, bool] | None:
     return b"".join(parts), length, keep_alive
 
 
-# Header lines seen before, parsed: servers repeat most lines word for word across
-# responses (Server, Content-Type, Content-Length, ETag...), so a line is split, checked
-# and classified once. Short lines only; emptied when full (Date lines change each second).
+# Lines seen before, parsed: servers repeat most lines word for word across responses
+# (the status line, Server, Content-Type, Content-Length, ETag...), so a line is split,
+# checked and classified once. Short lines only; emptied when full (Date lines change
+# each second). A field line maps to its ``(name, value)`` and what it means for the
+# framing (a kind below); a status line to ``(b"HTTP/1.1", reason)`` and its status code
+# (200-999, so never taken for a kind).
 _lines: dict[bytes, tuple[tuple[bytes, bytes], int]] = {}
 _LINES_MAX = 1024
 _LINE_CACHED_MAX = 200
 # What a header line means for the framing of the response.
 _PLAIN, _LENGTH, _CLOSE = 0, 1, 2
+_FIRST_STATUS = 200
+
+
+def _cache(line: bytes, parsed: tuple[tuple[bytes, bytes], int]) -> None:
+    if len(line) <= _LINE_CACHED_MAX:
+        if len(_lines) >= _LINES_MAX:
+            _lines.clear()
+        _lines[line] = parsed
 
 
 def _header_line(line: bytes) -> tuple[tuple[bytes, bytes], int] | None:
     """Split and check one header line: ``((name, value), kind)``, or ``None`` for h11."""
     # field-line = field-name ":" OWS field-value OWS (RFC 9112 section 5); a line that
     # starts with whitespace is obsolete folding (section 5.2) and fails the token check.
+    if _line_chars(line) is None:
+        return None
     name, colon, value = line.partition(b":")
     if not colon:
         return None
@@ -133,19 +148,20 @@ def parse_head(
         ``(status, reason, headers, body_length, keep_alive)``, or ``None`` when h11
         must handle this response.
     """
+    # Lines end in CRLF only (RFC 9112 section 2.1): a bare CR or LF, or a control
+    # character, is left in a line by the split and fails its check, and h11, which
+    # applies section 2.2's leniencies or refuses, gets the head. Lines come from the
+    # cache already checked.
     lines = head.split(b"\r\n")
-    # Lines end in CRLF only (RFC 9112 section 2.1); a bare CR or LF, or a control
-    # character, goes to h11, which applies section 2.2's leniencies or refuses.
-    if (
-        _head_chars(head) is None
-        or head.count(b"\n") != len(lines) - 1
-        or head.count(b"\r") != len(lines) - 1
-    ):
-        return None
-    match = _status_line(lines[0])
-    if match is None:
-        return None
-    status = int(match.group(1))
+    first = lines[0]
+    parsed = _lines.get(first)
+    if parsed is None or parsed[1] < _FIRST_STATUS:
+        match = _status_line(first)
+        if match is None:
+            return None
+        parsed = (b"HTTP/1.1", match.group(2)), int(match.group(1))
+        _cache(first, parsed)
+    (_, reason), status = parsed
     headers: list[tuple[bytes, bytes]] = []
     length = -1
     keep_alive = True
@@ -155,10 +171,7 @@ def parse_head(
             parsed = _header_line(line)
             if parsed is None:
                 return None
-            if len(line) <= _LINE_CACHED_MAX:
-                if len(_lines) >= _LINES_MAX:
-                    _lines.clear()
-                _lines[line] = parsed
+            _cache(line, parsed)
         header, kind = parsed
         if kind:
             if kind == _LENGTH:
@@ -166,8 +179,10 @@ def parse_head(
                 if length >= 0:
                     return None
                 length = int(header[1])
-            else:
+            elif kind == _CLOSE:
                 keep_alive = False
+            else:  # a status line where a field line belongs
+                return None
         headers.append(header)
     # RFC 9112 section 6.3: a response to HEAD, and 204 and 304, end at the head (rules
     # 1 and 2); otherwise, without a Content-Length the body runs to the close (rule 8),
@@ -176,4 +191,4 @@ def parse_head(
         length = 0
     elif length < 0:
         return None
-    return status, match.group(2), headers, length, keep_alive
+    return status, reason, headers, length, keep_alive

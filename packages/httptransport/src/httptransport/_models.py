@@ -494,7 +494,11 @@ class Response:
                     "'response.read()' cannot read an async response body; "
                     "use 'await response.aread()'."
                 )
-            self._content = b"".join(self.iter_stream())
+            if self._stream_consumed:
+                raise RuntimeError("'response.iter_stream()' may only be iterated once.")
+            self._stream_consumed = True
+            # As iter_stream() would, without a generator around the stream.
+            self._content = b"".join(self.stream)
         return self._content
 
     def iter_stream(self) -> Iterator[bytes]:
@@ -543,7 +547,11 @@ class Response:
                     "'await response.aread()' cannot read a sync response body; "
                     "use 'response.read()'."
                 )
-            self._content = b"".join([chunk async for chunk in self.aiter_stream()])
+            if self._stream_consumed:
+                raise RuntimeError("'response.aiter_stream()' may only be iterated once.")
+            self._stream_consumed = True
+            # As aiter_stream() would, without an async generator around the stream.
+            self._content = b"".join([chunk async for chunk in self.stream])
         return self._content
 
     async def aiter_stream(self) -> AsyncIterator[bytes]:

@@ -59,14 +59,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 
 from netbackend_base import (
     SOCKET_OPTION,
-    AsyncEvent,
     AsyncNetworkBackend,
     async_shielded,
     default_async_backend,
 )
 
 from .._exceptions import ConnectionNotAvailable, PoolTimeout, UnsupportedProtocol
-from .._locks import AsyncThreadLock
+from .._locks import AsyncPoolWaiters, AsyncThreadLock
 from .._models import DEFAULT_PORTS, Origin, Request, Response, timeouts
 from .._pool_logic import PoolLogic, Ticket
 from .._proxy_model import Proxy
@@ -174,6 +173,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
             self._max_connections, self._max_keepalive_connections
         )
         self._lock = AsyncThreadLock()
+        self._waiters = AsyncPoolWaiters()
 
     # -- connections ----------------------------------------------------------------
 
@@ -287,7 +287,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         with self._lock:
             woken = self._logic.set_capacity(connection, capacity)
         for ticket in woken:
-            ticket.waiter.set()
+            self._waiters.wake(ticket.waiter)
 
     async def _checkout(
         self,
@@ -303,7 +303,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
                 expired = self._pop_expired()
             granted = logic.acquire(ticket, reuse=reuse)
             if not granted:
-                ticket.waiter = AsyncEvent()
+                ticket.waiter = self._waiters.create()
         if expired is not None:
             await expired.aclose()
         if not granted:
@@ -327,7 +327,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
             with self._lock:
                 others = logic.register(ticket, connection, capacity)
             for other in others:
-                other.waiter.set()
+                self._waiters.wake(other.waiter)
             return connection
         except BaseException:
             with self._lock:
@@ -339,7 +339,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         # Grants made while waiting never carry an idle connection to evict (only an
         # immediate grant does), so giving the ticket back is all there is to undo.
         try:
-            granted = await ticket.waiter.wait(timeout)
+            granted = await self._waiters.wait(ticket.waiter, timeout)
         except BaseException:
             with self._lock:
                 woken, to_close = self._logic.cancel(ticket)
@@ -368,7 +368,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         to_close: AsyncConnectionInterface | None,
     ) -> None:
         if woken is not None:
-            woken.waiter.set()
+            self._waiters.wake(woken.waiter)
         if to_close is not None:
             await async_shielded(to_close.aclose)
 
@@ -393,7 +393,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
             woken, to_close = logic.release(connection, reusable=reusable)
             gone = connection not in logic.connections
         if woken is not None:
-            woken.waiter.set()
+            self._waiters.wake(woken.waiter)
         if not reusable and to_close is None and gone and not connection.is_closed():
             return connection
         return to_close
@@ -415,7 +415,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         with self._lock:
             woken, _ = self._logic.release(connection, reusable=False)
         if woken is not None:
-            woken.waiter.set()
+            self._waiters.wake(woken.waiter)
         return connection
 
     async def _drop(self, connection: AsyncConnectionInterface) -> None:

@@ -60,14 +60,13 @@ from collections.abc import Iterable, Iterator
 
 from netbackend_base import (
     SOCKET_OPTION,
-    Event,
     NetworkBackend,
     default_backend,
     shielded,
 )
 
 from .._exceptions import ConnectionNotAvailable, PoolTimeout, UnsupportedProtocol
-from .._locks import ThreadLock
+from .._locks import PoolWaiters, ThreadLock
 from .._models import DEFAULT_PORTS, Origin, Request, Response, timeouts
 from .._pool_logic import PoolLogic, Ticket
 from .._proxy_model import Proxy
@@ -175,6 +174,7 @@ class ConnectionPool(RequestInterface):
             self._max_connections, self._max_keepalive_connections
         )
         self._lock = ThreadLock()
+        self._waiters = PoolWaiters()
 
     # -- connections ----------------------------------------------------------------
 
@@ -288,7 +288,7 @@ class ConnectionPool(RequestInterface):
         with self._lock:
             woken = self._logic.set_capacity(connection, capacity)
         for ticket in woken:
-            ticket.waiter.set()
+            self._waiters.wake(ticket.waiter)
 
     def _checkout(
         self,
@@ -304,7 +304,7 @@ class ConnectionPool(RequestInterface):
                 expired = self._pop_expired()
             granted = logic.acquire(ticket, reuse=reuse)
             if not granted:
-                ticket.waiter = Event()
+                ticket.waiter = self._waiters.create()
         if expired is not None:
             expired.close()
         if not granted:
@@ -328,7 +328,7 @@ class ConnectionPool(RequestInterface):
             with self._lock:
                 others = logic.register(ticket, connection, capacity)
             for other in others:
-                other.waiter.set()
+                self._waiters.wake(other.waiter)
             return connection
         except BaseException:
             with self._lock:
@@ -340,7 +340,7 @@ class ConnectionPool(RequestInterface):
         # Grants made while waiting never carry an idle connection to evict (only an
         # immediate grant does), so giving the ticket back is all there is to undo.
         try:
-            granted = ticket.waiter.wait(timeout)
+            granted = self._waiters.wait(ticket.waiter, timeout)
         except BaseException:
             with self._lock:
                 woken, to_close = self._logic.cancel(ticket)
@@ -369,7 +369,7 @@ class ConnectionPool(RequestInterface):
         to_close: ConnectionInterface | None,
     ) -> None:
         if woken is not None:
-            woken.waiter.set()
+            self._waiters.wake(woken.waiter)
         if to_close is not None:
             shielded(to_close.close)
 
@@ -394,7 +394,7 @@ class ConnectionPool(RequestInterface):
             woken, to_close = logic.release(connection, reusable=reusable)
             gone = connection not in logic.connections
         if woken is not None:
-            woken.waiter.set()
+            self._waiters.wake(woken.waiter)
         if not reusable and to_close is None and gone and not connection.is_closed():
             return connection
         return to_close
@@ -414,7 +414,7 @@ class ConnectionPool(RequestInterface):
         with self._lock:
             woken, _ = self._logic.release(connection, reusable=False)
         if woken is not None:
-            woken.waiter.set()
+            self._waiters.wake(woken.waiter)
         return connection
 
     def _drop(self, connection: ConnectionInterface) -> None:

@@ -179,7 +179,11 @@ class HTTP11Connection(ConnectionInterface):
             head, length, keep_alive = prepared
             self._send_lean(request, head, length, write_timeout, traced)
             # The read timeout bounds the wait for the whole head, not each read.
-            deadline = head_deadline(read_timeout, request._deadline, _clock())
+            deadline = request._deadline  # (as head_deadline(), without the call)
+            if read_timeout is not None:
+                head_end = _clock() + read_timeout
+                if deadline is None or head_end < deadline:
+                    deadline = head_end
             with (
                 Trace("receive_response_headers", logger, request, {"request": request})
                 if traced
@@ -236,7 +240,7 @@ class HTTP11Connection(ConnectionInterface):
         body = request.stream
         try:
             if type(body) is ByteStream:
-                content = b"".join(body)
+                content = body._content
                 if length >= 0 and len(content) != length:
                     raise LocalProtocolError(length_mismatch(len(content), length))
                 if length < 0 and content:
