@@ -1,4 +1,4 @@
-"""The asyncio stream of AnyIOBackend: its buffer bound, write coalescing and edge cases.
+"""The asyncio stream of AnyIOBackend: its buffer, timers, write coalescing and edge cases.
 
 On asyncio (and uvloop) AnyIOBackend drives sockets through its own asyncio protocol
 (``netbackend_anyio._asyncio_stream``); these tests pin what the shared suites do not.
@@ -90,6 +90,8 @@ async def test_a_reader_that_does_not_read_bounds_the_buffer(
         high_water = module._HIGH_WATER
         assert high_water <= protocol._buffered < high_water + 512 * 1024
         assert not sent.is_set()  # the rest waits in the kernel, not in our buffer
+        # The buffer grew no further than the mark let data in.
+        assert len(protocol._buf) <= 2 * high_water
         assert await _read_exactly(stream, len(payload)) == payload
         assert not protocol._paused
     finally:
@@ -129,10 +131,10 @@ async def test_a_reader_that_does_not_read_bounds_the_buffer_over_tls(
 
 
 async def test_small_reads_of_large_chunks_return_bytes_in_order(
-    serve: Callable[[Handler], int],
+    module: types.ModuleType, serve: Callable[[Handler], int]
 ) -> None:
     """Reads smaller than what arrived at once take it piece by piece, as bytes, intact."""
-    payload = hashlib.sha256(b"pieces").digest() * (768 * 1024 // 32)  # under the mark
+    payload = hashlib.sha256(b"pieces").digest() * (module._HIGH_WATER * 3 // 4 // 32)
 
     def handler(conn: socket.socket) -> None:
         conn.sendall(payload)
@@ -143,7 +145,6 @@ async def test_small_reads_of_large_chunks_return_bytes_in_order(
         protocol = stream._protocol  # type: ignore[attr-defined]
         while protocol._buffered < len(payload):
             await _turn()
-        assert any(len(chunk) > 1000 for chunk in protocol._chunks)
         pieces = []
         received = 0
         while received < len(payload):
@@ -159,7 +160,7 @@ async def test_small_reads_of_large_chunks_return_bytes_in_order(
 
 
 async def test_writes_in_one_turn_arrive_in_order(serve: Callable[[Handler], int]) -> None:
-    """Coalesced writes, and one past the 64 KiB limit, reach the peer whole and in order."""
+    """Writes in one turn, one of them past the 64 KiB cork limit, arrive whole and in order."""
     from .conftest import upper_echo
 
     stream = await _connect(serve(upper_echo))
@@ -279,3 +280,265 @@ async def test_tls_stream_readability(tls_echo_port: int, client_context: ssl.SS
         assert stream.get_extra_info("is_readable") is False
     finally:
         await stream.aclose()
+
+
+class _LoopSpy:
+    """Stands in for the stream's event loop, counting the timers and callbacks it is
+    asked for (everything else goes to the real loop)."""
+
+    def __init__(self, loop: typing.Any) -> None:
+        self._loop = loop
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> typing.Any:
+        return getattr(self._loop, name)
+
+    def call_at(self, when: float, callback: typing.Any, *args: typing.Any) -> typing.Any:
+        self.calls.append("call_at")
+        return self._loop.call_at(when, callback, *args)
+
+    def call_later(self, delay: float, callback: typing.Any, *args: typing.Any) -> typing.Any:
+        self.calls.append("call_later")
+        return self._loop.call_later(delay, callback, *args)
+
+    def call_soon(self, callback: typing.Any, *args: typing.Any) -> typing.Any:
+        self.calls.append("call_soon")
+        return self._loop.call_soon(callback, *args)
+
+
+def _spy(stream: AsyncNetworkStream) -> _LoopSpy:
+    spy = _LoopSpy(stream._loop)  # type: ignore[attr-defined]
+    stream._loop = spy  # type: ignore[attr-defined]
+    return spy
+
+
+async def test_a_read_that_need_not_wait_sets_no_timer(echo_port: int) -> None:
+    """Data already buffered is returned without a timer, whatever the timeout."""
+    stream = await _connect(echo_port)
+    try:
+        await stream.write(b"ping", timeout=5)
+        protocol = stream._protocol  # type: ignore[attr-defined]
+        while protocol._buffered < 4:
+            await _turn()
+        spy = _spy(stream)
+        assert await stream.read(2, timeout=5) == b"PI"
+        assert await stream.read(10, timeout=5) == b"NG"
+        assert spy.calls == []
+        assert stream._timer is None  # type: ignore[attr-defined]
+    finally:
+        await stream.aclose()
+
+
+async def test_waiting_reads_with_a_timeout_share_one_timer(echo_port: int) -> None:
+    """Round trips whose reads wait, each with the same timeout: one timer for them all."""
+    stream = await _connect(echo_port)
+    try:
+        spy = _spy(stream)
+        for i in range(50):
+            message = b"request %d" % i
+            await stream.write(message, timeout=5)
+            assert stream._protocol._buffered == 0  # type: ignore[attr-defined]
+            assert await _read_exactly(stream, len(message)) == message.upper()
+        assert spy.calls == ["call_at"]  # armed by the first wait, kept since
+        assert stream._timer is not None  # type: ignore[attr-defined]
+    finally:
+        await stream.aclose()
+    assert stream._timer is None  # type: ignore[attr-defined]  # closing cancels it
+
+
+async def test_a_shared_timer_still_times_each_read_out(silent_port: int) -> None:
+    """The timer of an earlier read neither ends a later read too soon nor too late."""
+    import time
+
+    from netbackend_base import ReadTimeout
+
+    stream = await _connect(silent_port)
+    try:
+        # A long deadline first: the timer is armed for it ...
+        with anyio.move_on_after(0.05):
+            await stream.read(10, timeout=30)
+        # ... and a shorter one must not wait for it.
+        started = time.monotonic()
+        with pytest.raises(ReadTimeout):
+            await stream.read(10, timeout=0.2)
+        assert 0.15 <= time.monotonic() - started < 5
+        # The timer now fires before this deadline: it is re-armed, not taken for it.
+        with anyio.move_on_after(0.01):
+            await stream.read(10, timeout=0.1)  # arms the timer for +0.1 s
+        started = time.monotonic()
+        with pytest.raises(ReadTimeout):
+            await stream.read(10, timeout=0.5)
+        assert 0.45 <= time.monotonic() - started < 5
+        # A read without a timeout is not ended by a timer left by an earlier one.
+        with anyio.move_on_after(0.01):
+            await stream.read(10, timeout=0.1)
+        assert stream._timer is not None  # type: ignore[attr-defined]
+        with anyio.move_on_after(0.3) as scope:
+            await stream.read(10)
+        assert scope.cancelled_caught
+    finally:
+        await stream.aclose()
+
+
+async def test_writes_go_at_once_unless_another_task_reads(
+    serve: Callable[[Handler], int],
+) -> None:
+    """A request/response user never pays for corking; writes of tasks sharing the stream
+    while one of them reads leave together at the end of the turn, in order."""
+    received = bytearray()
+    done = threading.Event()
+
+    def handler(conn: socket.socket) -> None:
+        while data := conn.recv(65536):
+            received.extend(data)
+            if received.endswith(b"."):
+                conn.sendall(b"ok")
+        done.set()
+
+    stream = await _connect(serve(handler))
+    protocol = stream._protocol  # type: ignore[attr-defined]
+    sent: list[bytes] = []
+    real = protocol._transport
+
+    class Transport:
+        def __getattr__(self, name: str) -> typing.Any:
+            return getattr(real, name)
+
+        def write(self, data: bytes) -> None:
+            sent.append(bytes(data))
+            real.write(data)
+
+    protocol._transport = Transport()
+    try:
+        spy = _spy(stream)
+        await stream.write(b"a", timeout=5)
+        await stream.write(b"b", timeout=5)
+        assert sent == [b"a", b"b"]
+        assert spy.calls == []
+        async with anyio.create_task_group() as group:
+            group.start_soon(_read_exactly, stream, 2)
+            while protocol._waiter is None:
+                await _turn()
+            sent.clear()
+            for piece in (b"c", b"d", b"e", b"."):
+                await stream.write(piece, timeout=5)
+            assert sent == [b"c"]  # the first at once, the rest at the end of the turn
+        assert sent == [b"c", b"de."]
+    finally:
+        await stream.aclose()
+    assert await anyio.to_thread.run_sync(done.wait, 5)
+    assert bytes(received) == b"abcde."
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+async def test_a_large_response_read_in_uneven_pieces_is_exact(
+    tls: bool,
+    serve: Callable[[Handler], int],
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+) -> None:
+    """8 MiB read with sizes from 1 byte to 200 KiB, while more arrives: byte-exact."""
+    import random
+
+    payload = random.Random(7).randbytes(8 * 1024 * 1024)
+
+    def handler(conn: socket.socket) -> None:
+        if tls:
+            with server_context.wrap_socket(conn, server_side=True) as wrapped:
+                wrapped.sendall(payload)
+                wrapped.recv(1)
+        else:
+            conn.sendall(payload)
+            conn.recv(1)
+
+    stream = await _connect(serve(handler))
+    if tls:
+        stream = await stream.start_tls(client_context, "localhost", timeout=5)
+    sizes = random.Random(3)
+    try:
+        pieces = []
+        received = 0
+        while received < len(payload):
+            wanted = sizes.choice([1, 7, 1000, 16 * 1024, 65536, 200 * 1024])
+            piece = await stream.read(wanted, timeout=5)
+            assert type(piece) is bytes
+            assert 0 < len(piece) <= wanted
+            pieces.append(piece)
+            received += len(piece)
+        assert b"".join(pieces) == payload
+    finally:
+        await stream.aclose()
+
+
+def test_the_buffer_keeps_data_exact_through_compaction_and_growth(
+    module: types.ModuleType,
+) -> None:
+    """The protocol alone, fed as a transport feeds it: moving unread data to the front,
+    growing, pausing at the high-water mark, resuming under the low one, shrinking."""
+    import random
+
+    class Transport:
+        def __init__(self) -> None:
+            self.paused = False
+
+        def pause_reading(self) -> None:
+            self.paused = True
+
+        def resume_reading(self) -> None:
+            self.paused = False
+
+    protocol = module._Protocol()
+    transport = Transport()
+    protocol.connection_made(transport)
+    rng = random.Random(11)
+    source = rng.randbytes(6 * 1024 * 1024)
+    fed = 0
+    out = bytearray()
+
+    def paused() -> bool:
+        return transport.paused
+
+    def feed(limit: int) -> None:
+        nonlocal fed
+        room = protocol.get_buffer(-1)
+        assert len(room) >= module._MIN_ROOM
+        count = min(len(room), len(source) - fed, limit)
+        room[:count] = source[fed : fed + count]
+        protocol.buffer_updated(count)
+        fed += count
+
+    # A slow reader: the buffer grows until reading pauses at the mark.
+    while True:
+        feed(rng.choice([100, 5000, 70000, 10**6]))
+        if paused():
+            break
+        out += protocol.take(rng.choice([1, 999, 30000]))
+    assert protocol._buffered >= module._HIGH_WATER
+    grown = len(protocol._buf)
+    assert module._HIGH_WATER <= grown <= 2 * module._HIGH_WATER
+    # Reading resumes under the low-water mark, not before.
+    while protocol._buffered > module._LOW_WATER + 65536:
+        out += protocol.take(65536)
+        assert paused()
+    out += protocol.take(65536)
+    out += protocol.take(65536)
+    assert not paused()
+    # Feeds and reads of all sizes (unread data moved to the front, byte-exact).
+    while fed < len(source):
+        if not paused():
+            feed(rng.choice([100, 5000, 70000, 10**6]))
+        for _ in range(rng.choice([1, 2, 3])):
+            if protocol._buffered:
+                out += protocol.take(rng.choice([1, 999, 30000, 65536, 10**6]))
+    while protocol._buffered:
+        out += protocol.take(10**6)
+    assert bytes(out) == source
+    # A large buffer goes once a read empties it after holding little since the last empty.
+    feed(10**6)
+    protocol.take(10**6)
+    if len(protocol._buf) > module._BULK:
+        room = protocol.get_buffer(-1)
+        room[:5] = b"small"
+        protocol.buffer_updated(5)
+        assert protocol.take(65536) == b"small"
+    assert len(protocol._buf) == module._BULK

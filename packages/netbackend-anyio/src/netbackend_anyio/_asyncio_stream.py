@@ -1,4 +1,4 @@
-"""The stream used on asyncio (and uvloop): an ``asyncio.Protocol`` with its own buffer.
+"""The stream used on asyncio (and uvloop): an ``asyncio.BufferedProtocol`` with its own buffer.
 
 anyio's socket stream re-arms the socket in the selector on every receive (it resumes
 reading before each wait and pauses it after), and enters cancel scopes on every send;
@@ -7,7 +7,16 @@ transport keeps reading while the buffer is below a high-water mark, so data usu
 waits in the buffer before it is asked for, and a read or a write that need not wait
 costs no event-loop round trip at all.
 
-Timeouts are one ``call_later`` handle per waiting call; cancellation (asyncio's, or an
+The transport reads straight into the stream's buffer (``get_buffer`` /
+``buffer_updated``): one ``bytearray`` per connection, reused for its whole life, so a
+read costs a ``recv_into`` and one copy out, never the 256 KiB ``bytes`` object (mapped
+and unmapped by the allocator each time) that a plain ``asyncio.Protocol`` is handed.
+
+Timeouts: a read that finds data never touches a timer. A read that waits records its
+deadline; one timer per stream, re-armed only when it fires before the deadline of the
+read then waiting (or when a read wants an earlier one), wakes the reader once its
+deadline has passed. With the same timeout on every read that is one timer per timeout
+period, not a ``call_later`` and a ``cancel`` per read. Cancellation (asyncio's, or an
 anyio cancel scope's, which cancels the task) interrupts any wait and leaves the stream
 consistent.
 """
@@ -15,7 +24,6 @@ consistent.
 from __future__ import annotations
 
 import asyncio
-import collections
 import socket
 import ssl
 import typing
@@ -43,8 +51,27 @@ __all__ = ("AsyncioStream", "open_asyncio_stream")
 _HIGH_WATER = 1024 * 1024
 _LOW_WATER = _HIGH_WATER // 2
 
+# The buffer: this big at first (enough for a small response, cheap to allocate for a
+# connection that makes one request), and _BULK once a read fills all the room it was
+# offered (more is coming: fewer, larger reads, as asyncio's own 256 KiB ones).
+_INITIAL = 64 * 1024
+_BULK = 256 * 1024
+# Room offered to the transport: at least this much. When the tail of the buffer is
+# shorter, the unread data moves to the front if it fills at most half the buffer (a
+# cheap copy) or the buffer is already as large as the high-water mark; else the buffer
+# doubles (a reader that lags, or uvloop reading many times per turn, fills it up to the
+# mark). A buffer larger than _BULK is replaced by a _BULK one when a read empties it
+# after at most a quarter of it was in use since it was last empty: one burst does not
+# keep a large buffer for the life of the connection, and a stream that keeps filling it
+# does not reallocate it again and again.
+_MIN_ROOM = 16 * 1024
+
 # Writes are held for the rest of the loop's turn (to leave together) only below this.
 _CORK_LIMIT = 64 * 1024
+
+# A timer that fires this close to the deadline counts as expired (uvloop's clock has
+# millisecond steps).
+_TIMER_SLACK = 0.001
 
 # What the event loop is given as its own TLS handshake limit: in effect none (the
 # caller's timeout is applied by a cancel scope instead).
@@ -64,28 +91,40 @@ def _deadline(
     return None if timeout is None else loop.call_later(timeout, _release, future)
 
 
-class _Protocol(asyncio.Protocol):
-    """Buffers what the transport delivers and wakes the one waiting reader or writer."""
+class _Protocol(asyncio.BufferedProtocol):
+    """Receives into one reusable buffer and wakes the one waiting reader or writer.
+
+    Unread data is ``_view[_start:_end]``; the transport writes at ``_end``.
+    """
 
     __slots__ = (
-        "_buffered",
-        "_chunks",
+        "_buf",
         "_drain",
+        "_end",
         "_eof",
         "_error",
+        "_filled",
         "_lost",
         "_paused",
+        "_peak",
+        "_start",
         "_tls",
         "_transport",
+        "_view",
         "_waiter",
         "_write_paused",
     )
 
     def __init__(self) -> None:
-        # What the transport delivered and nobody has read yet (the front may be a view of
-        # a chunk partly read).
-        self._chunks: collections.deque[bytes | memoryview] = collections.deque()
-        self._buffered = 0
+        self._buf = bytearray(_INITIAL)
+        # Never resized (a view of it may be out with the transport): replaced instead.
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._end = 0
+        # The last read filled all the room it was given.
+        self._filled = False
+        # The most unread data since a read last emptied the buffer.
+        self._peak = 0
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
         self._eof = False
@@ -99,16 +138,76 @@ class _Protocol(asyncio.Protocol):
     # the loop calls before create_connection returns), then the TLS one (start_tls).
     _transport: asyncio.Transport
 
+    @property
+    def _buffered(self) -> int:
+        """How many bytes are received and not read yet."""
+        return self._end - self._start
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = typing.cast(asyncio.Transport, transport)
 
-    def data_received(self, data: bytes) -> None:
-        self._chunks.append(data)
-        self._buffered += len(data)
-        if self._buffered >= _HIGH_WATER and not self._paused:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        end = self._end
+        size = len(self._buf)
+        if self._filled and size < _BULK:
+            self._replace(_BULK)
+        elif size - end < _MIN_ROOM:
+            unread = end - self._start
+            if unread <= size // 2 or (size >= _HIGH_WATER and size - unread >= _MIN_ROOM):
+                self._view[:unread] = self._view[self._start : end]
+                self._start = 0
+                self._end = unread
+            else:
+                self._replace(size * 2)
+        return self._view[self._end :]
+
+    def _replace(self, size: int) -> None:
+        """Move the unread data to the front of a new buffer of ``size`` bytes."""
+        unread = self._end - self._start
+        buf = bytearray(size)
+        view = memoryview(buf)
+        view[:unread] = self._view[self._start : self._end]
+        self._buf = buf
+        self._view = view
+        self._start = 0
+        self._end = unread
+
+    def buffer_updated(self, nbytes: int) -> None:
+        end = self._end + nbytes
+        self._end = end
+        self._filled = end == len(self._buf)
+        unread = end - self._start
+        if unread > self._peak:
+            self._peak = unread
+        if unread >= _HIGH_WATER and not self._paused:
             self._paused = True
             self._transport.pause_reading()
-        _release(self._waiter)
+        waiter = self._waiter
+        if waiter is not None and nbytes and not waiter.done():
+            waiter.set_result(None)
+
+    def take(self, max_bytes: int) -> bytes:
+        """Remove and return up to ``max_bytes`` of the unread data (one copy)."""
+        start = self._start
+        end = self._end
+        stop = start + max_bytes
+        if stop >= end:
+            data = bytes(self._view[start:end])
+            self._start = self._end = 0
+            size = len(self._buf)
+            if size > _BULK and self._peak <= size // 4:
+                self._replace(_BULK)
+            self._peak = 0
+        else:
+            data = bytes(self._view[start:stop])
+            self._start = stop
+        if self._paused and self._end - self._start <= _LOW_WATER:
+            self._paused = False
+            self._transport.resume_reading()
+        return data
+
+    def discard(self) -> None:
+        self._start = self._end = 0
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -146,6 +245,9 @@ class AsyncioStream(AsyncNetworkStream):
         "_protocol",
         "_push_scheduled",
         "_raw",
+        "_read_deadline",
+        "_timer",
+        "_timer_when",
     )
 
     def __init__(
@@ -161,6 +263,11 @@ class AsyncioStream(AsyncNetworkStream):
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._push_scheduled = False
+        # The deadline of the read waiting now (None: none, or it waits without one).
+        self._read_deadline: float | None = None
+        # The read timer (if armed) and when it fires.
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """Receive up to ``max_bytes`` bytes; ``b""`` at EOF.
@@ -170,67 +277,63 @@ class AsyncioStream(AsyncNetworkStream):
             ReadError: The connection broke or was closed, or the TLS layer failed.
         """
         protocol = self._protocol
-        if not protocol._chunks:
+        if protocol._start == protocol._end:
             if self._closed:
                 raise ReadError("the stream is closed")
             if not (protocol._eof or protocol._lost):
                 if protocol._waiter is not None:
                     raise ReadError("another task is already reading from this stream")
                 waiter = protocol._waiter = self._loop.create_future()
-                handle = _deadline(self._loop, waiter, timeout)
+                if timeout is not None:
+                    self._arm(timeout)
                 try:
                     await waiter
                 finally:
                     protocol._waiter = None
-                    if handle is not None:
-                        handle.cancel()
+                    self._read_deadline = None
                 if self._closed:
                     raise ReadError("the stream was closed while reading")
-            if not protocol._chunks:
+            if protocol._start == protocol._end:
                 if protocol._error is not None:
                     raise ReadError(describe(protocol._error)) from protocol._error
                 if protocol._eof or protocol._lost:
                     return b""
                 raise ReadTimeout(f"no data received within {timeout} seconds")
-        return self._take(max_bytes)
+        return protocol.take(max_bytes)
 
-    def _take(self, max_bytes: int) -> bytes:
-        protocol = self._protocol
-        chunks = protocol._chunks
-        chunk = chunks.popleft()
-        size = len(chunk)
-        data: bytes
-        if size > max_bytes:
-            # Hand over the front and keep a view of the rest: slicing a 256 KiB chunk
-            # into fresh bytes objects again and again costs more than the data itself.
-            view = chunk if type(chunk) is memoryview else memoryview(chunk)
-            chunks.appendleft(view[max_bytes:])
-            data = bytes(view[:max_bytes])
-        elif chunks and size < max_bytes:
-            # Several small chunks queued: hand over as many as fit, in one piece.
-            parts = [chunk]
-            while chunks and size + len(chunks[0]) <= max_bytes:
-                part = chunks.popleft()
-                parts.append(part)
-                size += len(part)
-            data = b"".join(parts)
+    def _arm(self, timeout: float) -> None:
+        """Make the read timer wake the waiting read ``timeout`` seconds from now."""
+        deadline = self._loop.time() + timeout
+        self._read_deadline = deadline
+        timer = self._timer
+        if timer is not None:
+            if self._timer_when <= deadline:
+                return  # fires first, then waits on for this deadline (see _expire)
+            timer.cancel()
+        self._timer = self._loop.call_at(deadline, self._expire)
+        self._timer_when = deadline
+
+    def _expire(self) -> None:
+        """The read timer fired: end the waiting read if its deadline has passed."""
+        self._timer = None
+        deadline = self._read_deadline
+        if deadline is None:
+            return  # nobody waits with a deadline: the timer lapses
+        if self._loop.time() >= deadline - _TIMER_SLACK:
+            _release(self._protocol._waiter)
         else:
-            data = chunk if type(chunk) is bytes else bytes(chunk)
-        protocol._buffered -= len(data)
-        if protocol._paused and protocol._buffered <= _LOW_WATER:
-            protocol._paused = False
-            protocol._transport.resume_reading()
-        return data
+            self._timer = self._loop.call_at(deadline, self._expire)
+            self._timer_when = deadline
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         """Send all of ``buffer`` (an empty buffer is a no-op).
 
-        The first write in a turn of the event loop goes to the socket at once; any
-        further writes in the same turn leave together, in one send, when the turn ends
-        (so the requests of many tasks on one HTTP/2 connection share packets and system
-        calls), or as soon as 64 KiB of them are waiting. The
-        transport keeps what the socket does not take; this waits only while more than
-        its write-buffer limit is still unsent.
+        A write goes to the transport at once, except while another task waits to read
+        from this stream (many tasks sharing one connection, as HTTP/2 requests do):
+        then the first write in a turn of the event loop goes at once, and any further
+        writes in that turn leave together, in one send, when the turn ends (or as soon
+        as 64 KiB of them are waiting). The transport keeps what the socket does not
+        take; this waits only while more than its write-buffer limit is still unsent.
 
         Raises:
             WriteTimeout: The unsent data did not drain within ``timeout``.
@@ -241,17 +344,19 @@ class AsyncioStream(AsyncNetworkStream):
         protocol = self._protocol
         if self._closed or protocol._lost or protocol._transport.is_closing():
             raise WriteError(self._broken("write to"))
-        if not self._push_scheduled:
-            # The first write of this turn of the loop leaves at once; later ones wait
-            # for the turn to end and leave together.
-            self._push_scheduled = True
-            self._loop.call_soon(self._push_soon)
-            self._send(buffer)
-        else:
+        if self._push_scheduled:
+            # Later in a turn that has corked: joins the others (and keeps the order).
             self._pending.append(buffer)
             self._pending_size += len(buffer)
             if self._pending_size >= _CORK_LIMIT:
                 self._push()
+        else:
+            if protocol._waiter is not None:
+                # Another task is reading: more writes of other tasks may follow in this
+                # turn; they wait for its end and leave together.
+                self._push_scheduled = True
+                self._loop.call_soon(self._push_soon)
+            self._send(buffer)
         if not protocol._write_paused:
             return
         drain = protocol._drain = self._loop.create_future()
@@ -308,8 +413,11 @@ class AsyncioStream(AsyncNetworkStream):
             # socket takes it at once.
             self._push()
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         protocol = self._protocol
-        protocol._chunks.clear()
+        protocol.discard()
         _release(protocol._waiter)
         protocol._transport.abort()
         # The transport releases its socket one loop iteration after abort(); closing
@@ -339,7 +447,7 @@ class AsyncioStream(AsyncNetworkStream):
             return await carrier.start_tls(ssl_context, server_hostname, timeout)
         if self._pending:
             self._push()
-        if protocol._chunks or protocol._eof or protocol._lost:
+        if protocol._start != protocol._end or protocol._eof or protocol._lost:
             await self.aclose()
             raise ConnectError("the peer sent data or closed before the TLS handshake")
         transport = await handshake(
@@ -378,7 +486,7 @@ class AsyncioStream(AsyncNetworkStream):
 
     def _is_readable(self) -> bool:
         protocol = self._protocol
-        if protocol._chunks or protocol._eof or protocol._lost or self._closed:
+        if protocol._start != protocol._end or protocol._eof or protocol._lost or self._closed:
             return True
         if protocol._tls:
             # The loop reads the socket whenever it turns; what is still queued there now
