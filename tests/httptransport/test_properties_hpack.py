@@ -157,8 +157,9 @@ def test_text_mode_refuses_fields_that_are_not_utf8() -> None:
 
 
 def _literal_field(kind: int, name: bytes | int, value: bytes, huffman: bool) -> bytes:
-    """One field "without indexing" (``kind`` 0x00) or "never indexed" (0x10), its name
-    a static-table index or a literal (RFC 7541 section 6.2.2 and 6.2.3)."""
+    """One field "with incremental indexing" (``kind`` 0x40), "without indexing" (0x00)
+    or "never indexed" (0x10), its name a static-table index or a literal (RFC 7541
+    section 6.2)."""
 
     def string(text: bytes) -> bytes:
         coded = hpack.Encoder().huffman_coder.encode(text) if huffman else text
@@ -168,7 +169,7 @@ def _literal_field(kind: int, name: bytes | int, value: bytes, huffman: bool) ->
         return bytes(length) + coded
 
     if isinstance(name, int):
-        head = hpack.hpack.encode_integer(name, 4)
+        head = hpack.hpack.encode_integer(name, 6 if kind == 0x40 else 4)
         head[0] |= kind
         return bytes(head) + string(value)
     return bytes([kind]) + string(name) + string(value)
@@ -176,39 +177,47 @@ def _literal_field(kind: int, name: bytes | int, value: bytes, huffman: bool) ->
 
 @st.composite
 def static_only_blocks(draw: st.DrawFn) -> bytes:
-    """Blocks such as nginx sends: static-table indexes and literals that are not indexed,
-    with names by static index or literal, Huffman-coded or not; sometimes damaged."""
+    """Blocks such as servers send that use no dynamic table: static-table indexes and
+    literals, not indexed or (nginx, which sets the table's size to 0) indexed, with
+    names by static index or literal, Huffman-coded or not; sometimes damaged."""
     parts = []
     for _ in range(draw(st.integers(0, 8))):
-        kind = draw(st.sampled_from(["indexed", "without", "never"]))
+        kind = draw(st.sampled_from(["indexed", "without", "never", "incremental"]))
         if kind == "indexed":
             parts.append(bytes(hpack.hpack.encode_integer(draw(st.integers(1, 61)), 7)))
             parts[-1] = bytes([parts[-1][0] | 0x80]) + parts[-1][1:]
             continue
         name: bytes | int = draw(st.one_of(st.integers(1, 61), st.sampled_from(_NAMES)))
         value = draw(st.binary(max_size=40))
-        parts.append(
-            _literal_field(0x00 if kind == "without" else 0x10, name, value, draw(st.booleans()))
-        )
+        code = {"without": 0x00, "never": 0x10, "incremental": 0x40}[kind]
+        parts.append(_literal_field(code, name, value, draw(st.booleans())))
     block = b"".join(parts)
     return draw(damaged(block)) if draw(st.integers(0, 4)) == 0 else block
 
 
 @settings(PROPERTY, max_examples=examples(300))
-@given(static_only_blocks(), st.booleans(), st.sampled_from([65536, 200, 40]))
+@given(
+    static_only_blocks(),
+    st.booleans(),
+    st.sampled_from([65536, 200, 40]),
+    st.lists(st.booleans(), min_size=3, max_size=3),
+)
 def test_a_remembered_block_decodes_as_the_reference_decodes_it(
-    block: bytes, raw: bool, limit: int
+    block: bytes, raw: bool, limit: int, zero_tables: list[bool]
 ) -> None:
-    """A block that touches no dynamic table is decoded once, then served from the shared
-    table of blocks: every time, by any decoder, the reference's fields or its error
-    (the header-list limit of the decoder at hand included)."""
-    for _ in range(3):
+    """A block that uses no dynamic table is decoded once, then served from the shared
+    table of blocks: every time, by any decoder (its table of size 0 or not), the
+    reference's fields, table and error (the decoder's header-list limit included)."""
+    for zero_table in zero_tables:
         ours, reference = CachingDecoder(), hpack.Decoder()
         ours.max_header_list_size = reference.max_header_list_size = limit
+        if zero_table:  # as nginx's first block: the table's size is set to 0
+            assert _decode(ours, b"\x20", raw) == _decode(reference, b"\x20", raw)
         expected, theirs = _decode(reference, block, raw)
         got, mine = _decode(ours, block, raw)
         assert got == expected, (block, mine, theirs)
         if got == "ok":
             assert mine == theirs
+            assert ours.header_table.dynamic_entries == reference.header_table.dynamic_entries
         elif isinstance(theirs, hpack.OversizedHeaderListError):
             assert isinstance(mine, hpack.OversizedHeaderListError)

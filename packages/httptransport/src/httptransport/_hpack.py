@@ -6,10 +6,14 @@ Huffman-coded, and decoding Huffman bit by bit in Python was the largest single 
 an HTTP/2 response. Huffman decoding is a pure function of the coded bytes, so its
 results are kept in a bounded table, shared by all connections.
 
-Many servers (nginx among them) never index a response field: their header blocks use
-the static table and literals "without indexing" only, so a block's decoding is a pure
-function of its bytes too. Such blocks (and only such: one that reads or changes the
-dynamic table is decoded every time) are kept whole in a second bounded table.
+Many servers never use the dynamic table for a response: their header blocks hold
+static-table indexes and literals "without indexing" only, or, like nginx, they set the
+table's size to 0 once, after which a literal "with incremental indexing" adds nothing
+(RFC 7541 section 4.4: an entry larger than the table empties it). Either way a block's
+decoding is a pure function of its bytes (and, in the second case, of the table being
+of size 0). Such blocks are kept whole in a second bounded table; one that reads the
+dynamic table or changes its size is decoded every time, and so is one that indexes
+fields when the decoder's table is not of size 0.
 
 The rest is RFC 7541 section 6, kept short: field representations, integers with their
 prefixes, string literals, dynamic-table size updates. The tables themselves (static and
@@ -42,11 +46,13 @@ _huffman: dict[bytes, bytes] = {}
 # _BLOCKS_MAX blocks of at most _CACHED_BLOCK_MAX coded bytes, each decoding to at most
 # _CACHED_INFLATED_MAX bytes counted as RFC 7541 counts a header list (name + value + 32
 # per field, so the strings themselves are fewer bytes), about 256 * (512 + 4096) bytes,
-# 1.2 MB. Each entry is the block's fields and that RFC 7541 size.
+# 1.2 MB. Each entry is that RFC 7541 size, the block's fields, and whether the block
+# indexes fields (then it may be taken from the table only by a decoder whose dynamic
+# table has size 0, where indexing adds nothing).
 _BLOCKS_MAX = 256
 _CACHED_BLOCK_MAX = 512
 _CACHED_INFLATED_MAX = 4096
-_blocks: dict[bytes, tuple[int, tuple[typing.Any, ...]]] = {}
+_blocks: dict[bytes, tuple[int, tuple[typing.Any, ...], bool]] = {}
 
 # The static table's last index (RFC 7541 appendix A): indexes above it are dynamic.
 _STATIC_ENTRIES = 61
@@ -141,10 +147,10 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
         data = bytes(data)
         limit = self.max_header_list_size
         cached = _blocks.get(data)
-        if cached is None:
+        if cached is None or (cached[2] and self.header_table.maxsize):
             headers = self._decode_fields(data, limit)
         else:
-            inflated, fields = cached
+            inflated, fields, _ = cached
             if inflated > limit:
                 raise OversizedHeaderListError(
                     f"header list exceeds the {limit}-byte limit we advertised"
@@ -173,8 +179,11 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
         headers: list[typing.Any] = []
         learned: list[tuple[bytes, bytes]] = []
         inflated = 0
-        # Whether the block reads or changes the dynamic table (then it is never cached).
+        # Whether the block reads the dynamic table or changes its size (then it is never
+        # cached); whether it indexes fields (then only a decoder whose table has size 0
+        # may take it from the cache).
         stateful = False
+        indexes = False
         pos = 0
         end = len(data)
         while pos < end:
@@ -188,8 +197,10 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
                 name, value = get(index)
                 header: typing.Any = (name, value)
             elif first & 0x40:  # literal with incremental indexing
-                stateful = True
-                name, value, _, pos = _literal(data, pos, 0x3F, get, learned)
+                indexes = True
+                name, value, index, pos = _literal(data, pos, 0x3F, get, learned)
+                if index > _STATIC_ENTRIES:
+                    stateful = True
                 table.add(name, value)
                 header = (name, value)
             elif first & 0x20:  # dynamic table size update
@@ -223,5 +234,5 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
         if not stateful and len(data) <= _CACHED_BLOCK_MAX and inflated <= _CACHED_INFLATED_MAX:
             if len(_blocks) >= _BLOCKS_MAX:
                 _blocks.clear()
-            _blocks[data] = (inflated, tuple(headers))
+            _blocks[data] = (inflated, tuple(headers), indexes)
         return headers
