@@ -11,16 +11,46 @@ async and the sync connection share this module as is (it is not generated).
 
 from __future__ import annotations
 
+import time
 import typing
 from collections import deque
 
 from ._exceptions import ConnectionNotAvailable, RemoteProtocolError
-from ._h2_adapter import H2
+from ._h2_adapter import CONNECTION_WINDOW, DEFAULT_WINDOW, H2
 
-__all__ = ("NO_ERROR", "DataChunk", "H2Stream", "StreamTable", "Waker")
+__all__ = (
+    "NO_ERROR",
+    "AsyncWriteShield",
+    "DataChunk",
+    "H2ConnectionState",
+    "H2Stream",
+    "StreamTable",
+    "Waker",
+    "WriteShield",
+)
 
-# GOAWAY error code of a graceful shutdown (RFC 9113 section 7).
+# GOAWAY error code of a graceful shutdown (RFC 9113 section 7), and RST_STREAM's for a
+# stream we no longer want.
 NO_ERROR = 0x0
+_CANCEL = 0x8
+# No connection carries more streams than there are stream ids (31 bits, RFC 9113
+# section 5.1.1), whatever SETTINGS_MAX_CONCURRENT_STREAMS says.
+_STREAM_IDS = 2**31
+
+
+class AsyncWriteShield:
+    """How long a write that the async connection shields from the cancellation of the
+    request doing it may take when that request has no write timeout: past it the
+    connection is stuck (and closed), and the cancellation goes through."""
+
+    timeout: float | None = 30.0
+
+
+class WriteShield:
+    """The blocking twin of :class:`AsyncWriteShield`: nothing is cancelled there, and a
+    request with no write timeout waits as long as the write takes."""
+
+    timeout: float | None = None
 
 
 class Waker(typing.Protocol):
@@ -76,6 +106,57 @@ class StreamTable:
         self.draining = False  # GOAWAY received (or sent): no new streams
         self.ping: H2Stream | None = None  # the keep-alive PING awaiting its ACK
 
+    def open(
+        self, h2_state: typing.Any, headers: list[tuple[bytes, bytes]], end: bool, first: bool
+    ) -> H2Stream:
+        """Queue a new stream's HEADERS (after the connection preface when ``first``)
+        and record the stream.
+
+        Raises:
+            ConnectionNotAvailable: No stream id is left (the connection then drains).
+            h2.exceptions.ProtocolError: h2 refused the frames.
+        """
+        try:
+            stream_id = h2_state.get_next_available_stream_id()
+        except H2.no_ids:
+            self.draining = True
+            raise ConnectionNotAvailable() from None
+        if first:
+            h2_state.initiate_connection()
+            h2_state.increment_flow_control_window(CONNECTION_WINDOW - DEFAULT_WINDOW)
+        h2_state.send_headers(stream_id, headers, end_stream=end)
+        stream = self.streams[stream_id] = H2Stream(stream_id)
+        return stream
+
+    def drop(self, h2_state: typing.Any, stream: H2Stream, alive: bool) -> bool:
+        """Forget a stream its request gave up on: reset it (RST_STREAM CANCEL) when it
+        is still open on the wire, and give back the connection window its undelivered
+        DATA holds (without it, enough abandoned bodies would shut the server out).
+
+        Returns:
+            Whether frames were queued (none when the connection is not ``alive``).
+        """
+        owned = self.streams.pop(stream.id, None) is not None
+        unread = sum(
+            event.flow_controlled_length
+            for event in stream.events
+            if type(event) is H2.data or type(event) is DataChunk
+        )
+        stream.events.clear()
+        send = False
+        if alive:
+            if owned:
+                try:
+                    h2_state.reset_stream(stream.id, error_code=_CANCEL)
+                    send = True
+                except H2.h2_error:
+                    pass  # already closed on the wire (the server ended or reset it)
+            if unread:
+                # (After the reset: h2 then updates only the connection's window.)
+                h2_state.acknowledge_received_data(unread, stream.id)
+                send = True
+        return send
+
     def signal(self, stream: H2Stream) -> None:
         """Wake ``stream``'s request (or let it find the signal when it next waits)."""
         stream.signalled = True
@@ -84,6 +165,17 @@ class StreamTable:
             stream.waiter = None
             self.waiting.pop(stream, None)
             waiter.set()
+
+    def pass_reading(self, reading: bool) -> None:
+        """Unless somebody is ``reading``, wake one request asleep waiting for the reader
+        so that it reads: the reader stopped, or a request woken to take over from it
+        left instead (cancelled, timed out, its stream failed)."""
+        if not reading:
+            for stream in self.waiting:
+                del self.waiting[stream]
+                if stream.waiter is not None:
+                    stream.waiter.set()
+                break
 
     def await_settings(self) -> H2Stream:
         """A placeholder for a request to wait on until the server's SETTINGS arrive."""
@@ -97,11 +189,17 @@ class StreamTable:
             if stream.blocked:
                 self.signal(stream)
 
-    def fail(self, error: BaseException) -> None:
-        """The connection is broken: fail every stream and wake every request."""
+    def fail(self, error: BaseException, unsent_after: int | None = None) -> None:
+        """The connection is broken: fail every stream and wake every request.
+
+        Streams above ``unsent_after`` (none of whose frames were written) fail with
+        :class:`ConnectionNotAvailable` instead: the server never saw them, so the pool
+        may send them elsewhere.
+        """
         for stream in list(self.streams.values()):
             if stream.error is None:
-                stream.error = error
+                unsent = unsent_after is not None and stream.id > unsent_after
+                stream.error = ConnectionNotAvailable() if unsent else error
             self.signal(stream)
         # (Every other request asleep waits for SETTINGS, or is the keep-alive PING.)
         self.wake_unsettled()
@@ -234,3 +332,111 @@ class StreamTable:
         if graceful:
             return None
         return RemoteProtocolError("The server closed the connection with GOAWAY.")
+
+
+class H2ConnectionState:
+    """What an HTTP/2 connection (async or sync) answers about itself without I/O: its
+    capacity, whether it takes requests, its idle time; mixed into both connections."""
+
+    _origin: typing.Any
+    _table: StreamTable
+    _streams: dict[int, H2Stream]
+    _closed: bool
+    _error: BaseException | None
+    _writing: bool
+    _request_count: int
+    _idle_since: float
+    _expire_at: float | None
+    _keepalive_expiry: float | None
+    _reading: bool
+    _network_stream: typing.Any
+    _idle_poll_after: float  # seconds idle before a reuse check polls the socket
+
+    @property
+    def _max_streams(self) -> int:
+        # The stream limit in force, under the name httpcore's own tests read.
+        return self._table.max_streams
+
+    def stream_capacity(self) -> int:
+        """How many requests it can carry at once (the server's stream limit)."""
+        return max(1, min(self._table.max_streams, _STREAM_IDS))
+
+    def accepting(self) -> bool:
+        """Whether it may take new requests, now or once a stream frees up."""
+        return not (self._closed or self._table.draining or self._error is not None)
+
+    def can_handle_request(self, origin: typing.Any) -> bool:
+        """Whether ``origin`` is this connection's origin."""
+        return bool(origin == self._origin)
+
+    def is_available(self) -> bool:
+        """Whether a new stream could start now."""
+        return self.accepting() and len(self._streams) < self._table.max_streams
+
+    def has_expired(self) -> bool:
+        """Whether it is idle past its keep-alive expiry, or the server closed it."""
+        if self._closed or self._error is not None:
+            return True
+        if self._streams:
+            return False
+        if self._expire_at is not None and time.monotonic() > self._expire_at:
+            return True
+        return not self._reading and bool(self._network_stream.get_extra_info("is_readable"))
+
+    def keepalive_expired(self, now: float) -> bool:
+        """Whether it is idle past its keep-alive expiry (no socket poll)."""
+        expire_at = self._expire_at
+        return not self._streams and expire_at is not None and now > expire_at
+
+    def usable(self, now: float) -> bool:
+        """The pool's cheap reuse check: a stream free, and for an idle connection its
+        expiry, and a server close once idle for ``_idle_poll_after`` seconds."""
+        if not self.is_available():
+            return False
+        if self._streams:
+            return True
+        expire_at = self._expire_at
+        if expire_at is not None and now > expire_at:
+            return False
+        if now - self._idle_since >= self._idle_poll_after and not self._reading:
+            # An idle connection may have been closed by the server meanwhile.
+            return not self._network_stream.get_extra_info("is_readable")
+        return True
+
+    def is_idle(self) -> bool:
+        """Whether it is open with no stream in progress."""
+        return not self._streams and self.accepting()
+
+    def is_closed(self) -> bool:
+        """Whether it is closed (or broken)."""
+        return self._closed or self._error is not None
+
+    def _state_name(self) -> str:
+        if self.is_closed():
+            return "CLOSED"
+        return "ACTIVE" if self._streams else "IDLE"
+
+    def info(self) -> str:
+        """``'https://example.com:443', HTTP/2, IDLE, Request Count: 1``."""
+        origin = str(self._origin)
+        return f"{origin!r}, HTTP/2, {self._state_name()}, Request Count: {self._request_count}"
+
+    def __repr__(self) -> str:
+        # As httpcore's: the protocol is in the class name, not repeated.
+        origin = str(self._origin)
+        return (
+            f"<{type(self).__name__} [{origin!r}, {self._state_name()}, "
+            f"Request Count: {self._request_count}]>"
+        )
+
+    def _touch_idle(self) -> None:
+        if not self._streams:
+            if self._table.unsettled:
+                # No SETTINGS yet (a server should send them first): one at a time.
+                self._table.wake_unsettled()
+            now = time.monotonic()
+            self._idle_since = now
+            if self._keepalive_expiry is not None:
+                self._expire_at = now + self._keepalive_expiry
+            if self._table.draining and not self._writing:
+                self._closed = True

@@ -30,8 +30,10 @@ class AsyncStreamWriter(typing.Protocol):
     _lock: AsyncThreadLock
     _h2_state: typing.Any
 
-    async def _flush(self, timeout: float | None) -> None:
-        """Write whatever h2 has queued."""
+    async def _flush(
+        self, timeout: float | None, backpressure: bool = True, owner: H2Stream | None = None
+    ) -> None:
+        """Write whatever h2 has queued (``owner``: the caller's stream)."""
 
     async def _wait(self, stream: H2Stream, timeout: float | None) -> None:
         """Sleep until ``stream`` is signalled (a window opened, a reply arrived)."""
@@ -92,7 +94,7 @@ async def send_body(
             conn._h2_state.end_stream(stream.id)
         except H2.h2_error as exc:
             raise conn._local_error(exc) from exc
-    await conn._flush(timeout)
+    await conn._flush(timeout, owner=stream)
 
 
 async def _send_chunk(
@@ -128,7 +130,7 @@ async def _send_chunk(
             else:
                 stream.blocked = True
         if window > 0:
-            await conn._flush(timeout)
+            await conn._flush(timeout, owner=stream)
         else:
             try:
                 await conn._wait(stream, timeout)

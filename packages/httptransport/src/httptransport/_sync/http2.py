@@ -21,7 +21,11 @@ connection, each on its own stream
 
 * Writing. h2 queues outgoing frames in memory. Whoever queued something calls
   :meth:`_flush`; if another request is already writing, that writer takes the new
-  bytes along on its next loop, so frames of many streams leave in one write.
+  bytes along on its next loop, so frames of many streams leave in one write. A
+  writer cancelled while other streams share the connection still finishes its write
+  (shielded, within its write timeout), then hands the rest of the queue over or sends
+  it: no frame is left half written. A request that waits for a stuck writer longer
+  than its own timeout closes the connection, which also ends that write.
 
 * Flow control (RFC 9113 section 5.2). Received DATA is acknowledged only when the
   user consumes it from the response body, so a slow reader closes the server's window
@@ -57,6 +61,7 @@ request bodies :mod:`.http2_request_body` and response bodies :mod:`.http2_body`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import typing
@@ -71,15 +76,13 @@ from netbackend_base import (
 
 from .._exceptions import ConnectionNotAvailable, LocalProtocolError, RemoteProtocolError
 from .._h2_adapter import (
-    CONNECTION_WINDOW,
-    DEFAULT_WINDOW,
     H2,
     MAX_OUTBOUND_BACKLOG,
     new_client_connection,
     outbound_backlog,
 )
 from .._h2_headers import request_headers, reset_error, response_fields
-from .._h2_streams import DataChunk, H2Stream, StreamTable
+from .._h2_streams import H2ConnectionState, H2Stream, StreamTable, WriteShield
 from .._locks import ThreadLock
 from .._models import ByteStream, Origin, Request, Response, head_deadline, time_left, timeouts
 from .._trace import NO_TRACE, Trace, tracing_enabled
@@ -100,16 +103,13 @@ INITIAL_MAX_STREAMS = 100
 PING_TIMEOUT = 10.0
 # The opaque 8 bytes of our keep-alive PING (RFC 9113 section 6.7).
 _PING_PAYLOAD = b"htkeepal"
-# RST_STREAM error codes (RFC 9113 section 7): a stream we no longer want; a stream the
-# server refused before processing anything of it.
-_CANCEL = 0x8
+# RST_STREAM error code (RFC 9113 section 7) of a stream the server refused before
+# processing anything of it.
 _REFUSED_STREAM = 0x7
-# No connection carries more streams than there are stream ids (31 bits, RFC 9113
-# section 5.1.1), whatever SETTINGS_MAX_CONCURRENT_STREAMS says.
-_STREAM_IDS = 2**31
 # How long a request giving up its stream may spend writing the RST_STREAM (with
 # whatever else h2 queued) when nobody else is writing; past it the connection is stuck.
 _RESET_WRITE_TIMEOUT = 5.0
+_CUT_WRITE = "A request was cancelled part-way through writing to the connection."
 # Why a request waiting for the writer gave up.
 _SLOW_WRITES = (
     "Could not send within the write timeout: the connection's writes are not keeping up."
@@ -122,7 +122,7 @@ _STUCK_WRITES = (
 _GOAWAY_WRITE_TIMEOUT = 1.0
 
 
-class HTTP2Connection(ConnectionInterface):
+class HTTP2Connection(H2ConnectionState, ConnectionInterface):
     """An HTTP/2 connection over an open network stream.
 
     Args:
@@ -138,6 +138,8 @@ class HTTP2Connection(ConnectionInterface):
     Raises:
         ImportError: h2 is not installed.
     """
+
+    _idle_poll_after = IDLE_POLL_AFTER
 
     def __init__(
         self,
@@ -159,6 +161,10 @@ class HTTP2Connection(ConnectionInterface):
         self._waiting = self._table.waiting
         self._reading = False
         self._writing = False
+        self._in_flight = False  # a write has started and not finished
+        self._retiring = False  # the writer was cancelled and finishes the queue
+        self._heirs = 0  # requests waiting to take the writing over from it
+        self._wired = 0  # streams up to this id have had frames taken by a writer
         self._drained: Event | None = None  # a reader waiting for the writer
         self._initiated = False
         self._error: BaseException | None = None  # set once the connection is broken
@@ -213,9 +219,9 @@ class HTTP2Connection(ConnectionInterface):
                 info = {"request": request, "stream_id": stream.id}
                 if first:
                     with Trace("send_connection_init", logger, request, {"request": request}):
-                        self._flush(write_timeout)
+                        self._flush(write_timeout, owner=stream)
             with Trace("send_request_headers", logger, request, info) if traced else NO_TRACE:
-                self._flush(write_timeout)
+                self._flush(write_timeout, owner=stream)
             if traced:
                 with Trace("send_request_body", logger, request, info):
                     if not end:
@@ -283,23 +289,12 @@ class HTTP2Connection(ConnectionInterface):
                 return self._table.await_settings()
             if len(self._streams) >= self._table.max_streams:
                 raise ConnectionNotAvailable()
-            conn = self._h2_state
-            try:
-                stream_id = conn.get_next_available_stream_id()
-            except H2.no_ids:
-                self._table.draining = True
-                raise ConnectionNotAvailable() from None
             first = not self._initiated
+            self._initiated = True
             try:
-                if first:
-                    self._initiated = True
-                    conn.initiate_connection()
-                    conn.increment_flow_control_window(CONNECTION_WINDOW - DEFAULT_WINDOW)
-                conn.send_headers(stream_id, headers, end_stream=end)
+                stream = self._table.open(self._h2_state, headers, end, first)
             except H2.h2_error as exc:
                 raise self._local_error(exc) from exc
-            stream = H2Stream(stream_id)
-            self._streams[stream_id] = stream
             self._request_count += 1
             self._expire_at = None
             return stream, first
@@ -351,6 +346,7 @@ class HTTP2Connection(ConnectionInterface):
                     stream.signalled = False
                     return
                 if stream.error is not None:
+                    self._table.pass_reading(self._reading)
                     raise stream.error
                 if self._reading:
                     waiter = stream.waiter = Event()
@@ -359,6 +355,7 @@ class HTTP2Connection(ConnectionInterface):
                     self._reading = True
                     waiter = None
             if waiter is not None:
+                woken = False
                 try:
                     woken = waiter.wait(
                         timeout if deadline is None else time_left(timeout, deadline)
@@ -367,6 +364,9 @@ class HTTP2Connection(ConnectionInterface):
                     with self._lock:
                         stream.waiter = None
                         self._waiting.pop(stream, None)
+                        if not woken:
+                            # We may have been handed the socket as we gave up: pass it on.
+                            self._table.pass_reading(self._reading)
                 if not woken:
                     raise ReadTimeout("No data received within the read timeout.")
                 continue
@@ -379,11 +379,7 @@ class HTTP2Connection(ConnectionInterface):
                 with self._lock:
                     self._reading = False
                     # Hand the socket to a request that still waits for something.
-                    for other in self._waiting:
-                        del self._waiting[other]
-                        assert other.waiter is not None
-                        other.waiter.set()
-                        break
+                    self._table.pass_reading(False)
 
     def _receive(self, reader: H2Stream, timeout: float | None) -> None:
         """Read once from the socket and deliver the events (``reader``'s request is
@@ -396,9 +392,10 @@ class HTTP2Connection(ConnectionInterface):
             data = self._network_stream.read(READ_NUM_BYTES, timeout)
         except ReadTimeout:
             raise
-        except BaseException as exc:
-            if isinstance(exc, Exception):
-                self._fail(exc)
+        except Exception as exc:
+            if self._error is not None:  # the socket was closed as the connection broke
+                raise (reader.error or self._error) from exc
+            self._fail(exc)
             raise
         if not data:
             error = RemoteProtocolError("Server disconnected")
@@ -430,7 +427,7 @@ class HTTP2Connection(ConnectionInterface):
             for event in settings:
                 with Trace("receive_remote_settings", logger, reader.request) as trace:
                     trace.return_value = event
-        self._flush(timeout)
+        self._flush(timeout, owner=reader)
 
     def _local_error(self, exc: Exception) -> LocalProtocolError:
         """h2 refused a frame of ours: its state is suspect, so the connection goes."""
@@ -438,50 +435,149 @@ class HTTP2Connection(ConnectionInterface):
         self._fail(error)
         return error
 
-    def _fail(self, error: BaseException) -> None:
-        """The connection is broken: fail every stream and wake every request."""
+    def _fail(self, error: BaseException, unsent_after: int | None = None) -> None:
+        """The connection is broken: fail every stream and wake every request (streams
+        above ``unsent_after`` with :class:`ConnectionNotAvailable`)."""
         if self._error is None:
             self._error = error
         self._closed = True
-        self._table.fail(error)
+        self._table.fail(error, unsent_after)
 
     # -- writing ----------------------------------------------------------------------
 
-    def _flush(self, timeout: float | None, backpressure: bool = True) -> None:
+    def _flush(
+        self, timeout: float | None, backpressure: bool = True, owner: H2Stream | None = None
+    ) -> None:
         """Send whatever h2 has queued, unless another request is already sending it.
 
         With ``backpressure``, a request that finds another writing and more than
         :data:`MAX_OUTBOUND_BACKLOG` bytes queued waits (up to ``timeout``) until the
-        writer has taken them: what h2 holds stays bounded, whatever the body sizes.
+        writer has taken them: what h2 holds stays bounded, whatever the body sizes. When
+        that writer was cancelled (:meth:`_retire`), it takes the writing over instead.
+        ``owner`` is the caller's stream (see :meth:`_send`).
         """
-        with self._lock:
-            writing = self._writing
-            if not writing:
-                data = self._h2_state.data_to_send()
-                if not data:
-                    return
-                self._writing = True
-        if writing:
-            # The writer takes our frames along; past the bound, wait until it has.
-            if backpressure:
-                self._await_drained(timeout, WriteTimeout, _SLOW_WRITES)
-            return
+        while True:
+            with self._lock:
+                if not self._writing:
+                    data = self._take()
+                    if not data:
+                        return
+                    self._writing = True
+                    break
+                heir = None
+                if self._retiring and backpressure and self._over_bound():
+                    # We would wait for the writer anyway: wait to take the writing over.
+                    self._heirs += 1
+                    heir = self._drained = self._drained or Event()
+            if heir is None:
+                # The writer takes our frames along; past the bound, wait until it has.
+                if backpressure:
+                    self._await_drained(timeout, WriteTimeout, _SLOW_WRITES)
+                return
+            self._inherit(heir, timeout)
         try:
             while True:
-                self._network_stream.write(data, timeout)
+                self._send(data, timeout, owner)
                 with self._lock:
-                    data = self._h2_state.data_to_send()
-                    self._wake_drained()  # h2's queue is empty again
+                    data = self._take()
                     if not data:
                         self._writing = False
                         return
-        except BaseException as exc:
-            # A frame may be half written: the connection cannot be used any more.
-            with self._lock:
-                self._writing = False
-                self._fail(exc if isinstance(exc, Exception) else RemoteProtocolError(str(exc)))
-                self._wake_drained()
+        except Exception as exc:
+            self._broken(exc, writer=True)
+            if self._error is not exc and self._error is not None:
+                raise self._error from exc  # a request that gave up on us closed the socket
             raise
+        except BaseException:
+            # Cancelled. Cut mid-write, the connection cannot be used any more; between
+            # whole writes it can, once what h2 queued meanwhile is sent.
+            if self._in_flight:
+                self._broken(RemoteProtocolError(_CUT_WRITE), writer=True)
+            else:
+                self._retire(timeout)
+            raise
+
+    def _take(self) -> bytes:
+        """(Under ``_lock``.) What h2 has queued, for the writer to send."""
+        self._wake_drained()  # the last write is done, h2's queue is empty again
+        if self._error is not None:
+            return b""  # broken: nothing more goes out
+        # Every open stream's HEADERS go now, or went before.
+        self._wired = self._h2_state.highest_outbound_stream_id
+        data: bytes = self._h2_state.data_to_send()
+        return data
+
+    def _send(self, data: bytes, timeout: float | None, owner: H2Stream | None) -> None:
+        """One write; shielded from our cancellation (up to ``timeout``, or
+        :class:`WriteShield`) when other streams share the connection, so
+        that cancelling one request never leaves a frame half written under the others."""
+        self._in_flight = True
+        if len(self._streams) > (owner is not None and owner.id in self._streams):
+            bound = WriteShield.timeout if timeout is None else timeout
+            shielded(self._write, data, bound)
+        else:
+            self._write(data, timeout)
+
+    def _write(self, data: bytes, timeout: float | None) -> None:
+        self._network_stream.write(data, timeout)
+        self._in_flight = False
+
+    def _retire(self, timeout: float | None) -> None:
+        """A writer cancelled between whole writes: send what h2 still queues (other
+        requests' frames too), shielded, until it is all gone or a request waits to take
+        the writing over (:meth:`_inherit`)."""
+        with self._lock:
+            data = self._take()
+            if not data:
+                self._writing = False
+                return
+            self._retiring = True
+        with contextlib.suppress(Exception):  # broken: _broken has recorded it
+            shielded(self._drain, data, timeout)
+
+    def _drain(self, data: bytes, timeout: float | None) -> None:
+        try:
+            while True:
+                bound = WriteShield.timeout if timeout is None else timeout
+                self._network_stream.write(data, bound)
+                with self._lock:
+                    data = b"" if self._heirs else self._take()
+                    if not data:
+                        self._writing = self._retiring = False
+                        self._wake_drained()
+                        return
+        except BaseException as exc:
+            cut = RemoteProtocolError(_CUT_WRITE)
+            self._broken(exc if isinstance(exc, Exception) else cut, writer=True)
+            raise
+
+    def _inherit(self, heir: Event, timeout: float | None) -> None:
+        """Wait (up to ``timeout``) for a retiring writer to finish a write."""
+        try:
+            woken = heir.wait(timeout)
+        except BaseException:
+            with self._lock:
+                self._heirs -= 1
+                orphaned = not self._writing and outbound_backlog(self._h2_state) > 0
+            if orphaned:  # handed over to us as we were cancelled: send it all the same
+                shielded(self._flush, _RESET_WRITE_TIMEOUT, False)
+            raise
+        with self._lock:
+            self._heirs -= 1
+        if not woken:
+            self._stuck(WriteTimeout(_SLOW_WRITES))
+
+    def _broken(self, error: Exception, writer: bool = False) -> None:
+        """A write failed or was cut short (by the ``writer``), or made no progress
+        within a request's timeout: fail the connection (streams none of whose frames
+        were taken yet are refused: the pool sends them elsewhere) and close its socket,
+        which ends a read or a write still blocked on it."""
+        with self._lock:
+            if writer:
+                self._writing = self._retiring = False
+            self._fail(error, self._wired)
+            self._wake_drained()
+        self._network_stream.close()
 
     def _wake_drained(self) -> None:
         drained = self._drained
@@ -494,19 +590,25 @@ class HTTP2Connection(ConnectionInterface):
         :data:`MAX_OUTBOUND_BACKLOG` bytes, wait until the writer has taken them.
 
         Raises:
-            error: Not within ``timeout`` (a write that makes no progress is no progress
-                for the waiting request either).
+            error: Not within ``timeout``: no write finished meanwhile, the connection's
+                writes are stuck (:meth:`_stuck`).
         """
         with self._lock:
-            if not self._writing or outbound_backlog(self._h2_state) <= MAX_OUTBOUND_BACKLOG:
+            if not self._writing or not self._over_bound():
                 return
-            drained = self._drained
-            if drained is None:
-                drained = self._drained = Event()
+            drained = self._drained = self._drained or Event()
         if not drained.wait(timeout):
-            raise error(message)
+            self._stuck(error(message))
         if self._error is not None:
             raise self._error
+
+    def _over_bound(self) -> bool:
+        return outbound_backlog(self._h2_state) > MAX_OUTBOUND_BACKLOG
+
+    def _stuck(self, error: Exception) -> typing.NoReturn:
+        """No write finished within a request's timeout: the connection is broken."""
+        self._broken(error)
+        raise error
 
     # -- ending streams ---------------------------------------------------------------
 
@@ -514,7 +616,7 @@ class HTTP2Connection(ConnectionInterface):
         """The body consumed ``size`` flow-controlled bytes: give them back as window."""
         with self._lock:
             self._h2_state.acknowledge_received_data(size, stream.id)
-        self._flush(timeout)
+        self._flush(timeout, owner=stream)
 
     def _finish(self, stream: H2Stream) -> None:
         """The stream is done (response read to its end): free its slot."""
@@ -540,46 +642,13 @@ class HTTP2Connection(ConnectionInterface):
         """Reset a stream the request gave up on, free its slot, and give back the
         connection window its undelivered DATA holds."""
         with self._lock:
-            owned = self._streams.pop(stream.id, None) is not None
+            send = self._table.drop(self._h2_state, stream, self._error is None)
             self._touch_idle()
-            # DATA queued for the stream but never read still holds connection window:
-            # without it back, enough abandoned bodies would shut the server out.
-            unread = sum(
-                event.flow_controlled_length
-                for event in stream.events
-                if type(event) is H2.data or type(event) is DataChunk
-            )
-            stream.events.clear()
-            send = False
-            if self._error is None:
-                if owned:
-                    try:
-                        self._h2_state.reset_stream(stream.id, error_code=_CANCEL)
-                        send = True
-                    except H2.h2_error:
-                        # Already closed on the wire (the server ended or reset it).
-                        pass
-                if unread:
-                    # (After the reset: h2 then updates only the connection's window.)
-                    self._h2_state.acknowledge_received_data(unread, stream.id)
-                    send = True
         if send:
             try:
                 shielded(self._flush, _RESET_WRITE_TIMEOUT, False)
             except Exception:  # the connection is broken: _fail has recorded it
                 pass
-
-    def _touch_idle(self) -> None:
-        if not self._streams:
-            if self._table.unsettled:
-                # No SETTINGS yet (a server should send them first): one at a time.
-                self._table.wake_unsettled()
-            now = time.monotonic()
-            self._idle_since = now
-            if self._keepalive_expiry is not None:
-                self._expire_at = now + self._keepalive_expiry
-            if self._table.draining and not self._writing:
-                self._closed = True
 
     def _check_alive(self, timeout: float) -> None:
         """PING an idle connection and wait for the ACK; close it if none comes."""
@@ -599,83 +668,6 @@ class HTTP2Connection(ConnectionInterface):
             raise ConnectionNotAvailable()
 
     # -- interface ------------------------------------------------------------------
-
-    @property
-    def _max_streams(self) -> int:
-        # The stream limit in force, under the name httpcore's own tests read.
-        return self._table.max_streams
-
-    def stream_capacity(self) -> int:
-        """How many requests it can carry at once (the server's stream limit)."""
-        return max(1, min(self._table.max_streams, _STREAM_IDS))
-
-    def accepting(self) -> bool:
-        """Whether it may take new requests, now or once a stream frees up."""
-        return not (self._closed or self._table.draining or self._error is not None)
-
-    def can_handle_request(self, origin: Origin) -> bool:
-        """Whether ``origin`` is this connection's origin."""
-        return origin == self._origin
-
-    def is_available(self) -> bool:
-        """Whether a new stream could start now."""
-        return self.accepting() and len(self._streams) < self._table.max_streams
-
-    def has_expired(self) -> bool:
-        """Whether it is idle past its keep-alive expiry, or the server closed it."""
-        if self._closed or self._error is not None:
-            return True
-        if self._streams:
-            return False
-        if self._expire_at is not None and time.monotonic() > self._expire_at:
-            return True
-        return not self._reading and bool(self._network_stream.get_extra_info("is_readable"))
-
-    def keepalive_expired(self, now: float) -> bool:
-        """Whether it is idle past its keep-alive expiry (no socket poll)."""
-        expire_at = self._expire_at
-        return not self._streams and expire_at is not None and now > expire_at
-
-    def usable(self, now: float) -> bool:
-        """The pool's cheap reuse check: a stream free, and for an idle connection its
-        expiry, and a server close once idle for :data:`IDLE_POLL_AFTER` seconds."""
-        if not self.is_available():
-            return False
-        if self._streams:
-            return True
-        expire_at = self._expire_at
-        if expire_at is not None and now > expire_at:
-            return False
-        if now - self._idle_since >= IDLE_POLL_AFTER and not self._reading:
-            # An idle connection may have been closed by the server meanwhile.
-            return not self._network_stream.get_extra_info("is_readable")
-        return True
-
-    def is_idle(self) -> bool:
-        """Whether it is open with no stream in progress."""
-        return not self._streams and self.accepting()
-
-    def is_closed(self) -> bool:
-        """Whether it is closed (or broken)."""
-        return self._closed or self._error is not None
-
-    def _state_name(self) -> str:
-        if self.is_closed():
-            return "CLOSED"
-        return "ACTIVE" if self._streams else "IDLE"
-
-    def info(self) -> str:
-        """``'https://example.com:443', HTTP/2, IDLE, Request Count: 1``."""
-        origin = str(self._origin)
-        return f"{origin!r}, HTTP/2, {self._state_name()}, Request Count: {self._request_count}"
-
-    def __repr__(self) -> str:
-        # As httpcore's: the protocol is in the class name, not repeated.
-        origin = str(self._origin)
-        return (
-            f"<{type(self).__name__} [{origin!r}, {self._state_name()}, "
-            f"Request Count: {self._request_count}]>"
-        )
 
     def close(self) -> None:
         """Close the connection (telling the server with GOAWAY when possible)."""

@@ -31,8 +31,10 @@ class StreamWriter(typing.Protocol):
     _lock: ThreadLock
     _h2_state: typing.Any
 
-    def _flush(self, timeout: float | None) -> None:
-        """Write whatever h2 has queued."""
+    def _flush(
+        self, timeout: float | None, backpressure: bool = True, owner: H2Stream | None = None
+    ) -> None:
+        """Write whatever h2 has queued (``owner``: the caller's stream)."""
 
     def _wait(self, stream: H2Stream, timeout: float | None) -> None:
         """Sleep until ``stream`` is signalled (a window opened, a reply arrived)."""
@@ -93,7 +95,7 @@ def send_body(
             conn._h2_state.end_stream(stream.id)
         except H2.h2_error as exc:
             raise conn._local_error(exc) from exc
-    conn._flush(timeout)
+    conn._flush(timeout, owner=stream)
 
 
 def _send_chunk(conn: StreamWriter, stream: H2Stream, chunk: bytes, timeout: float | None) -> bool:
@@ -127,7 +129,7 @@ def _send_chunk(conn: StreamWriter, stream: H2Stream, chunk: bytes, timeout: flo
             else:
                 stream.blocked = True
         if window > 0:
-            conn._flush(timeout)
+            conn._flush(timeout, owner=stream)
         else:
             try:
                 conn._wait(stream, timeout)
