@@ -86,7 +86,7 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (106, "200 -> 199"): (
             "kinds are 0-2 and cached status codes 200-999: none lies between 199 and 200"
         ),
-        (166, "1 -> 2"): "length -1 or -2: both only mean 'none yet' (< 0) to every test of it",
+        (197, "1 -> 2"): "length -1 or -2: both only mean 'none yet' (< 0) to every test of it",
     },
     "httptransport/_pool_logic.py": {
         (170, "return statement -> pass"): "a function without return returns None too",

@@ -23,8 +23,10 @@ from httptransport import _h1_head as h1
 @pytest.fixture(autouse=True)
 def _empty_line_cache() -> typing.Iterator[None]:
     h1._lines.clear()
+    h1._heads.clear()
     yield
     h1._lines.clear()
+    h1._heads.clear()
 
 
 _NAMES = st.sampled_from(
@@ -123,10 +125,20 @@ def _h11_reads(
 @given(heads(), st.sampled_from([b"GET", b"HEAD"]))
 def test_what_the_lean_parser_accepts_h11_reads_the_same(head: bytes, method: bytes) -> None:
     first = h1.parse_head(head, method)
-    again = h1.parse_head(head, method)  # from the cache of remembered lines
-    assert first == again
+    again = h1.parse_head(head, method)  # from the cache of whole heads
+    h1._heads.clear()
+    by_lines = h1.parse_head(head, method)  # from the cache of remembered lines
+    assert first == again == by_lines
     if first is not None:
         assert first == _h11_reads(head, method)
+    # The head remembered while answering one method, read for the other.
+    other = b"HEAD" if method == b"GET" else b"GET"
+    remembered = h1.parse_head(head, other)
+    h1._heads.clear()
+    h1._lines.clear()
+    assert remembered == h1.parse_head(head, other)
+    if remembered is not None:
+        assert remembered == _h11_reads(head, other)
 
 
 @pytest.mark.parametrize(

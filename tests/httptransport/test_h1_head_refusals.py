@@ -38,8 +38,10 @@ Headers = list[tuple[bytes, bytes]]
 def _empty_line_cache() -> typing.Iterator[None]:
     """Each test starts and ends with an empty cache of parsed header lines."""
     h1._lines.clear()
+    h1._heads.clear()
     yield
     h1._lines.clear()
+    h1._heads.clear()
 
 
 # -- requests: prepare_head ---------------------------------------------------------
@@ -344,7 +346,9 @@ def test_line_cache_bounds() -> None:
     assert len(h1._lines) == 1024  # full, not emptied yet
     assert _parse(b"HTTP/1.1 200 OK\r\nContent-Length: 1023") is not None
     assert list(h1._lines) == [b"Content-Length: 1023"]
-    # A remembered line is served from the cache even when full.
+    # A remembered line is served from the cache even when full (past the cache of
+    # whole heads).
+    h1._heads.clear()
     assert _parse(b"HTTP/1.1 200 OK\r\nContent-Length: 1023")[3] == 1023
     assert len(h1._lines) == 2
     # A long status line is never remembered.
@@ -633,3 +637,56 @@ def test_refused_responses_h11_accepts(
     assert watch.h11_cycles == 1
     assert conn.is_closed() is not reusable
     assert conn.is_idle() is reusable
+
+
+def test_head_cache() -> None:
+    """Whole heads are remembered before the method's rule, which every call applies;
+    each call gets a list of its own."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5"
+    first = h1.parse_head(head, b"GET")
+    assert first == (200, b"OK", [(b"Content-Length", b"5")], 5, True)
+    assert list(h1._heads) == [head]
+    second = h1.parse_head(head, b"GET")
+    assert second == first
+    assert second is not None
+    assert second[2] is not first[2]
+    assert h1.parse_head(head, b"HEAD") == (200, b"OK", [(b"Content-Length", b"5")], 0, True)
+    # Close-delimited: remembered, still h11's for GET, and empty for HEAD.
+    close = b"HTTP/1.1 200 OK\r\nConnection: close"
+    for _ in range(2):
+        assert h1.parse_head(close, b"GET") is None
+        assert close in h1._heads
+        assert h1.parse_head(close, b"HEAD") == (200, b"OK", [(b"Connection", b"close")], 0, False)
+    no_body = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7"
+    for _ in range(2):
+        assert h1.parse_head(no_body, b"GET") == (
+            304,
+            b"Not Modified",
+            [(b"Content-Length", b"7")],
+            0,
+            True,
+        )
+    # A head the lean parser refuses is not remembered.
+    assert h1.parse_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked", b"GET") is None
+    assert len(h1._heads) == 3
+
+
+def test_head_cache_bounds() -> None:
+    """Heads of up to 1024 bytes are remembered, longer ones never; the cache holds up to
+    64 heads and is emptied when a head arrives with it full."""
+    start = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX: "
+    at = start + b"a" * (1024 - len(start))
+    over = start + b"b" * (1025 - len(start))
+    assert (len(at), len(over)) == (1024, 1025)
+    assert h1.parse_head(at, b"GET") is not None
+    assert h1.parse_head(over, b"GET") is not None
+    assert list(h1._heads) == [at]
+    h1._heads.clear()
+    for n in range(64):
+        assert h1.parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: %d" % n, b"GET") is not None
+    assert len(h1._heads) == 64  # full, not emptied yet
+    # A remembered head is served from the cache even when full.
+    assert h1.parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 63", b"GET") is not None
+    assert len(h1._heads) == 64
+    assert h1.parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 64", b"GET") is not None
+    assert list(h1._heads) == [b"HTTP/1.1 200 OK\r\nContent-Length: 64"]

@@ -238,3 +238,24 @@ def test_a_connect_reply_without_end_is_refused_within_its_bound() -> None:
     read = sum(map(len, _ENDLESS_HEAD)) - sum(map(len, script))
     limit = http_tunnel._MAX_REPLY_HEAD
     assert limit < read <= limit + http_tunnel._READ_NUM_BYTES
+
+
+def test_head_cache_stays_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More distinct heads than the cache holds, at and over the cached length: the cache
+    never holds more than _HEADS_MAX x 2 x _HEAD_CACHED_MAX bytes, and no head over
+    _HEAD_CACHED_MAX."""
+    monkeypatch.setattr(_h1_head, "_heads", {})
+    monkeypatch.setattr(_h1_head, "_lines", {})
+    limit = _h1_head._HEAD_CACHED_MAX
+    bound = _h1_head._HEADS_MAX * 2 * limit
+    for index in range(_h1_head._HEADS_MAX + 20):
+        for length in (limit, limit + 1):
+            prefix = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-%d: " % index
+            head = prefix + b"v" * (length - len(prefix))
+            parsed = _h1_head.parse_head(head, b"GET")
+            assert parsed is not None
+            assert parsed[2][1] == (b"X-%d" % index, head[len(prefix) :])
+        assert len(_h1_head._heads) <= _h1_head._HEADS_MAX
+        if len(_h1_head._heads) >= _h1_head._HEADS_MAX - 2:  # at its fullest
+            assert _stored_bytes(_h1_head._heads) <= bound
+    assert all(len(head) <= limit for head in _h1_head._heads)

@@ -1,8 +1,8 @@
 """The lean path's HTTP/1.1 heads, with no I/O at all: request heads built straight into
 bytes, response heads parsed in the plain case (see :mod:`._async.http11`).
 
-Shared as is by the async and the sync connection (it is sans-IO, so it is not
-generated), so the cache of header lines below exists once per process.
+Shared as is by the async and the sync connection (it is sans-IO, not generated), so the
+caches below (of header lines, and of whole heads) exist once per process.
 
 The lean parser accepts a subset of what RFC 9112 allows and hands everything else to
 h11, untouched, so it only has to be right about what it accepts:
@@ -104,6 +104,12 @@ _LINE_CACHED_MAX = 200
 # What a header line means for the framing of the response.
 _PLAIN, _LENGTH, _CLOSE = 0, 1, 2
 _FIRST_STATUS = 200
+# Whole heads seen before, parsed (before the request's method is applied): a server
+# sends the same head word for word for each response of a kind until its Date line
+# changes, each second. Short heads only; emptied when full.
+_heads: dict[bytes, tuple[int, bytes, tuple[tuple[bytes, bytes], ...], int, bool]] = {}
+_HEADS_MAX = 64
+_HEAD_CACHED_MAX = 1024
 
 
 def _cache(line: bytes, parsed: tuple[tuple[bytes, bytes], int]) -> None:
@@ -146,8 +152,33 @@ def parse_head(
 
     Returns:
         ``(status, reason, headers, body_length, keep_alive)``, or ``None`` when h11
-        must handle this response.
+        must handle this response. ``headers`` is a new list on every call.
     """
+    parsed = _heads.get(head)
+    if parsed is None:
+        parsed = _parse_lines(head)
+        if parsed is None:
+            return None
+        if len(head) <= _HEAD_CACHED_MAX:
+            if len(_heads) >= _HEADS_MAX:
+                _heads.clear()
+            _heads[head] = parsed
+    status, reason, headers, length, keep_alive = parsed
+    # RFC 9112 section 6.3: a response to HEAD, and 204 and 304, end at the head (rules
+    # 1 and 2); otherwise, without a Content-Length the body runs to the close (rule 8),
+    # which h11 reads.
+    if method == b"HEAD" or status in _NO_BODY_STATUS:
+        length = 0
+    elif length < 0:
+        return None
+    return status, reason, list(headers), length, keep_alive
+
+
+def _parse_lines(
+    head: bytes,
+) -> tuple[int, bytes, tuple[tuple[bytes, bytes], ...], int, bool] | None:
+    """Parse a head line by line: ``(status, reason, headers, length, keep_alive)`` with
+    ``length`` -1 when there is no Content-Length, or ``None`` for h11."""
     # Lines end in CRLF only (RFC 9112 section 2.1): a bare CR or LF, or a control
     # character, is left in a line by the split and fails its check, and h11, which
     # applies section 2.2's leniencies or refuses, gets the head. Lines come from the
@@ -184,11 +215,4 @@ def parse_head(
             else:  # a status line where a field line belongs
                 return None
         headers.append(header)
-    # RFC 9112 section 6.3: a response to HEAD, and 204 and 304, end at the head (rules
-    # 1 and 2); otherwise, without a Content-Length the body runs to the close (rule 8),
-    # which h11 reads.
-    if method == b"HEAD" or status in _NO_BODY_STATUS:
-        length = 0
-    elif length < 0:
-        return None
-    return status, reason, headers, length, keep_alive
+    return status, reason, tuple(headers), length, keep_alive

@@ -15,7 +15,6 @@ The ``enforce_*`` helpers and :func:`include_request_headers` are what a pool's
 
 from __future__ import annotations
 
-import time
 import typing
 from collections.abc import (
     AsyncIterable,
@@ -28,11 +27,14 @@ from collections.abc import (
 )
 from urllib.parse import urlparse
 
-from ._exceptions import ReadTimeout
+from ._streams import EMPTY_STREAM as _EMPTY_STREAM
+from ._streams import AsyncWholeBody, ByteStream, WholeBody
+from ._timeouts import head_deadline, time_left, timeouts
 
 __all__ = (
     "DEFAULT_PORTS",
     "URL",
+    "AsyncWholeBody",
     "ByteStream",
     "Extensions",
     "HeaderTypes",
@@ -41,6 +43,7 @@ __all__ = (
     "Origin",
     "Request",
     "Response",
+    "WholeBody",
     "build_request",
     "enforce_bytes",
     "enforce_headers",
@@ -48,6 +51,7 @@ __all__ = (
     "enforce_url",
     "head_deadline",
     "include_request_headers",
+    "new_response",
     "time_left",
     "timeouts",
 )
@@ -202,36 +206,6 @@ def include_request_headers(
         else:
             headers = [*headers, (b"Transfer-Encoding", b"chunked")]
     return headers
-
-
-class ByteStream:
-    """A body held in memory, iterable both synchronously and asynchronously.
-
-    It yields its content as one chunk, or nothing at all when empty.
-    """
-
-    __slots__ = ("_content",)
-
-    def __init__(self, content: bytes) -> None:
-        """Wrap ``content``."""
-        self._content = content
-
-    def __iter__(self) -> Iterator[bytes]:
-        """Yield the content."""
-        if self._content:
-            yield self._content
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        """Yield the content."""
-        if self._content:
-            yield self._content
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} [{len(self._content)} bytes]>"
-
-
-# Shared by every request and response without a body; it holds no state.
-_EMPTY_STREAM = ByteStream(b"")
 
 
 class Origin:
@@ -405,15 +379,15 @@ class Request:
         # When its ``total`` timeout runs out (time.monotonic()), fixed by timeouts().
         self._deadline: float | None = None
         if "target" in self.extensions:
-            self.url = URL(
-                scheme=self.url.scheme,
-                host=self.url.host,
-                port=self.url.port,
-                target=self.extensions["target"],
-            )
+            self.url = _retargeted(self.url, self.extensions["target"])
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} [{self.method!r}]>"
+
+
+def _retargeted(url: URL, target: bytes | str) -> URL:
+    """``url`` with the ``target`` extension's target instead of its own."""
+    return URL(scheme=url.scheme, host=url.host, port=url.port, target=target)
 
 
 class Response:
@@ -489,7 +463,14 @@ class Response:
             RuntimeError: The body is an async stream (use :meth:`aread`).
         """
         if self._content is None:
-            if not isinstance(self.stream, Iterable):
+            stream = self.stream
+            if isinstance(stream, WholeBody):
+                if self._stream_consumed:
+                    raise RuntimeError("'response.iter_stream()' may only be iterated once.")
+                self._stream_consumed = True
+                self._content = content = stream.read()
+                return content
+            if not isinstance(stream, Iterable):
                 raise RuntimeError(
                     "'response.read()' cannot read an async response body; "
                     "use 'await response.aread()'."
@@ -498,7 +479,7 @@ class Response:
                 raise RuntimeError("'response.iter_stream()' may only be iterated once.")
             self._stream_consumed = True
             # As iter_stream() would, without a generator around the stream.
-            self._content = b"".join(self.stream)
+            self._content = b"".join(stream)
         return self._content
 
     def iter_stream(self) -> Iterator[bytes]:
@@ -525,6 +506,9 @@ class Response:
             RuntimeError: The body is an async stream (use :meth:`aclose`).
         """
         stream = self.stream
+        if isinstance(stream, WholeBody):
+            stream.close()
+            return
         if not isinstance(stream, Iterable):
             raise RuntimeError(
                 "'response.close()' cannot close an async response; use 'await response.aclose()'."
@@ -542,7 +526,14 @@ class Response:
             RuntimeError: The body is a sync-only stream (use :meth:`read`).
         """
         if self._content is None:
-            if not isinstance(self.stream, AsyncIterable):
+            stream = self.stream
+            if isinstance(stream, AsyncWholeBody):
+                if self._stream_consumed:
+                    raise RuntimeError("'response.aiter_stream()' may only be iterated once.")
+                self._stream_consumed = True
+                self._content = content = await stream.aread()
+                return content
+            if not isinstance(stream, AsyncIterable):
                 raise RuntimeError(
                     "'await response.aread()' cannot read a sync response body; "
                     "use 'response.read()'."
@@ -551,7 +542,7 @@ class Response:
                 raise RuntimeError("'response.aiter_stream()' may only be iterated once.")
             self._stream_consumed = True
             # As aiter_stream() would, without an async generator around the stream.
-            self._content = b"".join([chunk async for chunk in self.stream])
+            self._content = b"".join([chunk async for chunk in stream])
         return self._content
 
     async def aiter_stream(self) -> AsyncIterator[bytes]:
@@ -579,6 +570,9 @@ class Response:
             RuntimeError: The body is a sync-only stream (use :meth:`close`).
         """
         stream = self.stream
+        if isinstance(stream, AsyncWholeBody):
+            await stream.aclose()
+            return
         if not isinstance(stream, AsyncIterable):
             raise RuntimeError(
                 "'await response.aclose()' cannot close a sync response; use 'response.close()'."
@@ -586,6 +580,27 @@ class Response:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+_new_object = object.__new__
+
+
+def new_response(
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    stream: Iterable[bytes] | AsyncIterable[bytes],
+    extensions: Extensions,
+) -> Response:
+    """A :class:`Response` from parts already in their final form, taken as they are
+    (no checks, no copies): what a connection builds for each response."""
+    response: Response = _new_object(Response)
+    response.status = status
+    response.headers = headers
+    response.stream = stream
+    response.extensions = extensions
+    response._content = None
+    response._stream_consumed = False
+    return response
 
 
 # Parsed URL strings: clients send many requests to few URLs, and parsing costs more
@@ -607,7 +622,10 @@ def _cached_url(url: URL | bytes | str) -> URL:
                 _parsed_urls.clear()
             _parsed_urls[url] = (parsed.scheme, parsed.host, parsed.port, parsed.target)
             return parsed
-        return URL(scheme=parts[0], host=parts[1], port=parts[2], target=parts[3])
+        # The parts were checked when cached: set them as they are.
+        copy: URL = _new_object(URL)
+        copy.scheme, copy.host, copy.port, copy.target = parts
+        return copy
     return enforce_url(url, name="url")
 
 
@@ -627,74 +645,14 @@ def build_request(
     header_list = include_request_headers(
         enforce_headers(headers, name="headers"), url=url, content=content
     )
-    return Request(
-        method=enforce_bytes(method, name="method"),
-        url=url,
-        headers=header_list,
-        content=content,
-        extensions=extensions,
-    )
-
-
-_NO_TIMEOUTS: typing.Mapping[str, float | None] = {}
-
-
-_PHASES = ("connect", "read", "write", "pool")
-
-
-def timeouts(request: Request) -> typing.Mapping[str, float | None]:
-    """The request's ``timeout`` extension (``connect``, ``read``, ``write``, ``pool``);
-    an empty mapping when it sets none. A missing key means no timeout.
-
-    With a ``total`` key, one deadline covers the whole exchange: the first call fixes
-    it (``total`` seconds from then, in ``request._deadline``), and every call returns
-    each phase's timeout cut to the time left, ``0.0`` once it has run out. The pool
-    calls this before its wait, the connection before connecting and before sending;
-    the response head and body then check the deadline on every read
-    (:func:`time_left`).
-    """
-    given = request.extensions.get("timeout") or _NO_TIMEOUTS
-    if "total" not in given:
-        return given
-    now = time.monotonic()
-    deadline = request._deadline
-    if deadline is None:
-        total = given["total"]
-        if total is None:
-            return given
-        deadline = request._deadline = now + total
-    left = max(0.0, deadline - now)
-    clamped = dict(given)
-    for phase in _PHASES:
-        value = given.get(phase)
-        clamped[phase] = left if value is None or value > left else value
-    return clamped
-
-
-def head_deadline(read_timeout: float | None, total: float | None, now: float) -> float | None:
-    """When a whole response head must have arrived: ``read_timeout`` after ``now``
-    (``time.monotonic()``), or the request's total deadline if that comes first."""
-    if read_timeout is None:
-        return total
-    deadline = now + read_timeout
-    return deadline if total is None or deadline < total else total
-
-
-def time_left(
-    timeout: float | None,
-    deadline: float | None,
-    error: type[Exception] = ReadTimeout,
-    what: str = "the response",
-) -> float | None:
-    """The timeout for one wait: ``timeout``, cut to what is left until ``deadline``
-    (a ``time.monotonic()`` value; ``None``: no deadline).
-
-    Raises:
-        error: The deadline has passed (by default :class:`ReadTimeout`).
-    """
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise error(f"Timed out: the request's total timeout ran out before {what} ended.")
-    return left if timeout is None or timeout > left else timeout
+    # As Request(...) would build it, without checking the checked parts again.
+    request: Request = _new_object(Request)
+    request.method = method if type(method) is bytes else enforce_bytes(method, name="method")
+    request.url = url
+    request.headers = header_list
+    request.stream = _EMPTY_STREAM if content is None else enforce_stream(content, name="content")
+    request.extensions = {} if extensions is None else extensions
+    request._deadline = None
+    if "target" in request.extensions:
+        request.url = _retargeted(url, request.extensions["target"])
+    return request

@@ -20,7 +20,9 @@ it. A request:
    connection (the connection raises :class:`ConnectionNotAvailable` for this);
 5. returns the response with its body wrapped so that the connection goes back to the
    pool the moment the body has been read to its end, or is dropped if the response is
-   closed early; a response without a body releases it before it is returned.
+   closed early; a response without a body releases it before it is returned. The
+   bodies of our own HTTP/1.1 connections are not wrapped: they are told which pool
+   and connection to hand back to (see :mod:`.http11_body`), and do the same.
 
 HTTP/2: a connection that may speak it (``http2=True`` and TLS, or prior knowledge)
 is registered with a capacity of many requests (``stream_capacity()``; provisional
@@ -71,6 +73,7 @@ from .._pool_logic import PoolLogic, Ticket
 from .._proxy_model import Proxy
 from .._ssl import default_ssl_context
 from .connection import AsyncHTTPConnection, check_protocols
+from .http11_body import AsyncFixedBody, AsyncH11Body
 from .interfaces import AsyncConnectionInterface, AsyncRequestInterface
 from .proxy_routing import AsyncProxyRoutes
 
@@ -233,9 +236,12 @@ class AsyncConnectionPool(AsyncRequestInterface):
         if not url.host:
             raise UnsupportedProtocol("Request URL is missing a host.")
         key = (scheme, url.host, url.port if url.port is not None else DEFAULT_PORTS[scheme])
-        # A ``total`` timeout covers everything from here (pool wait included).
+        # A ``total`` timeout covers everything from here (pool wait included): fix its
+        # deadline now (timeouts() does nothing else when there is no ``total``).
         request._deadline = None
-        timeouts(request)
+        given = request.extensions.get("timeout")
+        if given and "total" in given:
+            timeouts(request)
         if self._network_backend is None:
             self._network_backend = default_async_backend()
         reuse = True
@@ -244,8 +250,12 @@ class AsyncConnectionPool(AsyncRequestInterface):
         logic = self._logic
         while True:
             connection = await self._checkout(key, request, reuse)
+            # A connected AsyncHTTPConnection only passes the request on: skip it.
+            handler: AsyncRequestInterface = connection
+            if type(connection) is AsyncHTTPConnection and connection._connection is not None:
+                handler = connection._connection
             try:
-                response = await connection.handle_async_request(request)
+                response = await handler.handle_async_request(request)
             except ConnectionNotAvailable:
                 if logic.tracked(connection):
                     # A shared connection could not take the request after all (no stream
@@ -271,15 +281,26 @@ class AsyncConnectionPool(AsyncRequestInterface):
             except BaseException:
                 await self._drop(connection)
                 raise
-            if logic.tracked(connection):
+            tracked = logic.tracked(connection)
+            if tracked:
                 self._update_capacity(connection)
             stream = response.stream
-            if getattr(stream, "complete", False) is True:
-                to_close = self._release(connection)
-                if to_close is not None:
-                    await to_close.aclose()
+            body_type = type(stream)
+            if body_type is AsyncFixedBody or body_type is AsyncH11Body:
+                # One of our HTTP/1.1 bodies: it hands the connection back itself.
+                body = typing.cast("AsyncFixedBody | AsyncH11Body", stream)
+                if not body.complete:
+                    if not tracked:
+                        body.hand_back_to(self, connection)
+                        return response
+                    response.stream = _PoolBody(self, connection, stream)
+                    return response
+            elif getattr(stream, "complete", False) is not True:
+                response.stream = _PoolBody(self, connection, stream)
                 return response
-            response.stream = _PoolBody(self, connection, stream)
+            to_close = self._release(connection)
+            if to_close is not None:
+                await to_close.aclose()
             return response
 
     def _update_capacity(self, connection: AsyncConnectionInterface) -> None:
@@ -307,8 +328,21 @@ class AsyncConnectionPool(AsyncRequestInterface):
         if expired is not None:
             await expired.aclose()
         if not granted:
-            # Only a request that must wait needs its pool timeout.
-            await self._wait(ticket, timeouts(request).get("pool"))
+            # Only a request that must wait needs its pool timeout. Grants made while
+            # waiting never carry an idle connection to evict (only an immediate grant
+            # does), so giving the ticket back is all there is to undo.
+            try:
+                signalled = await self._waiters.wait(ticket.waiter, timeouts(request).get("pool"))
+            except BaseException:
+                with self._lock:
+                    next_ticket, to_close = logic.cancel(ticket)
+                await self._after_release(next_ticket, to_close)
+                raise
+            if not signalled:
+                with self._lock:
+                    if not ticket.granted:  # (else granted just as the wait timed out)
+                        logic.cancel(ticket)
+                        raise PoolTimeout("No connection became available within the pool timeout.")
         try:
             evict = ticket.evict
             if evict is not None:
@@ -334,22 +368,6 @@ class AsyncConnectionPool(AsyncRequestInterface):
                 woken, to_close = logic.cancel(ticket)
             await self._after_release(woken, to_close)
             raise
-
-    async def _wait(self, ticket: Ticket[AsyncConnectionInterface], timeout: float | None) -> None:
-        # Grants made while waiting never carry an idle connection to evict (only an
-        # immediate grant does), so giving the ticket back is all there is to undo.
-        try:
-            granted = await self._waiters.wait(ticket.waiter, timeout)
-        except BaseException:
-            with self._lock:
-                woken, to_close = self._logic.cancel(ticket)
-            await self._after_release(woken, to_close)
-            raise
-        if not granted:
-            with self._lock:
-                if not ticket.granted:  # (else it was granted just as the wait timed out)
-                    self._logic.cancel(ticket)
-                    raise PoolTimeout("No connection became available within the pool timeout.")
 
     def _pop_expired(self) -> AsyncConnectionInterface | None:
         # Only the coldest idle connection, and only its keep-alive expiry (no socket

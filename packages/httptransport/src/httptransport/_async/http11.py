@@ -75,10 +75,12 @@ from .._models import (
     Request,
     Response,
     head_deadline,
+    new_response,
     time_left,
     timeouts,
 )
-from .._trace import NO_TRACE, NullTrace, Trace, tracing_enabled
+from .._streams import EMPTY_STREAM as _EMPTY_STREAM
+from .._trace import NO_TRACE, NullTrace, Trace
 from .http11_body import H11_ERRORS, READ_NUM_BYTES, AsyncFixedBody, AsyncH11Body
 from .interfaces import IDLE_POLL_AFTER, AsyncConnectionInterface
 from .traced_body import AsyncTracedBody
@@ -87,6 +89,7 @@ from .upgrade_stream import AsyncHTTP11UpgradeStream
 __all__ = ("IDLE_POLL_AFTER", "AsyncHTTP11Connection", "HTTPConnectionState")
 
 logger = logging.getLogger("httptransport.http11")
+_DEBUG = logging.DEBUG
 
 # The largest response head accepted (as httpcore: h11 is told the same).
 MAX_HEAD_SIZE = 100 * 1024
@@ -170,24 +173,46 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         timeout = timeouts(request)
         write_timeout = timeout.get("write")
         read_timeout = timeout.get("read")
-        traced = tracing_enabled(request, logger)
+        # (tracing_enabled(), inline)
+        traced = request.extensions.get("trace") is not None or logger.isEnabledFor(_DEBUG)
         try:
             prepared = prepare_head(request)
             if prepared is None:
                 return await self._h11_cycle(request, reused, write_timeout, read_timeout, traced)
             head, length, keep_alive = prepared
-            await self._send_lean(request, head, length, write_timeout, traced)
+            body = request.stream
+            if not traced and length == 0 and body is _EMPTY_STREAM:
+                # No body (nearly every GET): the head alone, as _send_lean would send it.
+                try:
+                    await self._network_stream.write(head, write_timeout)
+                except WriteError:
+                    pass
+            else:
+                await self._send_lean(request, head, length, write_timeout, traced)
             # The read timeout bounds the wait for the whole head, not each read.
             deadline = request._deadline  # (as head_deadline(), without the call)
             if read_timeout is not None:
                 head_end = _clock() + read_timeout
                 if deadline is None or head_end < deadline:
                     deadline = head_end
-            async with (
-                Trace("receive_response_headers", logger, request, {"request": request})
-                if traced
-                else NO_TRACE
-            ) as trace:
+            if traced:
+                async with Trace(
+                    "receive_response_headers", logger, request, {"request": request}
+                ) as trace:
+                    parsed = await self._receive_head(request, reused, deadline)
+                    if parsed is None:
+                        return await self._h11_cycle(
+                            request,
+                            reused,
+                            write_timeout,
+                            read_timeout,
+                            traced,
+                            head_trace=trace,
+                            keep_alive=keep_alive,
+                            deadline=deadline,
+                        )
+                    trace.return_value = (b"HTTP/1.1", parsed[0], parsed[1], parsed[2])
+            else:
                 parsed = await self._receive_head(request, reused, deadline)
                 if parsed is None:
                     return await self._h11_cycle(
@@ -196,27 +221,31 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                         write_timeout,
                         read_timeout,
                         traced,
-                        head_trace=trace,
+                        head_trace=NO_TRACE,
                         keep_alive=keep_alive,
                         deadline=deadline,
                     )
-                status, reason, headers, body_length, response_keep_alive = parsed
-                trace.return_value = (b"HTTP/1.1", status, reason, headers)
-            keep = keep_alive and response_keep_alive
-            body = AsyncFixedBody(self, body_length, keep, read_timeout, request._deadline)
-            response = Response(
+            status, reason, headers, body_length, response_keep_alive = parsed
+            fixed = AsyncFixedBody(
+                self,
+                body_length,
+                keep_alive and response_keep_alive,
+                read_timeout,
+                request._deadline,
+            )
+            response = new_response(
                 status,
-                content=AsyncTracedBody(body, request, logger) if traced else body,
-                extensions={
+                headers,
+                AsyncTracedBody(fixed, request, logger) if traced else fixed,
+                {
                     "http_version": b"HTTP/1.1",
                     "reason_phrase": reason,
                     "network_stream": self._network_stream,
                     "trailers": [],
                 },
             )
-            response.headers = headers
             if body_length == 0:
-                await body.finish()
+                await fixed.finish()
             return response
         except BaseException:
             if traced:
@@ -320,7 +349,9 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                 self._buffer = buffer
                 return None
             try:
-                data = await stream.read(READ_NUM_BYTES, _time_left(deadline))
+                data = await stream.read(
+                    READ_NUM_BYTES, None if deadline is None else _time_left(deadline)
+                )
             except ReadError:
                 # A reset before any byte of the response: on a reused connection the
                 # server closed it while idle, and the request may be retried.
@@ -480,13 +511,12 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             names = {name.lower() for name, _ in headers}
             reusable = not (b"content-length" in names and b"transfer-encoding" in names)
             body = AsyncH11Body(self, conn, read_timeout, trailers, reusable, request._deadline)
-        response = Response(
+        return new_response(
             response_event.status_code,
-            content=AsyncTracedBody(body, request, logger) if traced else body,
-            extensions=extensions,
+            headers,
+            AsyncTracedBody(body, request, logger) if traced else body,
+            extensions,
         )
-        response.headers = headers
-        return response
 
     # -- state ----------------------------------------------------------------------
 
@@ -502,16 +532,22 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
     async def _cycle_done(self, keep_alive: bool, leftover: bytes | None = None) -> None:
         if leftover is not None:
             self._buffer = leftover
+        if not self._end_cycle(keep_alive):
+            await self._abort()
+
+    def _end_cycle(self, keep_alive: bool) -> bool:
+        """The response ended: go idle if the connection may be kept, and say so (else
+        the caller must ``_abort()`` it)."""
         if keep_alive and not self._buffer and self._state is _ACTIVE:
             now = time.monotonic()
             self._state = _IDLE
             self._idle_since = now
             if self._keepalive_expiry is not None:
                 self._expire_at = now + self._keepalive_expiry
-        else:
-            # Bytes the server sent beyond the response are a protocol violation;
-            # never reuse such a connection.
-            await self._abort()
+            return True
+        # Bytes the server sent beyond the response are a protocol violation; never
+        # reuse such a connection.
+        return False
 
     async def aclose(self) -> None:
         """Close the connection and its stream."""

@@ -10,6 +10,12 @@ error or a cancellation closes the connection, whose stream is then in an unknow
 * :class:`AsyncH11Body`: a body that h11 frames (chunked, close-delimited, HTTP/1.0...);
   trailers of a chunked body (RFC 9112 section 7.1.2) are appended to the list the
   response carries as ``extensions["trailers"]``, as HTTP/2's are.
+
+A pool that sends a request on an HTTP/1.1 connection of its own gives the body the
+connection back to hand in (:meth:`AsyncFixedBody.hand_back_to`) instead of wrapping
+it: the body then tells the pool when it is done (read to its end: the connection is
+released; failed or closed early: it is dropped), in the same order a wrapper would,
+with one layer less on every chunk.
 """
 
 from __future__ import annotations
@@ -18,12 +24,19 @@ import typing
 
 import h11
 
-from netbackend_base import AsyncNetworkStream
+from netbackend_base import AsyncNetworkStream, async_shielded
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError, map_exceptions
-from .._models import time_left
+from .._models import AsyncWholeBody, time_left
 
-__all__ = ("H11_ERRORS", "READ_NUM_BYTES", "AsyncCycleOwner", "AsyncFixedBody", "AsyncH11Body")
+__all__ = (
+    "H11_ERRORS",
+    "READ_NUM_BYTES",
+    "AsyncBodyPool",
+    "AsyncCycleOwner",
+    "AsyncFixedBody",
+    "AsyncH11Body",
+)
 
 # How much one read of the stream asks for.
 READ_NUM_BYTES = 64 * 1024
@@ -44,14 +57,88 @@ class AsyncCycleOwner(typing.Protocol):
     async def _cycle_done(self, keep_alive: bool, leftover: bytes | None = None) -> None:
         """The response ended: keep the connection (with ``leftover`` bytes) or close it."""
 
+    def _end_cycle(self, keep_alive: bool) -> bool:
+        """The response ended: go idle and return True, or return False (then the
+        connection must be aborted)."""
+
     async def _abort(self) -> None:
         """The cycle failed half-way: close the connection."""
 
 
-class AsyncFixedBody:
+class AsyncBodyPool(typing.Protocol):
+    """What a body needs of the pool it hands its connection back to (an
+    ``AsyncConnectionPool``); ``connection`` is the pool's own connection object."""
+
+    def _release(self, connection: typing.Any) -> typing.Any:
+        """The body was read to its end: release the connection; returns one to close."""
+
+    def _discard_active(self, connection: typing.Any) -> typing.Any:
+        """The body was closed early: drop the connection; returns one to close."""
+
+    async def _drop(self, connection: typing.Any) -> None:
+        """Reading the body failed: drop the connection and close it."""
+
+
+class _PoolHandle:
+    """The pool side of a body: hand the connection back exactly once (shared by both
+    body classes; the pool, when set, is ``_pool``)."""
+
+    __slots__ = ("_pool", "_pool_conn", "complete")
+
+    _pool: AsyncBodyPool | None
+    _pool_conn: typing.Any
+    complete: bool
+
+    def hand_back_to(self, pool: AsyncBodyPool, connection: typing.Any) -> None:
+        """Tell ``pool`` when the body is done with ``connection`` (the pool's object)."""
+        self._pool_conn = connection
+        self._pool = pool
+
+    async def _released(self) -> None:
+        # Read to its end: the connection goes back to the pool.
+        pool = self._pool
+        if pool is not None:
+            self._pool = None
+            to_close = pool._release(self._pool_conn)
+            if to_close is not None:
+                await async_shielded(to_close.aclose)
+
+    async def _failed(self) -> None:
+        # Reading failed (the connection was aborted): the pool drops it.
+        pool = self._pool
+        if pool is not None:
+            self._pool = None
+            await pool._drop(self._pool_conn)
+
+    async def _closed(self, conn: AsyncCycleOwner) -> None:
+        # Closed by the caller: the pool's bookkeeping first, then the connection.
+        pool = self._pool
+        to_close = None
+        if pool is not None:
+            self._pool = None
+            if self.complete:
+                to_close = pool._release(self._pool_conn)
+            else:
+                to_close = pool._discard_active(self._pool_conn)
+        try:
+            if not self.complete:
+                self.complete = True
+                await conn._abort()
+        finally:
+            if to_close is not None:
+                await async_shielded(to_close.aclose)
+
+
+class AsyncFixedBody(_PoolHandle, AsyncWholeBody):
     """A response body of known length, counted out of the buffer and the stream."""
 
-    __slots__ = ("_conn", "_deadline", "_keep_alive", "_remaining", "_timeout", "complete")
+    __slots__ = (
+        "_conn",
+        "_deadline",
+        "_keep_alive",
+        "_remaining",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -67,6 +154,7 @@ class AsyncFixedBody:
         self._timeout = timeout
         self._deadline = deadline  # the request's total deadline, if any
         self.complete = False
+        self._pool: AsyncBodyPool | None = None
 
     def __aiter__(self) -> AsyncFixedBody:
         return self
@@ -76,6 +164,8 @@ class AsyncFixedBody:
         if remaining <= 0:
             # Either finished already, or the body of a 101/CONNECT response: that one
             # is empty, and the connection belongs to whoever holds the response.
+            if self._pool is not None:
+                await self._released()
             raise StopAsyncIteration
         conn = self._conn
         try:
@@ -98,12 +188,60 @@ class AsyncFixedBody:
             remaining -= len(buffer)
             self._remaining = remaining
             if remaining == 0:
-                await self.finish()
-            return buffer
+                self.complete = True
+                if not conn._end_cycle(self._keep_alive):
+                    await conn._abort()
         except BaseException:
             self.complete = True
-            await conn._abort()
+            try:
+                await conn._abort()
+            finally:
+                if self._pool is not None:
+                    await self._failed()
             raise
+        if remaining == 0 and self._pool is not None:
+            await self._released()
+        return buffer
+
+    async def aread(self) -> bytes:
+        """The rest of the body, all at once: what iterating it to its end gives."""
+        remaining = self._remaining
+        conn = self._conn
+        buffer = conn._buffer
+        if 0 < remaining <= len(buffer):
+            # All of it arrived with the head (or before): no I/O, one slice.
+            if len(buffer) > remaining:
+                conn._buffer = buffer[remaining:]
+                buffer = buffer[:remaining]
+            else:
+                conn._buffer = b""
+            self._remaining = 0
+            self.complete = True
+            if not conn._end_cycle(self._keep_alive):
+                try:
+                    await conn._abort()
+                finally:
+                    if self._pool is not None:
+                        await self._failed()
+            pool = self._pool
+            if pool is not None:
+                self._pool = None
+                to_close = pool._release(self._pool_conn)
+                if to_close is not None:
+                    await async_shielded(to_close.aclose)
+            return buffer
+        if remaining <= 0:
+            chunk = b""
+        else:
+            chunk = await self.__anext__()
+            if self._remaining > 0:
+                chunks = [chunk]
+                while self._remaining > 0:
+                    chunks.append(await self.__anext__())
+                chunk = b"".join(chunks)
+        if self._pool is not None:  # (the empty body of a 101 or CONNECT response)
+            await self._released()
+        return chunk
 
     async def finish(self) -> None:
         """The whole body has been read: end the cycle."""
@@ -112,15 +250,24 @@ class AsyncFixedBody:
 
     async def aclose(self) -> None:
         """Close the body; the connection is closed too unless the body was complete."""
-        if not self.complete:
+        if self._pool is not None:
+            await self._closed(self._conn)
+        elif not self.complete:
             self.complete = True
             await self._conn._abort()
 
 
-class AsyncH11Body:
+class AsyncH11Body(_PoolHandle):
     """A response body that h11 frames (chunked, close-delimited, HTTP/1.0...)."""
 
-    __slots__ = ("_conn", "_deadline", "_h11", "_reusable", "_timeout", "_trailers", "complete")
+    __slots__ = (
+        "_conn",
+        "_deadline",
+        "_h11",
+        "_reusable",
+        "_timeout",
+        "_trailers",
+    )
 
     def __init__(
         self,
@@ -138,12 +285,15 @@ class AsyncH11Body:
         self._trailers = trailers
         self._reusable = reusable
         self.complete = False
+        self._pool: AsyncBodyPool | None = None
 
     def __aiter__(self) -> AsyncH11Body:
         return self
 
     async def __anext__(self) -> bytes:
         if self.complete:
+            if self._pool is not None:
+                await self._released()
             raise StopAsyncIteration
         h11_conn = self._h11
         stream = self._conn._network_stream
@@ -177,16 +327,22 @@ class AsyncH11Body:
                 and h11_conn.their_state is h11.DONE
             )
             await self._conn._cycle_done(keep_alive, bytes(leftover))
-            raise StopAsyncIteration
-        except StopAsyncIteration:
-            raise
         except BaseException:
             self.complete = True
-            await self._conn._abort()
+            try:
+                await self._conn._abort()
+            finally:
+                if self._pool is not None:
+                    await self._failed()
             raise
+        if self._pool is not None:
+            await self._released()
+        raise StopAsyncIteration
 
     async def aclose(self) -> None:
         """Close the body; the connection is closed too unless the body was complete."""
-        if not self.complete:
+        if self._pool is not None:
+            await self._closed(self._conn)
+        elif not self.complete:
             self.complete = True
             await self._conn._abort()

@@ -11,6 +11,12 @@ error or a cancellation closes the connection, whose stream is then in an unknow
 * :class:`H11Body`: a body that h11 frames (chunked, close-delimited, HTTP/1.0...);
   trailers of a chunked body (RFC 9112 section 7.1.2) are appended to the list the
   response carries as ``extensions["trailers"]``, as HTTP/2's are.
+
+A pool that sends a request on an HTTP/1.1 connection of its own gives the body the
+connection back to hand in (:meth:`FixedBody.hand_back_to`) instead of wrapping
+it: the body then tells the pool when it is done (read to its end: the connection is
+released; failed or closed early: it is dropped), in the same order a wrapper would,
+with one layer less on every chunk.
 """
 
 from __future__ import annotations
@@ -19,12 +25,19 @@ import typing
 
 import h11
 
-from netbackend_base import NetworkStream
+from netbackend_base import NetworkStream, shielded
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError, map_exceptions
-from .._models import time_left
+from .._models import WholeBody, time_left
 
-__all__ = ("H11_ERRORS", "READ_NUM_BYTES", "CycleOwner", "FixedBody", "H11Body")
+__all__ = (
+    "H11_ERRORS",
+    "READ_NUM_BYTES",
+    "BodyPool",
+    "CycleOwner",
+    "FixedBody",
+    "H11Body",
+)
 
 # How much one read of the stream asks for.
 READ_NUM_BYTES = 64 * 1024
@@ -45,14 +58,88 @@ class CycleOwner(typing.Protocol):
     def _cycle_done(self, keep_alive: bool, leftover: bytes | None = None) -> None:
         """The response ended: keep the connection (with ``leftover`` bytes) or close it."""
 
+    def _end_cycle(self, keep_alive: bool) -> bool:
+        """The response ended: go idle and return True, or return False (then the
+        connection must be aborted)."""
+
     def _abort(self) -> None:
         """The cycle failed half-way: close the connection."""
 
 
-class FixedBody:
+class BodyPool(typing.Protocol):
+    """What a body needs of the pool it hands its connection back to (an
+    ``ConnectionPool``); ``connection`` is the pool's own connection object."""
+
+    def _release(self, connection: typing.Any) -> typing.Any:
+        """The body was read to its end: release the connection; returns one to close."""
+
+    def _discard_active(self, connection: typing.Any) -> typing.Any:
+        """The body was closed early: drop the connection; returns one to close."""
+
+    def _drop(self, connection: typing.Any) -> None:
+        """Reading the body failed: drop the connection and close it."""
+
+
+class _PoolHandle:
+    """The pool side of a body: hand the connection back exactly once (shared by both
+    body classes; the pool, when set, is ``_pool``)."""
+
+    __slots__ = ("_pool", "_pool_conn", "complete")
+
+    _pool: BodyPool | None
+    _pool_conn: typing.Any
+    complete: bool
+
+    def hand_back_to(self, pool: BodyPool, connection: typing.Any) -> None:
+        """Tell ``pool`` when the body is done with ``connection`` (the pool's object)."""
+        self._pool_conn = connection
+        self._pool = pool
+
+    def _released(self) -> None:
+        # Read to its end: the connection goes back to the pool.
+        pool = self._pool
+        if pool is not None:
+            self._pool = None
+            to_close = pool._release(self._pool_conn)
+            if to_close is not None:
+                shielded(to_close.close)
+
+    def _failed(self) -> None:
+        # Reading failed (the connection was aborted): the pool drops it.
+        pool = self._pool
+        if pool is not None:
+            self._pool = None
+            pool._drop(self._pool_conn)
+
+    def _closed(self, conn: CycleOwner) -> None:
+        # Closed by the caller: the pool's bookkeeping first, then the connection.
+        pool = self._pool
+        to_close = None
+        if pool is not None:
+            self._pool = None
+            if self.complete:
+                to_close = pool._release(self._pool_conn)
+            else:
+                to_close = pool._discard_active(self._pool_conn)
+        try:
+            if not self.complete:
+                self.complete = True
+                conn._abort()
+        finally:
+            if to_close is not None:
+                shielded(to_close.close)
+
+
+class FixedBody(_PoolHandle, WholeBody):
     """A response body of known length, counted out of the buffer and the stream."""
 
-    __slots__ = ("_conn", "_deadline", "_keep_alive", "_remaining", "_timeout", "complete")
+    __slots__ = (
+        "_conn",
+        "_deadline",
+        "_keep_alive",
+        "_remaining",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -68,6 +155,7 @@ class FixedBody:
         self._timeout = timeout
         self._deadline = deadline  # the request's total deadline, if any
         self.complete = False
+        self._pool: BodyPool | None = None
 
     def __iter__(self) -> FixedBody:
         return self
@@ -77,6 +165,8 @@ class FixedBody:
         if remaining <= 0:
             # Either finished already, or the body of a 101/CONNECT response: that one
             # is empty, and the connection belongs to whoever holds the response.
+            if self._pool is not None:
+                self._released()
             raise StopIteration
         conn = self._conn
         try:
@@ -99,12 +189,60 @@ class FixedBody:
             remaining -= len(buffer)
             self._remaining = remaining
             if remaining == 0:
-                self.finish()
-            return buffer
+                self.complete = True
+                if not conn._end_cycle(self._keep_alive):
+                    conn._abort()
         except BaseException:
             self.complete = True
-            conn._abort()
+            try:
+                conn._abort()
+            finally:
+                if self._pool is not None:
+                    self._failed()
             raise
+        if remaining == 0 and self._pool is not None:
+            self._released()
+        return buffer
+
+    def read(self) -> bytes:
+        """The rest of the body, all at once: what iterating it to its end gives."""
+        remaining = self._remaining
+        conn = self._conn
+        buffer = conn._buffer
+        if 0 < remaining <= len(buffer):
+            # All of it arrived with the head (or before): no I/O, one slice.
+            if len(buffer) > remaining:
+                conn._buffer = buffer[remaining:]
+                buffer = buffer[:remaining]
+            else:
+                conn._buffer = b""
+            self._remaining = 0
+            self.complete = True
+            if not conn._end_cycle(self._keep_alive):
+                try:
+                    conn._abort()
+                finally:
+                    if self._pool is not None:
+                        self._failed()
+            pool = self._pool
+            if pool is not None:
+                self._pool = None
+                to_close = pool._release(self._pool_conn)
+                if to_close is not None:
+                    shielded(to_close.close)
+            return buffer
+        if remaining <= 0:
+            chunk = b""
+        else:
+            chunk = self.__next__()
+            if self._remaining > 0:
+                chunks = [chunk]
+                while self._remaining > 0:
+                    chunks.append(self.__next__())
+                chunk = b"".join(chunks)
+        if self._pool is not None:  # (the empty body of a 101 or CONNECT response)
+            self._released()
+        return chunk
 
     def finish(self) -> None:
         """The whole body has been read: end the cycle."""
@@ -113,15 +251,24 @@ class FixedBody:
 
     def close(self) -> None:
         """Close the body; the connection is closed too unless the body was complete."""
-        if not self.complete:
+        if self._pool is not None:
+            self._closed(self._conn)
+        elif not self.complete:
             self.complete = True
             self._conn._abort()
 
 
-class H11Body:
+class H11Body(_PoolHandle):
     """A response body that h11 frames (chunked, close-delimited, HTTP/1.0...)."""
 
-    __slots__ = ("_conn", "_deadline", "_h11", "_reusable", "_timeout", "_trailers", "complete")
+    __slots__ = (
+        "_conn",
+        "_deadline",
+        "_h11",
+        "_reusable",
+        "_timeout",
+        "_trailers",
+    )
 
     def __init__(
         self,
@@ -139,12 +286,15 @@ class H11Body:
         self._trailers = trailers
         self._reusable = reusable
         self.complete = False
+        self._pool: BodyPool | None = None
 
     def __iter__(self) -> H11Body:
         return self
 
     def __next__(self) -> bytes:
         if self.complete:
+            if self._pool is not None:
+                self._released()
             raise StopIteration
         h11_conn = self._h11
         stream = self._conn._network_stream
@@ -178,16 +328,22 @@ class H11Body:
                 and h11_conn.their_state is h11.DONE
             )
             self._conn._cycle_done(keep_alive, bytes(leftover))
-            raise StopIteration
-        except StopIteration:
-            raise
         except BaseException:
             self.complete = True
-            self._conn._abort()
+            try:
+                self._conn._abort()
+            finally:
+                if self._pool is not None:
+                    self._failed()
             raise
+        if self._pool is not None:
+            self._released()
+        raise StopIteration
 
     def close(self) -> None:
         """Close the body; the connection is closed too unless the body was complete."""
-        if not self.complete:
+        if self._pool is not None:
+            self._closed(self._conn)
+        elif not self.complete:
             self.complete = True
             self._conn._abort()

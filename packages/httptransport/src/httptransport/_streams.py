@@ -1,0 +1,72 @@
+"""Body streams with no I/O: :class:`ByteStream`, a body held in memory, and the two
+markers of a connection's body that can be read whole in one call.
+
+The models re-export these names (:mod:`httptransport._models`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+__all__ = ("EMPTY_STREAM", "AsyncWholeBody", "ByteStream", "WholeBody")
+
+
+class ByteStream:
+    """A body held in memory, iterable both synchronously and asynchronously.
+
+    It yields its content as one chunk, or nothing at all when empty.
+    """
+
+    __slots__ = ("_content",)
+
+    def __init__(self, content: bytes) -> None:
+        """Wrap ``content``."""
+        self._content = content
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Yield the content."""
+        if self._content:
+            yield self._content
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        """Yield the content."""
+        if self._content:
+            yield self._content
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} [{len(self._content)} bytes]>"
+
+
+# Shared by every request and response without a body; it holds no state.
+EMPTY_STREAM = ByteStream(b"")
+
+
+class AsyncWholeBody:
+    """A response body of a connection that can also be read to its end in one call:
+    :meth:`Response.aread` and :meth:`Response.aclose` call it directly, without
+    iterating it or asking what kind of stream it is."""
+
+    __slots__ = ()
+
+    async def aread(self) -> bytes:
+        """The rest of the body: what iterating it to its end would give."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def aclose(self) -> None:
+        """Close the body."""
+        raise NotImplementedError()  # pragma: no cover
+
+
+class WholeBody:
+    """The sync twin of :class:`AsyncWholeBody`, for :meth:`Response.read` and
+    :meth:`Response.close`."""
+
+    __slots__ = ()
+
+    def read(self) -> bytes:
+        """The rest of the body: what iterating it to its end would give."""
+        raise NotImplementedError()  # pragma: no cover
+
+    def close(self) -> None:
+        """Close the body."""
+        raise NotImplementedError()  # pragma: no cover

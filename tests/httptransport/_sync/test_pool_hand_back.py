@@ -1,0 +1,85 @@
+# Generated from tests/httptransport/_async/test_pool_hand_back.py by scripts/unasync.py: do not edit.  # noqa: E501
+"""HTTP/1.1 bodies that hand their connection back to the pool themselves (no wrapper):
+released when read to the end, whole or chunk by chunk; dropped when closed early or
+when reading fails; the pool's counts after each."""
+
+from __future__ import annotations
+
+import pytest
+
+import netbackend_mock
+from httptransport import ConnectionPool, RemoteProtocolError
+from httptransport._sync.http11_body import FixedBody, H11Body
+
+FIXED = [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"]
+SPLIT = [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe", b"llo"]
+CHUNKED = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"]
+SHORT = [b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhello"]
+
+
+def _counts(pool: ConnectionPool) -> str:
+    return repr(pool).split("[", 1)[1]
+
+
+IDLE = "Requests: 0 active, 0 queued | Connections: 0 active, 1 idle]>"
+ACTIVE = "Requests: 1 active, 0 queued | Connections: 1 active, 0 idle]>"
+GONE = "Requests: 0 active, 0 queued | Connections: 0 active, 0 idle]>"
+
+
+@pytest.mark.parametrize("script", [FIXED, SPLIT, CHUNKED])
+def test_read_whole_releases(script: list[bytes]) -> None:
+    backend = netbackend_mock.MockBackend(script * 2)
+    with ConnectionPool(network_backend=backend) as pool:
+        for _ in range(2):
+            with pool.stream("GET", "http://example.com/") as response:
+                assert type(response.stream) in (FixedBody, H11Body)
+                assert _counts(pool) == ACTIVE
+                assert response.read() == b"hello"
+                assert _counts(pool) == IDLE
+            assert _counts(pool) == IDLE
+            assert response.extensions["trailers"] == []
+        assert len(backend.streams) == 1
+
+
+@pytest.mark.parametrize("script", [FIXED, SPLIT, CHUNKED])
+def test_read_in_chunks_releases(script: list[bytes]) -> None:
+    backend = netbackend_mock.MockBackend(script)
+    with (
+        ConnectionPool(network_backend=backend) as pool,
+        pool.stream("GET", "http://example.com/") as response,
+    ):
+        chunks = []
+        for chunk in response.iter_stream():
+            assert _counts(pool) == ACTIVE or type(response.stream) is FixedBody
+            chunks.append(chunk)
+        assert b"".join(chunks) == b"hello"
+        assert _counts(pool) == IDLE
+
+
+@pytest.mark.parametrize("script", [FIXED, CHUNKED])
+def test_closed_early_drops(script: list[bytes]) -> None:
+    backend = netbackend_mock.MockBackend(script)
+    with ConnectionPool(network_backend=backend) as pool:
+        with pool.stream("GET", "http://example.com/"):
+            assert _counts(pool) == ACTIVE
+        assert _counts(pool) == GONE
+        assert backend.streams[0].closed
+
+
+def test_failed_read_drops() -> None:
+    backend = netbackend_mock.MockBackend(SHORT)
+    with ConnectionPool(network_backend=backend) as pool:
+        with pool.stream("GET", "http://example.com/") as response:
+            with pytest.raises(RemoteProtocolError, match="4 bytes missing"):
+                response.read()
+            assert _counts(pool) == GONE
+        assert _counts(pool) == GONE
+
+
+def test_no_body_releases_at_once() -> None:
+    backend = netbackend_mock.MockBackend([b"HTTP/1.1 204 No Content\r\n\r\n"])
+    with ConnectionPool(network_backend=backend) as pool:
+        with pool.stream("GET", "http://example.com/") as response:
+            assert _counts(pool) == IDLE
+            assert response.read() == b""
+        assert _counts(pool) == IDLE
