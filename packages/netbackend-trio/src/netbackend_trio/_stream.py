@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import ssl
 import typing
@@ -42,14 +43,37 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+# The trio calls of the plain-socket path, bound once (each is a public trio function).
+_checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
+_cancel_shielded_checkpoint = trio.lowlevel.cancel_shielded_checkpoint
+_wait_readable = trio.lowlevel.wait_readable
+_wait_writable = trio.lowlevel.wait_writable
+
+# What trio.SocketStream reports for an OSError of a closed socket (EBADF; Windows:
+# ENOTSOCK) and for a second task sending while one waits; the plain path reports the same.
+_CLOSED_ERRNOS = frozenset({errno.EBADF, errno.ENOTSOCK})
+_SEND_CONFLICT = "another task is currently sending data on this SocketStream"
+
+
+def _socket_error(exc: OSError) -> str:
+    """The message for ``exc`` from a plain socket, as trio.SocketStream words it."""
+    if exc.errno in _CLOSED_ERRNOS:
+        return "ClosedResourceError: this socket was already closed"
+    return f"BrokenResourceError: socket connection broken: {exc}"
+
+
 class TrioStream(AsyncNetworkStream):
     """A TCP, Unix or TLS byte stream driven by trio.
 
-    ``read`` and ``write`` with ``timeout=None`` go straight to the trio stream: no
-    cancel scope and no extra allocation per call.
+    Over a plain ``trio.SocketStream``, ``read`` and ``write`` call the OS socket
+    directly, the way trio's own socket methods do: a cancellation check, the
+    non-blocking call, and a schedule point when it succeeded at once; only a call that
+    has to wait for the socket waits for it, and only such a wait opens a cancel scope
+    for ``timeout``. Over TLS they go to the ``trio.SSLStream``, with a cancel scope per
+    call when ``timeout`` is set. ``timeout=None`` never opens a cancel scope.
     """
 
-    __slots__ = ("_closed", "_raw", "_ssl_object", "_stream")
+    __slots__ = ("_closed", "_plain", "_raw", "_sending", "_ssl_object", "_stream")
 
     def __init__(
         self,
@@ -68,6 +92,10 @@ class TrioStream(AsyncNetworkStream):
         self._raw = raw_socket
         self._ssl_object = ssl_object
         self._closed = False
+        # A trio.SocketStream straight over raw_socket: read and write use the socket.
+        self._plain = isinstance(stream, trio.SocketStream)
+        # A write of the plain path is waiting for the socket to take the rest.
+        self._sending = False
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """Receive up to ``max_bytes`` bytes; ``b""`` at EOF.
@@ -76,6 +104,18 @@ class TrioStream(AsyncNetworkStream):
             ReadTimeout: Nothing arrived within ``timeout``.
             ReadError: The connection broke, was closed, or the TLS layer failed.
         """
+        if self._plain and (timeout is None or timeout > 0):
+            if max_bytes < 1:
+                raise ValueError("max_bytes must be >= 1")
+            await _checkpoint_if_cancelled()
+            try:
+                data = self._raw.recv(max_bytes)
+            except BlockingIOError:
+                return await self._wait_and_recv(max_bytes, timeout)
+            except OSError as exc:
+                raise ReadError(_socket_error(exc)) from exc
+            await _cancel_shielded_checkpoint()
+            return data
         try:
             # Typed bytes | bytearray, but SocketStream and SSLStream both return bytes.
             if timeout is None:
@@ -83,6 +123,30 @@ class TrioStream(AsyncNetworkStream):
             with trio.move_on_after(timeout):
                 return await self._stream.receive_some(max_bytes)  # type: ignore[return-value]
         except LIBRARY_ERRORS as exc:
+            raise ReadError(describe(exc)) from exc
+        raise ReadTimeout(f"no data received within {timeout} seconds")
+
+    async def _wait_and_recv(self, max_bytes: int, timeout: float | None) -> bytes:
+        """The plain path once ``recv`` found nothing: wait until the socket has some."""
+        sock = self._raw
+        try:
+            if timeout is None:
+                while True:
+                    await _wait_readable(sock)
+                    try:
+                        return sock.recv(max_bytes)
+                    except BlockingIOError:
+                        pass
+            with trio.move_on_after(timeout):
+                while True:
+                    await _wait_readable(sock)
+                    try:
+                        return sock.recv(max_bytes)
+                    except BlockingIOError:
+                        pass
+        except OSError as exc:
+            raise ReadError(_socket_error(exc)) from exc
+        except LIBRARY_ERRORS as exc:  # closed by another task, or two readers
             raise ReadError(describe(exc)) from exc
         raise ReadTimeout(f"no data received within {timeout} seconds")
 
@@ -95,6 +159,21 @@ class TrioStream(AsyncNetworkStream):
         """
         if not buffer:
             return
+        if self._plain and (timeout is None or timeout > 0):
+            if self._sending:
+                raise WriteError(f"BusyResourceError: {_SEND_CONFLICT}")
+            await _checkpoint_if_cancelled()
+            try:
+                sent = self._raw.send(buffer)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                raise WriteError(_socket_error(exc)) from exc
+            if sent == len(buffer):
+                await _cancel_shielded_checkpoint()
+                return
+            await self._wait_and_send(memoryview(buffer)[sent:], timeout)
+            return
         try:
             if timeout is None:
                 await self._stream.send_all(buffer)
@@ -105,6 +184,39 @@ class TrioStream(AsyncNetworkStream):
         except LIBRARY_ERRORS as exc:
             raise WriteError(describe(exc)) from exc
         raise WriteTimeout(f"could not send within {timeout} seconds")
+
+    async def _wait_and_send(self, rest: memoryview, timeout: float | None) -> None:
+        """The plain path once the socket took only part: send the rest as it drains."""
+        self._sending = True
+        try:
+            if timeout is None:
+                await self._send_rest(rest)
+                return
+            with trio.move_on_after(timeout):
+                await self._send_rest(rest)
+                return
+        except OSError as exc:
+            raise WriteError(_socket_error(exc)) from exc
+        except LIBRARY_ERRORS as exc:  # closed by another task
+            raise WriteError(describe(exc)) from exc
+        finally:
+            self._sending = False
+            rest.release()
+        raise WriteTimeout(f"could not send within {timeout} seconds")
+
+    async def _send_rest(self, rest: memoryview) -> None:
+        sock = self._raw
+        total = len(rest)
+        done = 0
+        while done < total:
+            await _wait_writable(sock)
+            # Each slice is released at once, so that a bytearray the caller passed can
+            # be resized again as soon as write returns (or raises).
+            with rest[done:] as remaining:
+                try:
+                    done += sock.send(remaining)
+                except BlockingIOError:
+                    pass
 
     async def aclose(self) -> None:
         """Close the stream (and every layer under it) and release the socket.

@@ -1,0 +1,313 @@
+"""TrioBackend's plain TCP stream: the OS socket directly, without a cancel scope per call.
+
+Over a plain connection ``TrioStream.read`` and ``write`` try the non-blocking call
+first and wait (under a cancel scope when a timeout is set) only when it would block.
+These tests pin what that path must keep from ``trio.SocketStream``: checkpoints,
+cancellation before any byte moves, partial sends, timeouts, and the error messages.
+The peer is a real socket on 127.0.0.1 held by the test itself.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import types
+import typing
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+
+from netbackend_base import ReadError, ReadTimeout, WriteError, WriteTimeout
+
+if typing.TYPE_CHECKING:
+    import netbackend_trio
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "trio"
+
+
+@pytest.fixture(autouse=True)
+def module(require: Callable[[str], types.ModuleType]) -> types.ModuleType:
+    return require("netbackend_trio")
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(4)
+    yield sock
+    sock.close()
+
+
+class Pair(typing.NamedTuple):
+    stream: netbackend_trio.TrioStream
+    peer: socket.socket  # the server's end, blocking
+
+
+@pytest.fixture
+async def pair(module: types.ModuleType, listener: socket.socket) -> AsyncIterator[Pair]:
+    port = listener.getsockname()[1]
+    stream = await module.TrioBackend().connect_tcp("127.0.0.1", port)
+    # The kernel finished the handshake before connect_tcp returned: accept() does not wait.
+    peer, _ = listener.accept()
+    try:
+        yield Pair(stream, peer)
+    finally:
+        await stream.aclose()
+        peer.close()
+
+
+def count_scopes(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    import trio
+    import trio.testing
+
+    scopes: list[float] = []
+    real = trio.move_on_after
+
+    def counting(delay: float) -> typing.Any:
+        scopes.append(delay)
+        return real(delay)
+
+    monkeypatch.setattr(trio, "move_on_after", counting)
+    return scopes
+
+
+async def wait_readable(stream: netbackend_trio.TrioStream) -> None:
+    import trio
+    import trio.testing
+
+    await trio.lowlevel.wait_readable(stream.get_extra_info("socket"))
+
+
+def small_send_buffer(sock: socket.socket) -> None:
+    # Only the sender's buffer: shrinking a receive buffer after the handshake can stall
+    # loopback TCP for good.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+
+
+async def test_ready_calls_open_no_cancel_scope_even_with_timeout(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write the socket takes at once and a read of data already there need no scope."""
+    scopes = count_scopes(monkeypatch)
+    await pair.stream.write(b"request", timeout=5)
+    assert pair.peer.recv(100) == b"request"
+    pair.peer.sendall(b"response")
+    await wait_readable(pair.stream)
+    assert await pair.stream.read(100, timeout=5) == b"response"
+    assert scopes == []
+
+
+async def test_read_that_waits_uses_one_scope_and_times_out(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scopes = count_scopes(monkeypatch)
+    with pytest.raises(ReadTimeout, match=r"^no data received within 0\.05 seconds$"):
+        await pair.stream.read(100, timeout=0.05)
+    assert scopes == [0.05]
+
+
+async def test_read_that_waits_gets_the_data() -> None:
+    """A read that finds nothing waits for the data (no timeout: no scope at all)."""
+    import trio
+    import trio.testing
+
+    import netbackend_trio
+
+    listener = trio.socket.socket()
+    await listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    stream = await netbackend_trio.TrioBackend().connect_tcp("127.0.0.1", port)
+    peer, _ = await listener.accept()
+    try:
+        got: list[bytes] = []
+        async with trio.open_nursery() as nursery:
+
+            async def reader() -> None:
+                got.append(await stream.read(100))
+
+            nursery.start_soon(reader)
+            await trio.testing.wait_all_tasks_blocked()
+            assert got == []
+            await peer.send(b"late")
+        assert got == [b"late"]
+    finally:
+        await stream.aclose()
+        peer.close()
+        listener.close()
+
+
+@pytest.mark.parametrize("timeout", [None, 30.0])
+async def test_partial_send_sends_the_rest_in_order(pair: Pair, timeout: float | None) -> None:
+    """A buffer larger than the socket takes at once is sent whole, in order."""
+    import trio
+    import trio.testing
+
+    small_send_buffer(pair.stream.get_extra_info("socket"))
+    data = b"".join(struct.pack(">I", i) for i in range(1 << 19))  # 2 MiB
+    received = bytearray()
+
+    def drain() -> None:
+        while len(received) < len(data):
+            chunk = pair.peer.recv(65536)
+            assert chunk
+            received.extend(chunk)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio.to_thread.run_sync, drain)
+        await pair.stream.write(data, timeout=timeout)
+    assert received == data
+
+
+async def test_bytearray_can_be_resized_after_a_partial_send(pair: Pair) -> None:
+    import trio
+    import trio.testing
+
+    small_send_buffer(pair.stream.get_extra_info("socket"))
+    data = bytearray(1 << 21)
+    total = 0
+
+    def drain() -> None:
+        nonlocal total
+        while total < len(data):
+            chunk = pair.peer.recv(65536)
+            assert chunk
+            total += len(chunk)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio.to_thread.run_sync, drain)
+        # Typed bytes; any bytes-like object works, as with trio.SocketStream.
+        await pair.stream.write(typing.cast(bytes, data))
+    data.clear()  # BufferError if a view of it were still alive
+    assert total == 1 << 21
+
+
+async def test_write_timeout_when_the_peer_does_not_read(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_send_buffer(pair.stream.get_extra_info("socket"))
+    scopes = count_scopes(monkeypatch)
+    with pytest.raises(WriteTimeout, match=r"^could not send within 0\.1 seconds$"):
+        await pair.stream.write(b"x" * (1 << 24), timeout=0.1)
+    assert scopes == [0.1]
+
+
+async def test_second_writer_while_one_waits_is_write_error(pair: Pair) -> None:
+    """As with trio.SocketStream: a write while another waits to send is refused."""
+    import trio
+    import trio.testing
+
+    small_send_buffer(pair.stream.get_extra_info("socket"))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pair.stream.write, b"x" * (1 << 24))
+        await trio.testing.wait_all_tasks_blocked()
+        busy = r"^BusyResourceError: another task is currently sending data on this SocketStream$"
+        with pytest.raises(WriteError, match=busy):
+            await pair.stream.write(b"y")
+        nursery.cancel_scope.cancel()
+
+
+async def test_cancelled_calls_move_no_bytes(pair: Pair) -> None:
+    """Cancelled before the call: trio.Cancelled, and neither read nor write happened."""
+    import trio
+    import trio.testing
+
+    pair.peer.sendall(b"waiting")
+    await wait_readable(pair.stream)
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await pair.stream.read(100)
+    assert scope.cancelled_caught
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await pair.stream.write(b"never", timeout=5)
+    assert scope.cancelled_caught
+    assert await pair.stream.read(100) == b"waiting"
+    await pair.stream.write(b"sent")
+    assert pair.peer.recv(100) == b"sent"
+
+
+async def test_ready_calls_are_checkpoints(pair: Pair) -> None:
+    import trio
+    import trio.testing
+
+    with trio.testing.assert_checkpoints():
+        await pair.stream.write(b"ping")
+    assert pair.peer.recv(100) == b"ping"
+    pair.peer.sendall(b"pong")
+    await wait_readable(pair.stream)
+    with trio.testing.assert_checkpoints():
+        assert await pair.stream.read(100) == b"pong"
+
+
+async def test_eof_and_zero_max_bytes(pair: Pair) -> None:
+    with pytest.raises(ValueError, match="max_bytes must be >= 1"):
+        await pair.stream.read(0)
+    pair.peer.shutdown(socket.SHUT_WR)
+    assert await pair.stream.read(100) == b""
+
+
+async def test_zero_timeout_times_out_as_before(pair: Pair) -> None:
+    """timeout=0 keeps trio's meaning: the deadline has passed before the call starts."""
+    pair.peer.sendall(b"ready")
+    await wait_readable(pair.stream)
+    with pytest.raises(ReadTimeout):
+        await pair.stream.read(100, timeout=0)
+    with pytest.raises(WriteTimeout):
+        await pair.stream.write(b"x", timeout=0)
+    assert await pair.stream.read(100) == b"ready"
+
+
+async def test_reset_by_peer_messages(pair: Pair) -> None:
+    # SO_LINGER 0: close() sends RST.
+    pair.peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    pair.peer.close()
+    await wait_readable(pair.stream)
+    with pytest.raises(ReadError, match=r"^BrokenResourceError: socket connection broken: "):
+        await pair.stream.read(100)
+
+
+async def test_closed_stream_messages(pair: Pair) -> None:
+    await pair.stream.aclose()
+    with pytest.raises(ReadError, match=r"^ClosedResourceError: this socket was already closed$"):
+        await pair.stream.read(100)
+    with pytest.raises(WriteError, match=r"^ClosedResourceError: this socket was already closed$"):
+        await pair.stream.write(b"x")
+
+
+async def test_close_while_reading_wakes_the_reader(pair: Pair) -> None:
+    import trio
+    import trio.testing
+
+    errors: list[BaseException] = []
+
+    async def reader() -> None:
+        try:
+            await pair.stream.read(100, timeout=30)
+        except ReadError as exc:
+            errors.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader)
+        await trio.testing.wait_all_tasks_blocked()
+        await pair.stream.aclose()
+    assert len(errors) == 1
+    assert str(errors[0]).startswith("ClosedResourceError: ")
+
+
+async def test_two_readers_waiting_is_read_error(pair: Pair) -> None:
+    import trio
+    import trio.testing
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pair.stream.read, 100)
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(ReadError, match=r"^BusyResourceError: "):
+            await pair.stream.read(100)
+        nursery.cancel_scope.cancel()
