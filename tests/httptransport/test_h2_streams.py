@@ -26,6 +26,10 @@ class _Credit:
         self.acknowledged.append((size, stream_id))
 
 
+def _wake(waiter: typing.Any) -> None:
+    waiter.set()
+
+
 def _event(kind: typing.Any, stream_id: int) -> typing.Any:
     try:  # h2 4.2 and later: keyword fields
         return kind(stream_id=stream_id)
@@ -45,7 +49,7 @@ def _data(stream_id: int, data: bytes, padding: int = 0) -> typing.Any:
 def test_tiny_data_frames_queue_bytes_not_events() -> None:
     """10,000 one-byte DATA frames for a stream whose reader is behind queue one event
     holding the bytes and their flow-controlled length (padding included)."""
-    table = StreamTable(100)
+    table = StreamTable(100, _wake)
     stream = table.streams[1] = H2Stream(1)
     events = [_data(1, b"x", padding=1 if i % 2 else 0) for i in range(10_000)]
     settings, failure = table.dispatch(_Credit(), events)
@@ -62,7 +66,7 @@ def test_tiny_data_frames_queue_bytes_not_events() -> None:
 def test_data_after_other_events_and_single_frames_stay_as_they_are() -> None:
     """A lone DATA frame is queued as h2 made it; DATA is never merged across another
     event (the end of the stream, trailers)."""
-    table = StreamTable(100)
+    table = StreamTable(100, _wake)
     stream = table.streams[1] = H2Stream(1)
     first = _data(1, b"ab")
     table.dispatch(_Credit(), [first])
@@ -75,7 +79,7 @@ def test_data_after_other_events_and_single_frames_stay_as_they_are() -> None:
 
 
 def test_data_for_a_stream_no_longer_open_is_credited_back() -> None:
-    table = StreamTable(100)
+    table = StreamTable(100, _wake)
     credit = _Credit()
     table.dispatch(credit, [_data(3, b"abc", padding=2)])
     assert credit.acknowledged == [(5, 3)]

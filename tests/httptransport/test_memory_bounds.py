@@ -259,3 +259,28 @@ def test_head_cache_stays_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch)
         if len(_h1_head._heads) >= _h1_head._HEADS_MAX - 2:  # at its fullest
             assert _stored_bytes(_h1_head._heads) <= bound
     assert all(len(head) <= limit for head in _h1_head._heads)
+
+
+def test_encoded_block_cache_stays_within_its_byte_bound() -> None:
+    """Many distinct request header lists around the largest block kept, sent through one
+    encoder whose table never changes (size 0): it never keeps more than _ENCODED_MAX
+    blocks, none longer than _ENCODED_BLOCK_MAX, so never more than _ENCODED_MAX x
+    (_ENCODED_BLOCK_MAX + _ENCODED_FIELDS_MAX) bytes."""
+    pytest.importorskip("hpack")
+    from httptransport import _hpack
+
+    encoder = _hpack.CachingEncoder()
+    encoder.header_table_size = 0
+    encoder.encode([(b"x", b"1")])  # (the size update goes out once)
+    block_max = _hpack._ENCODED_BLOCK_MAX
+    bound = _hpack._ENCODED_MAX * (block_max + _hpack._ENCODED_FIELDS_MAX)
+    kept = 0
+    for index in range(4 * _hpack._ENCODED_MAX):
+        for length in (block_max - 20, block_max, block_max + 20):
+            fields = [(b"x-%d" % index, b"v" * length)]
+            block = encoder.encode(fields, huffman=False)
+            kept += encoder._encoded.get((False, *fields[0])) is block
+            assert _stored_bytes(encoder._encoded) <= bound
+            assert len(encoder._encoded) <= _hpack._ENCODED_MAX
+            assert max(map(len, encoder._encoded.values()), default=0) <= block_max
+    assert kept  # (blocks near the limit are kept)

@@ -4,7 +4,8 @@ h2 is an optional dependency (the ``http2`` extra), so nothing here imports it a
 module level: :func:`import_h2` does, once, and binds what the HTTP/2 connection needs
 from it onto :class:`H2`. Three adaptations are made to h2's connection:
 
-* our HPACK decoder (:class:`~httptransport._hpack.CachingDecoder`) replaces h2's;
+* our HPACK decoder and encoder (:class:`~httptransport._hpack.CachingDecoder`,
+  :class:`~httptransport._hpack.CachingEncoder`) replace h2's;
 * the count of open outbound streams, which h2 recomputes over every stream each time
   HEADERS open one, is computed only every 64th time (see :func:`_client_connection`);
 * a received GOAWAY leaves the connection open for the streams the server still
@@ -126,7 +127,9 @@ def _client_connection(module: typing.Any) -> typing.Any:
     a request starts.
 
     The decoder (:class:`~httptransport._hpack.CachingDecoder`) remembers Huffman-decoded
-    header values, the largest cost of a response in h2's own.
+    header values, the largest cost of a response in h2's own; the encoder
+    (:class:`~httptransport._hpack.CachingEncoder`) remembers the header blocks of
+    requests sent again while its dynamic table is unchanged.
 
     h2 counts the open outbound streams (visiting all of them) whenever HEADERS open a
     stream, to enforce SETTINGS_MAX_CONCURRENT_STREAMS. We enforce that limit ourselves
@@ -135,7 +138,7 @@ def _client_connection(module: typing.Any) -> typing.Any:
     closed streams it does on the way, which is done every 64 streams instead.
     """
     # Imported here, with h2: hpack is h2's dependency, not ours.
-    from ._hpack import CachingDecoder
+    from ._hpack import CachingDecoder, CachingEncoder
 
     base = module.H2Connection
 
@@ -148,6 +151,7 @@ def _client_connection(module: typing.Any) -> typing.Any:
             decoder = CachingDecoder()
             decoder.max_header_list_size = self.decoder.max_header_list_size
             self.decoder = decoder
+            self.encoder = CachingEncoder()
 
         @property
         def open_outbound_streams(self) -> int:

@@ -15,10 +15,17 @@ import time
 import typing
 from collections import deque
 
-from ._exceptions import ConnectionNotAvailable, RemoteProtocolError
-from ._h2_adapter import CONNECTION_WINDOW, DEFAULT_WINDOW, H2
+from ._exceptions import ConnectionNotAvailable, LocalProtocolError, RemoteProtocolError
+from ._h2_adapter import (
+    CONNECTION_WINDOW,
+    DEFAULT_WINDOW,
+    H2,
+    MAX_OUTBOUND_BACKLOG,
+    outbound_backlog,
+)
 
 __all__ = (
+    "EARLY_FINISH_MAX",
     "NO_ERROR",
     "AsyncWriteShield",
     "DataChunk",
@@ -33,6 +40,9 @@ __all__ = (
 # stream we no longer want.
 NO_ERROR = 0x0
 _CANCEL = 0x8
+# A response whose whole body (DATA frames, then END_STREAM) came with its head, in at
+# most this many bytes, is finished at once (see StreamTable.finish_early).
+EARLY_FINISH_MAX = 64 * 1024
 # No connection carries more streams than there are stream ids (31 bits, RFC 9113
 # section 5.1.1), whatever SETTINGS_MAX_CONCURRENT_STREAMS says.
 _STREAM_IDS = 2**31
@@ -54,9 +64,8 @@ class WriteShield:
 
 
 class Waker(typing.Protocol):
-    """How a sleeping request is woken (an ``AsyncEvent`` or a blocking ``Event``)."""
-
-    def set(self) -> None: ...
+    """What a sleeping request waits on (a future or an ``AsyncEvent`` on an event loop,
+    a blocking ``Event`` in threads), woken by the table's ``wake`` function."""
 
 
 class DataChunk:
@@ -92,11 +101,23 @@ class StreamTable:
 
     Args:
         max_streams: The concurrency limit assumed until the server's SETTINGS arrive.
+        wake: How to wake a request's waiter.
     """
 
-    __slots__ = ("draining", "max_streams", "ping", "settled", "streams", "unsettled", "waiting")
+    __slots__ = (
+        "draining",
+        "max_streams",
+        "ping",
+        "settled",
+        "streams",
+        "unsettled",
+        "waiting",
+        "wake",
+    )
 
-    def __init__(self, max_streams: int) -> None:
+    def __init__(self, max_streams: int, wake: typing.Callable[[typing.Any], None]) -> None:
+        # Wakes a waiter (the connection's ``AsyncPoolWaiters.wake`` or ``PoolWaiters.wake``).
+        self.wake = wake
         self.streams: dict[int, H2Stream] = {}
         self.waiting: dict[H2Stream, None] = {}  # requests asleep with nothing delivered
         self.max_streams = max_streams
@@ -157,6 +178,37 @@ class StreamTable:
                 send = True
         return send
 
+    def finish_early(self, h2_state: typing.Any, stream: H2Stream) -> list[bytes] | None:
+        """When all that is left of ``stream`` after its head is DATA and its end (the
+        usual small response, read in one go) and at most :data:`EARLY_FINISH_MAX`
+        bytes: free its slot, give the bytes back to the server's window (the caller
+        holds them now, as a response read to its end), and return the body's chunks.
+
+        Returns:
+            The chunks, or ``None`` when the stream is not finished that way (more to
+            come, trailers, a reset, or a larger body): the body then reads it as usual.
+        """
+        events = stream.events
+        if type(events[-1]) is not H2.ended:
+            return None
+        chunks: list[bytes] = []
+        size = flow = 0
+        for index in range(len(events) - 1):
+            event = events[index]
+            if type(event) is not H2.data and type(event) is not DataChunk:
+                return None
+            size += len(event.data)
+            flow += event.flow_controlled_length
+            if event.data:
+                chunks.append(bytes(event.data))
+        if size > EARLY_FINISH_MAX:
+            return None
+        events.clear()
+        self.streams.pop(stream.id, None)
+        if flow:
+            h2_state.acknowledge_received_data(flow, stream.id)
+        return chunks
+
     def signal(self, stream: H2Stream) -> None:
         """Wake ``stream``'s request (or let it find the signal when it next waits)."""
         stream.signalled = True
@@ -164,7 +216,7 @@ class StreamTable:
         if waiter is not None:
             stream.waiter = None
             self.waiting.pop(stream, None)
-            waiter.set()
+            self.wake(waiter)
 
     def pass_reading(self, reading: bool) -> None:
         """Unless somebody is ``reading``, wake one request asleep waiting for the reader
@@ -174,7 +226,7 @@ class StreamTable:
             for stream in self.waiting:
                 del self.waiting[stream]
                 if stream.waiter is not None:
-                    stream.waiter.set()
+                    self.wake(stream.waiter)
                 break
 
     def await_settings(self) -> H2Stream:
@@ -336,7 +388,8 @@ class StreamTable:
 
 class H2ConnectionState:
     """What an HTTP/2 connection (async or sync) answers about itself without I/O: its
-    capacity, whether it takes requests, its idle time; mixed into both connections."""
+    capacity, whether it takes requests, its idle time; and the steps of its work that
+    never wait (failing, finishing a stream); mixed into both connections."""
 
     _origin: typing.Any
     _table: StreamTable
@@ -351,6 +404,9 @@ class H2ConnectionState:
     _reading: bool
     _network_stream: typing.Any
     _idle_poll_after: float  # seconds idle before a reuse check polls the socket
+    _lock: typing.Any  # AsyncThreadLock or ThreadLock
+    _h2_state: typing.Any
+    _drained: typing.Any  # (an AsyncEvent or Event) a request waiting for the writer
 
     @property
     def _max_streams(self) -> int:
@@ -440,3 +496,41 @@ class H2ConnectionState:
                 self._expire_at = now + self._keepalive_expiry
             if self._table.draining and not self._writing:
                 self._closed = True
+
+    def _local_error(self, exc: Exception) -> LocalProtocolError:
+        """h2 refused a frame of ours: its state is suspect, so the connection goes."""
+        error = LocalProtocolError(str(exc) or type(exc).__name__)
+        self._fail(error)
+        return error
+
+    def _fail(self, error: BaseException, unsent_after: int | None = None) -> None:
+        """The connection is broken: fail every stream and wake every request (streams
+        above ``unsent_after`` with :class:`ConnectionNotAvailable`)."""
+        if self._error is None:
+            self._error = error
+        self._closed = True
+        self._table.fail(error, unsent_after)
+
+    def _wake_drained(self) -> None:
+        drained = self._drained
+        if drained is not None:
+            self._drained = None
+            drained.set()
+
+    def _over_bound(self) -> bool:
+        return outbound_backlog(self._h2_state) > MAX_OUTBOUND_BACKLOG
+
+    def _finish(self, stream: H2Stream) -> None:
+        """The stream is done (response read to its end): free its slot."""
+        with self._lock:
+            self._streams.pop(stream.id, None)
+            self._touch_idle()
+
+    def _finish_early(self, stream: H2Stream) -> list[bytes] | None:
+        """The whole (small) body came with the head: finish the stream now and return
+        the body's chunks (:meth:`StreamTable.finish_early`); else ``None``."""
+        with self._lock:
+            chunks = self._table.finish_early(self._h2_state, stream)
+            if chunks is not None:
+                self._touch_idle()
+            return chunks

@@ -26,11 +26,13 @@ from __future__ import annotations
 import typing
 
 from hpack import Decoder as _BaseDecoder
+from hpack import Encoder as _BaseEncoder
 from hpack.exceptions import HPACKDecodingError, InvalidTableSizeError, OversizedHeaderListError
 from hpack.huffman_table import decode_huffman
-from hpack.struct import NeverIndexedHeaderTuple
+from hpack.struct import HeaderTuple, NeverIndexedHeaderTuple
+from hpack.table import HeaderTable
 
-__all__ = ("CachingDecoder",)
+__all__ = ("CachingDecoder", "CachingEncoder")
 
 # The shared table of Huffman-decoded strings: at most _HUFFMAN_CACHE_SIZE entries
 # (then it starts over), each a coded string of at most _CACHED_CODED_MAX bytes and its
@@ -53,6 +55,13 @@ _BLOCKS_MAX = 256
 _CACHED_BLOCK_MAX = 512
 _CACHED_INFLATED_MAX = 4096
 _blocks: dict[bytes, tuple[int, tuple[typing.Any, ...], bool]] = {}
+
+# Each connection's encoder keeps at most _ENCODED_MAX header blocks, each of at most
+# _ENCODED_BLOCK_MAX bytes encoded from fields of at most _ENCODED_FIELDS_MAX bytes of
+# names and values (its key): at most 16 * (1024 + 2048) bytes, 48 KiB, per connection.
+_ENCODED_MAX = 16
+_ENCODED_BLOCK_MAX = 1024
+_ENCODED_FIELDS_MAX = 2048
 
 # The static table's last index (RFC 7541 appendix A): indexes above it are dynamic.
 _STATIC_ENTRIES = 61
@@ -236,3 +245,87 @@ class CachingDecoder(_BaseDecoder):  # type: ignore[misc,unused-ignore]
                 _blocks.clear()
             _blocks[data] = (inflated, tuple(headers), indexes)
         return headers
+
+
+class _VersionedTable(HeaderTable):  # type: ignore[misc,unused-ignore]
+    """hpack's ``HeaderTable`` counting its changes: ``version`` grows whenever an entry
+    is added (which may evict, or empty the table) or its size is set; adding to a table
+    of size 0, which stays empty, changes nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.version = 0
+
+    def add(self, name: bytes, value: bytes) -> None:
+        if self._maxsize or self.dynamic_entries:  # (a table of size 0 stays empty)
+            self.version += 1
+        super().add(name, value)
+
+    @property
+    def maxsize(self) -> int:
+        return int(self._maxsize)
+
+    @maxsize.setter
+    def maxsize(self, newmax: int) -> None:
+        self.version += 1
+        typing.cast(property, HeaderTable.maxsize).fset(self, newmax)  # type: ignore[misc]
+
+
+class CachingEncoder(_BaseEncoder):  # type: ignore[misc,unused-ignore]
+    """``hpack.Encoder`` that remembers the header blocks it encoded while its dynamic
+    table stays unchanged.
+
+    hpack's encoding of a header list is a pure function of the list and of the
+    encoder's state (its dynamic table, and whether a table size change is pending). A
+    client sending the same request again finds every field already in the table, so
+    encoding it changes nothing: the block is the same bytes as last time. Such blocks
+    (those whose encoding left the table as it was) are kept, keyed by the fields, and
+    served while the table's version (:class:`_VersionedTable`) is the one they were
+    encoded at; any change to the table drops them all. Only lists of plain 2-tuples,
+    ``HeaderTuple`` or ``NeverIndexedHeaderTuple`` of ``bytes`` are looked up (what h2
+    passes); anything else is encoded by hpack as is.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.header_table: _VersionedTable = _VersionedTable()
+        self._encoded: dict[tuple[typing.Any, ...], bytes] = {}
+        self._encoded_version = 0
+
+    def encode(self, headers: typing.Any, huffman: bool = True) -> bytes:
+        """Encode ``headers`` into a header block, exactly as ``hpack.Encoder`` does."""
+        table = self.header_table
+        if type(headers) is not list or table.resized:
+            return bytes(super().encode(headers, huffman))
+        key: list[typing.Any] = [huffman]
+        size = 0
+        for header in headers:
+            kind = type(header)
+            if kind is NeverIndexedHeaderTuple:
+                key.append(True)
+            elif (kind is not tuple and kind is not HeaderTuple) or len(header) != 2:
+                return bytes(super().encode(headers, huffman))
+            name, value = header
+            if type(name) is not bytes or type(value) is not bytes:
+                return bytes(super().encode(headers, huffman))
+            size += len(name) + len(value)
+            key.append(name)
+            key.append(value)
+        if self._encoded_version != table.version:
+            self._encoded.clear()
+            self._encoded_version = table.version
+        fields = tuple(key)
+        encoded = self._encoded.get(fields)
+        if encoded is not None:
+            return encoded
+        version = table.version
+        encoded = bytes(super().encode(headers, huffman))
+        if (
+            table.version == version
+            and size <= _ENCODED_FIELDS_MAX
+            and len(encoded) <= _ENCODED_BLOCK_MAX
+        ):
+            if len(self._encoded) >= _ENCODED_MAX:
+                self._encoded.clear()
+            self._encoded[fields] = encoded
+        return encoded

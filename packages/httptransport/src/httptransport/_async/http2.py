@@ -73,18 +73,17 @@ from netbackend_base import (
     async_shielded,
 )
 
-from .._exceptions import ConnectionNotAvailable, LocalProtocolError, RemoteProtocolError
+from .._exceptions import ConnectionNotAvailable, RemoteProtocolError
 from .._h2_adapter import (
     H2,
-    MAX_OUTBOUND_BACKLOG,
     new_client_connection,
     outbound_backlog,
 )
 from .._h2_headers import request_headers, reset_error, response_fields
 from .._h2_streams import AsyncWriteShield, H2ConnectionState, H2Stream, StreamTable
-from .._locks import AsyncThreadLock
+from .._locks import AsyncPoolWaiters, AsyncThreadLock
 from .._models import ByteStream, Origin, Request, Response, head_deadline, time_left, timeouts
-from .._trace import NO_TRACE, Trace, tracing_enabled
+from .._trace import Trace, tracing_enabled
 from .http2_body import AsyncHTTP2Body
 from .http2_request_body import send_body
 from .interfaces import IDLE_POLL_AFTER, AsyncConnectionInterface
@@ -155,7 +154,9 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
         self._h2_state: typing.Any = new_client_connection()  # an h2.connection.H2Connection
         # Around every section that touches h2 or the stream table (see the module doc).
         self._lock = AsyncThreadLock()
-        self._table = StreamTable(INITIAL_MAX_STREAMS)
+        # What requests sleep on: plain futures on asyncio (see _locks).
+        self._waiters = AsyncPoolWaiters()
+        self._table = StreamTable(INITIAL_MAX_STREAMS, self._waiters.wake)
         self._streams = self._table.streams
         self._waiting = self._table.waiting
         self._reading = False
@@ -210,30 +211,18 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
             await self._await_settings(opened, read_timeout)
             opened = self._open_stream(headers, end)
         stream, first = opened
-        info = None
         try:
             if traced:
-                # The events and arguments httpcore reports, in its order.
-                stream.request = request
-                info = {"request": request, "stream_id": stream.id}
-                if first:
-                    async with Trace("send_connection_init", logger, request, {"request": request}):
-                        await self._flush(write_timeout, owner=stream)
-            async with Trace("send_request_headers", logger, request, info) if traced else NO_TRACE:
+                status, headers = await self._traced_exchange(
+                    request, stream, first, headers, end, timeout
+                )
+            else:
                 await self._flush(write_timeout, owner=stream)
-            if traced:
-                async with Trace("send_request_body", logger, request, info):
-                    if not end:
-                        await send_body(self, stream, request, headers, write_timeout)
-            elif not end:
-                await send_body(self, stream, request, headers, write_timeout)
-            async with (
-                Trace("receive_response_headers", logger, request, info) if traced else NO_TRACE
-            ) as trace:
+                if not end:
+                    await send_body(self, stream, request, headers, write_timeout)
                 # The read timeout bounds the wait for the whole head, not each read.
                 deadline = head_deadline(read_timeout, request._deadline, time.monotonic())
                 status, headers = await self._receive_head(stream, read_timeout, deadline)
-                trace.return_value = (status, headers)
         except ConnectionNotAvailable:
             await self._close_stream(stream)
             if not end and type(body) is not ByteStream:
@@ -247,7 +236,12 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
             await self._close_stream(stream)
             raise
         trailers: list[tuple[bytes, bytes]] = []
-        body = AsyncHTTP2Body(self, stream, read_timeout, trailers, request._deadline)
+        chunks = self._finish_early(stream) if stream.events else None
+        if chunks is not None and outbound_backlog(self._h2_state):
+            # (The window given back made h2 queue a WINDOW_UPDATE.)
+            with contextlib.suppress(Exception):  # broken: the response is whole
+                await self._flush(read_timeout)
+        body = AsyncHTTP2Body(self, stream, read_timeout, trailers, request._deadline, chunks)
         response = Response(
             status,
             content=AsyncTracedBody(body, request, logger, stream.id) if traced else body,
@@ -259,12 +253,35 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
             },
         )
         response.headers = headers
-        if stream.events and type(stream.events[-1]) is H2.ended and len(stream.events) == 1:
-            # Headers with END_STREAM: no body at all.
-            stream.events.clear()
-            body.complete = True
-            self._finish(stream)
         return response
+
+    async def _traced_exchange(
+        self,
+        request: Request,
+        stream: H2Stream,
+        first: bool,
+        headers: list[tuple[bytes, bytes]],
+        end: bool,
+        timeout: typing.Mapping[str, float | None],
+    ) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """Send the request and receive its head, reporting the events httpcore
+        reports, with its arguments and in its order."""
+        write_timeout = timeout.get("write")
+        read_timeout = timeout.get("read")
+        stream.request = request
+        info = {"request": request, "stream_id": stream.id}
+        if first:
+            async with Trace("send_connection_init", logger, request, {"request": request}):
+                await self._flush(write_timeout, owner=stream)
+        async with Trace("send_request_headers", logger, request, info):
+            await self._flush(write_timeout, owner=stream)
+        async with Trace("send_request_body", logger, request, info):
+            if not end:
+                await send_body(self, stream, request, headers, write_timeout)
+        async with Trace("receive_response_headers", logger, request, info) as trace:
+            deadline = head_deadline(read_timeout, request._deadline, time.monotonic())
+            trace.return_value = await self._receive_head(stream, read_timeout, deadline)
+        return typing.cast("tuple[int, list[tuple[bytes, bytes]]]", trace.return_value)
 
     def _open_stream(
         self, headers: list[tuple[bytes, bytes]], end: bool
@@ -350,21 +367,24 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
                     self._table.pass_reading(self._reading)
                     raise stream.error
                 if self._reading:
-                    waiter = stream.waiter = AsyncEvent()
+                    waiter = stream.waiter = self._waiters.create()
                     self._waiting[stream] = None
                 else:
                     self._reading = True
                     waiter = None
             if waiter is not None:
-                woken = False
+                woken = timed_out = False
                 try:
-                    woken = await waiter.wait(
-                        timeout if deadline is None else time_left(timeout, deadline)
+                    woken = await self._waiters.wait(
+                        waiter, timeout if deadline is None else time_left(timeout, deadline)
                     )
+                    timed_out = not woken
                 finally:
                     with self._lock:
                         stream.waiter = None
                         self._waiting.pop(stream, None)
+                        # (Signalled just as the wait timed out: woken all the same.)
+                        woken = woken or (timed_out and stream.signalled)
                         if not woken:
                             # We may have been handed the socket as we gave up: pass it on.
                             self._table.pass_reading(self._reading)
@@ -387,7 +407,7 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
         the reader)."""
         if self._error is not None:
             raise self._error
-        if self._writing:
+        if self._writing and self._over_bound():
             await self._await_drained(timeout, ReadTimeout, _STUCK_WRITES)
         try:
             data = await self._network_stream.read(READ_NUM_BYTES, timeout)
@@ -430,20 +450,6 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
                     trace.return_value = event
         await self._flush(timeout, owner=reader)
 
-    def _local_error(self, exc: Exception) -> LocalProtocolError:
-        """h2 refused a frame of ours: its state is suspect, so the connection goes."""
-        error = LocalProtocolError(str(exc) or type(exc).__name__)
-        self._fail(error)
-        return error
-
-    def _fail(self, error: BaseException, unsent_after: int | None = None) -> None:
-        """The connection is broken: fail every stream and wake every request (streams
-        above ``unsent_after`` with :class:`ConnectionNotAvailable`)."""
-        if self._error is None:
-            self._error = error
-        self._closed = True
-        self._table.fail(error, unsent_after)
-
     # -- writing ----------------------------------------------------------------------
 
     async def _flush(
@@ -472,7 +478,7 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
                     heir = self._drained = self._drained or AsyncEvent()
             if heir is None:
                 # The writer takes our frames along; past the bound, wait until it has.
-                if backpressure:
+                if backpressure and self._over_bound():
                     await self._await_drained(timeout, WriteTimeout, _SLOW_WRITES)
                 return
             await self._inherit(heir, timeout)
@@ -580,12 +586,6 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
             self._wake_drained()
         await self._network_stream.aclose()
 
-    def _wake_drained(self) -> None:
-        drained = self._drained
-        if drained is not None:
-            self._drained = None
-            drained.set()
-
     async def _await_drained(
         self, timeout: float | None, error: type[Exception], message: str
     ) -> None:
@@ -605,9 +605,6 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
         if self._error is not None:
             raise self._error
 
-    def _over_bound(self) -> bool:
-        return outbound_backlog(self._h2_state) > MAX_OUTBOUND_BACKLOG
-
     async def _stuck(self, error: Exception) -> typing.NoReturn:
         """No write finished within a request's timeout: the connection is broken."""
         await self._broken(error)
@@ -620,12 +617,6 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
         with self._lock:
             self._h2_state.acknowledge_received_data(size, stream.id)
         await self._flush(timeout, owner=stream)
-
-    def _finish(self, stream: H2Stream) -> None:
-        """The stream is done (response read to its end): free its slot."""
-        with self._lock:
-            self._streams.pop(stream.id, None)
-            self._touch_idle()
 
     async def _close_stream(self, stream: H2Stream) -> None:
         """A request failed before its response: abandon its stream, reporting

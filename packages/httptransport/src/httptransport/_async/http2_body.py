@@ -46,7 +46,7 @@ class AsyncHTTP2Body:
     connection stays open for its other streams.
     """
 
-    __slots__ = ("_conn", "_deadline", "_stream", "_timeout", "_trailers", "complete")
+    __slots__ = ("_chunks", "_conn", "_deadline", "_stream", "_timeout", "_trailers", "complete")
 
     def __init__(
         self,
@@ -55,19 +55,26 @@ class AsyncHTTP2Body:
         timeout: float | None,
         trailers: list[tuple[bytes, bytes]],
         deadline: float | None = None,
+        chunks: list[bytes] | None = None,
     ) -> None:
         self._conn = conn
+        # The whole body, when it came with the head (the stream is finished already).
+        self._chunks = chunks
         self._deadline = deadline  # the request's total deadline, if any
         self._stream = stream
         self._timeout = timeout
         self._trailers = trailers
-        self.complete = False
+        self.complete = chunks is not None
+        if chunks:
+            chunks.reverse()  # (handed out from the end)
 
     def __aiter__(self) -> AsyncHTTP2Body:
         return self
 
     async def __anext__(self) -> bytes:
         if self.complete:
+            if self._chunks:
+                return self._chunks.pop()
             raise StopAsyncIteration
         conn = self._conn
         stream = self._stream

@@ -74,18 +74,17 @@ from netbackend_base import (
     shielded,
 )
 
-from .._exceptions import ConnectionNotAvailable, LocalProtocolError, RemoteProtocolError
+from .._exceptions import ConnectionNotAvailable, RemoteProtocolError
 from .._h2_adapter import (
     H2,
-    MAX_OUTBOUND_BACKLOG,
     new_client_connection,
     outbound_backlog,
 )
 from .._h2_headers import request_headers, reset_error, response_fields
 from .._h2_streams import H2ConnectionState, H2Stream, StreamTable, WriteShield
-from .._locks import ThreadLock
+from .._locks import PoolWaiters, ThreadLock
 from .._models import ByteStream, Origin, Request, Response, head_deadline, time_left, timeouts
-from .._trace import NO_TRACE, Trace, tracing_enabled
+from .._trace import Trace, tracing_enabled
 from .http2_body import HTTP2Body
 from .http2_request_body import send_body
 from .interfaces import IDLE_POLL_AFTER, ConnectionInterface
@@ -156,7 +155,9 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
         self._h2_state: typing.Any = new_client_connection()  # an h2.connection.H2Connection
         # Around every section that touches h2 or the stream table (see the module doc).
         self._lock = ThreadLock()
-        self._table = StreamTable(INITIAL_MAX_STREAMS)
+        # What requests sleep on: plain futures on asyncio (see _locks).
+        self._waiters = PoolWaiters()
+        self._table = StreamTable(INITIAL_MAX_STREAMS, self._waiters.wake)
         self._streams = self._table.streams
         self._waiting = self._table.waiting
         self._reading = False
@@ -211,30 +212,18 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
             self._await_settings(opened, read_timeout)
             opened = self._open_stream(headers, end)
         stream, first = opened
-        info = None
         try:
             if traced:
-                # The events and arguments httpcore reports, in its order.
-                stream.request = request
-                info = {"request": request, "stream_id": stream.id}
-                if first:
-                    with Trace("send_connection_init", logger, request, {"request": request}):
-                        self._flush(write_timeout, owner=stream)
-            with Trace("send_request_headers", logger, request, info) if traced else NO_TRACE:
+                status, headers = self._traced_exchange(
+                    request, stream, first, headers, end, timeout
+                )
+            else:
                 self._flush(write_timeout, owner=stream)
-            if traced:
-                with Trace("send_request_body", logger, request, info):
-                    if not end:
-                        send_body(self, stream, request, headers, write_timeout)
-            elif not end:
-                send_body(self, stream, request, headers, write_timeout)
-            with (
-                Trace("receive_response_headers", logger, request, info) if traced else NO_TRACE
-            ) as trace:
+                if not end:
+                    send_body(self, stream, request, headers, write_timeout)
                 # The read timeout bounds the wait for the whole head, not each read.
                 deadline = head_deadline(read_timeout, request._deadline, time.monotonic())
                 status, headers = self._receive_head(stream, read_timeout, deadline)
-                trace.return_value = (status, headers)
         except ConnectionNotAvailable:
             self._close_stream(stream)
             if not end and type(body) is not ByteStream:
@@ -248,7 +237,12 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
             self._close_stream(stream)
             raise
         trailers: list[tuple[bytes, bytes]] = []
-        body = HTTP2Body(self, stream, read_timeout, trailers, request._deadline)
+        chunks = self._finish_early(stream) if stream.events else None
+        if chunks is not None and outbound_backlog(self._h2_state):
+            # (The window given back made h2 queue a WINDOW_UPDATE.)
+            with contextlib.suppress(Exception):  # broken: the response is whole
+                self._flush(read_timeout)
+        body = HTTP2Body(self, stream, read_timeout, trailers, request._deadline, chunks)
         response = Response(
             status,
             content=TracedBody(body, request, logger, stream.id) if traced else body,
@@ -260,12 +254,35 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
             },
         )
         response.headers = headers
-        if stream.events and type(stream.events[-1]) is H2.ended and len(stream.events) == 1:
-            # Headers with END_STREAM: no body at all.
-            stream.events.clear()
-            body.complete = True
-            self._finish(stream)
         return response
+
+    def _traced_exchange(
+        self,
+        request: Request,
+        stream: H2Stream,
+        first: bool,
+        headers: list[tuple[bytes, bytes]],
+        end: bool,
+        timeout: typing.Mapping[str, float | None],
+    ) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """Send the request and receive its head, reporting the events httpcore
+        reports, with its arguments and in its order."""
+        write_timeout = timeout.get("write")
+        read_timeout = timeout.get("read")
+        stream.request = request
+        info = {"request": request, "stream_id": stream.id}
+        if first:
+            with Trace("send_connection_init", logger, request, {"request": request}):
+                self._flush(write_timeout, owner=stream)
+        with Trace("send_request_headers", logger, request, info):
+            self._flush(write_timeout, owner=stream)
+        with Trace("send_request_body", logger, request, info):
+            if not end:
+                send_body(self, stream, request, headers, write_timeout)
+        with Trace("receive_response_headers", logger, request, info) as trace:
+            deadline = head_deadline(read_timeout, request._deadline, time.monotonic())
+            trace.return_value = self._receive_head(stream, read_timeout, deadline)
+        return typing.cast("tuple[int, list[tuple[bytes, bytes]]]", trace.return_value)
 
     def _open_stream(
         self, headers: list[tuple[bytes, bytes]], end: bool
@@ -349,21 +366,24 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
                     self._table.pass_reading(self._reading)
                     raise stream.error
                 if self._reading:
-                    waiter = stream.waiter = Event()
+                    waiter = stream.waiter = self._waiters.create()
                     self._waiting[stream] = None
                 else:
                     self._reading = True
                     waiter = None
             if waiter is not None:
-                woken = False
+                woken = timed_out = False
                 try:
-                    woken = waiter.wait(
-                        timeout if deadline is None else time_left(timeout, deadline)
+                    woken = self._waiters.wait(
+                        waiter, timeout if deadline is None else time_left(timeout, deadline)
                     )
+                    timed_out = not woken
                 finally:
                     with self._lock:
                         stream.waiter = None
                         self._waiting.pop(stream, None)
+                        # (Signalled just as the wait timed out: woken all the same.)
+                        woken = woken or (timed_out and stream.signalled)
                         if not woken:
                             # We may have been handed the socket as we gave up: pass it on.
                             self._table.pass_reading(self._reading)
@@ -386,7 +406,7 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
         the reader)."""
         if self._error is not None:
             raise self._error
-        if self._writing:
+        if self._writing and self._over_bound():
             self._await_drained(timeout, ReadTimeout, _STUCK_WRITES)
         try:
             data = self._network_stream.read(READ_NUM_BYTES, timeout)
@@ -429,20 +449,6 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
                     trace.return_value = event
         self._flush(timeout, owner=reader)
 
-    def _local_error(self, exc: Exception) -> LocalProtocolError:
-        """h2 refused a frame of ours: its state is suspect, so the connection goes."""
-        error = LocalProtocolError(str(exc) or type(exc).__name__)
-        self._fail(error)
-        return error
-
-    def _fail(self, error: BaseException, unsent_after: int | None = None) -> None:
-        """The connection is broken: fail every stream and wake every request (streams
-        above ``unsent_after`` with :class:`ConnectionNotAvailable`)."""
-        if self._error is None:
-            self._error = error
-        self._closed = True
-        self._table.fail(error, unsent_after)
-
     # -- writing ----------------------------------------------------------------------
 
     def _flush(
@@ -471,7 +477,7 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
                     heir = self._drained = self._drained or Event()
             if heir is None:
                 # The writer takes our frames along; past the bound, wait until it has.
-                if backpressure:
+                if backpressure and self._over_bound():
                     self._await_drained(timeout, WriteTimeout, _SLOW_WRITES)
                 return
             self._inherit(heir, timeout)
@@ -579,12 +585,6 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
             self._wake_drained()
         self._network_stream.close()
 
-    def _wake_drained(self) -> None:
-        drained = self._drained
-        if drained is not None:
-            self._drained = None
-            drained.set()
-
     def _await_drained(self, timeout: float | None, error: type[Exception], message: str) -> None:
         """While a write is in progress and h2 holds more than
         :data:`MAX_OUTBOUND_BACKLOG` bytes, wait until the writer has taken them.
@@ -602,9 +602,6 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
         if self._error is not None:
             raise self._error
 
-    def _over_bound(self) -> bool:
-        return outbound_backlog(self._h2_state) > MAX_OUTBOUND_BACKLOG
-
     def _stuck(self, error: Exception) -> typing.NoReturn:
         """No write finished within a request's timeout: the connection is broken."""
         self._broken(error)
@@ -617,12 +614,6 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
         with self._lock:
             self._h2_state.acknowledge_received_data(size, stream.id)
         self._flush(timeout, owner=stream)
-
-    def _finish(self, stream: H2Stream) -> None:
-        """The stream is done (response read to its end): free its slot."""
-        with self._lock:
-            self._streams.pop(stream.id, None)
-            self._touch_idle()
 
     def _close_stream(self, stream: H2Stream) -> None:
         """A request failed before its response: abandon its stream, reporting

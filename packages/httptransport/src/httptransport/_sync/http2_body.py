@@ -47,7 +47,7 @@ class HTTP2Body:
     connection stays open for its other streams.
     """
 
-    __slots__ = ("_conn", "_deadline", "_stream", "_timeout", "_trailers", "complete")
+    __slots__ = ("_chunks", "_conn", "_deadline", "_stream", "_timeout", "_trailers", "complete")
 
     def __init__(
         self,
@@ -56,19 +56,26 @@ class HTTP2Body:
         timeout: float | None,
         trailers: list[tuple[bytes, bytes]],
         deadline: float | None = None,
+        chunks: list[bytes] | None = None,
     ) -> None:
         self._conn = conn
+        # The whole body, when it came with the head (the stream is finished already).
+        self._chunks = chunks
         self._deadline = deadline  # the request's total deadline, if any
         self._stream = stream
         self._timeout = timeout
         self._trailers = trailers
-        self.complete = False
+        self.complete = chunks is not None
+        if chunks:
+            chunks.reverse()  # (handed out from the end)
 
     def __iter__(self) -> HTTP2Body:
         return self
 
     def __next__(self) -> bytes:
         if self.complete:
+            if self._chunks:
+                return self._chunks.pop()
             raise StopIteration
         conn = self._conn
         stream = self._stream
