@@ -284,3 +284,30 @@ def test_encoded_block_cache_stays_within_its_byte_bound() -> None:
             assert len(encoder._encoded) <= _hpack._ENCODED_MAX
             assert max(map(len, encoder._encoded.values()), default=0) <= block_max
     assert kept  # (blocks near the limit are kept)
+
+
+def test_closed_stream_records_stay_within_their_bound() -> None:
+    """More requests on one HTTP/2 connection than CLOSED_STREAMS_KEPT, each answered in
+    full by an in-memory h2 server: the client keeps no more closed-stream records than
+    that (h2 alone keeps 65,536)."""
+    pytest.importorskip("h2")
+    import h2.config
+    import h2.connection
+
+    from httptransport._h2_adapter import CLOSED_STREAMS_KEPT, new_client_connection
+
+    client = new_client_connection()
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    client.initiate_connection()
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    request = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/")]
+    for _ in range(CLOSED_STREAMS_KEPT + 500):
+        stream_id = client.get_next_available_stream_id()
+        client.send_headers(stream_id, request, end_stream=True)
+        server.receive_data(client.data_to_send())
+        server.send_headers(stream_id, [(b":status", b"200")], end_stream=True)
+        client.receive_data(server.data_to_send())
+    assert client.open_outbound_streams == 0
+    assert 0 < len(client._closed_streams) <= CLOSED_STREAMS_KEPT

@@ -78,6 +78,12 @@ def import_h2() -> typing.Any:
 # sending bodies wait for the writer. A body goes into the queue this much at a time.
 MAX_OUTBOUND_BACKLOG = 256 * 1024
 
+# How many closed streams h2 remembers the ending of (to tell a late frame on a stream
+# we reset, a stream error, from one on a stream that ended, a connection error). h2
+# keeps 65,536 per connection, about 6.5 MB of records on a long-lived connection; a
+# server is never thousands of streams behind in reading our RST_STREAM frames.
+CLOSED_STREAMS_KEPT = 4096
+
 
 def outbound_backlog(conn: typing.Any) -> int:
     """How many bytes ``conn`` (an ``H2Connection``) has queued to send.
@@ -143,6 +149,7 @@ def _client_connection(module: typing.Any) -> typing.Any:
     base = module.H2Connection
 
     class ClientConnection(base):  # type: ignore[misc,valid-type]
+        MAX_CLOSED_STREAMS = CLOSED_STREAMS_KEPT
         _countdown = 0
         decoder: typing.Any
 
