@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import typing
 
 import pytest
 
@@ -114,17 +115,221 @@ def test_asyncio_waiters_follow_the_pool_to_a_new_loop() -> None:
     assert waiters._loop is not first
 
 
-def test_trio_waiters_are_events() -> None:
-    """Under trio a waiter is an event with a timeout."""
+# -- under trio ---------------------------------------------------------------------
+
+
+def _trio_testing() -> tuple[typing.Any, typing.Any]:
+    return pytest.importorskip("trio"), pytest.importorskip("trio.testing")
+
+
+def _timer_running(waiters: AsyncPoolWaiters) -> bool:
+    return waiters._trio_timer
+
+
+def test_trio_waiters_park_the_task_and_wake_it() -> None:
+    """Under trio a waiter parks its task (no event, no timer for an untimed wait);
+    woken before it waits, it returns at once; waking twice is harmless."""
+    trio, testing = _trio_testing()
+
+    async def main() -> None:
+        waiters = AsyncPoolWaiters()
+        early = waiters.create()
+        assert not isinstance(early, (AsyncEvent, asyncio.Future))
+        waiters.wake(early)
+        waiters.wake(early)
+        assert await waiters.wait(early, 5.0) is True
+        assert await waiters.wait(waiters.create(), 0.0) is False
+        results: list[bool] = []
+        waiter = waiters.create()
+
+        async def wait(timeout: float | None) -> None:
+            results.append(await waiters.wait(waiter, timeout))
+
+        for timeout in (None, 5.0):
+            waiter = waiters.create()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(wait, timeout)
+                await testing.wait_all_tasks_blocked()
+                assert len(results) == (timeout is not None)
+                assert waiter._task is not None
+                waiters.wake(waiter)
+                waiters.wake(waiter)  # waking twice is harmless
+                assert waiter._task is None
+            assert waiters._trio_deadlines == {}
+        assert results == [True, True]
+
+    trio.run(main)
+
+
+def test_trio_waiters_share_one_timer() -> None:
+    """All timeouts of a pool share one system task: it sleeps for the earliest deadline
+    (moved earlier by a nearer one, not by a later one), each waiter times out at its own
+    deadline, a wake after the timeout is harmless, and the timer ends with no waiters."""
+    trio, testing = _trio_testing()
+    clock = testing.MockClock(autojump_threshold=0)
+
+    async def main() -> None:
+        waiters = AsyncPoolWaiters()
+        results: dict[str, tuple[bool, float]] = {}
+        named = {name: waiters.create() for name in ("slow", "woken", "fast", "later")}
+
+        async def wait(name: str, timeout: float | None) -> None:
+            start = trio.current_time()
+            granted = await waiters.wait(named[name], timeout)
+            results[name] = (granted, trio.current_time() - start)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(wait, "slow", 20.0)
+            await testing.wait_all_tasks_blocked()  # (before the clock jumps)
+            assert waiters._trio_timer
+            assert waiters._trio_at == pytest.approx(20.0)
+            nursery.start_soon(wait, "woken", 15.0)
+            nursery.start_soon(wait, "fast", 5.0)
+            nursery.start_soon(wait, "later", 30.0)
+            await testing.wait_all_tasks_blocked()
+            assert waiters._trio_at == pytest.approx(5.0)  # the earliest; one timer
+            assert waiters._trio_scope.deadline == pytest.approx(5.0)
+            root = trio.lowlevel.current_root_task()
+            names = [task.name for n in root.child_nurseries for task in n.child_tasks]
+            assert names.count("httptransport pool timer") == 1
+            waiters.wake(named["woken"])
+            await trio.sleep(25.0)
+            waiters.wake(named["fast"])  # after its timeout: harmless
+            assert waiters._trio_timer  # "later" still waits
+        expected = {"woken": (True, 0.0), "fast": (False, 5.0), "slow": (False, 20.0)}
+        expected["later"] = (False, 30.0)
+        for name, (granted, waited) in expected.items():
+            assert results[name][0] is granted
+            assert results[name][1] == pytest.approx(waited)
+        assert waiters._trio_deadlines == {}
+        await testing.wait_all_tasks_blocked()
+        assert not _timer_running(waiters)
+        assert waiters._trio_scope is None
+        assert trio.current_time() == pytest.approx(30.0)
+
+    trio.run(main, clock=clock)
+
+
+def test_trio_waiter_woken_just_as_it_times_out() -> None:
+    """Granted and timed out in the same tick (trio runs the timer and the granting task
+    in either order): the first to settle the waiter wins, the other finds it settled,
+    and the wait returns what the first said (the pool then checks its ticket)."""
+    trio, testing = _trio_testing()
+    orders: set[bool] = set()
+
+    async def main() -> None:
+        waiters = AsyncPoolWaiters()
+        results: list[bool] = []
+        waiter = waiters.create()
+
+        async def wait() -> None:
+            results.append(await waiters.wait(waiter, 1.0))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(wait)
+            await testing.wait_all_tasks_blocked()
+            await trio.sleep(1.0)  # wakes in the same tick as the timer
+            timed_out_first = waiter.done()
+            assert results == []  # the waiting task runs in the next batch
+            waiters.wake(waiter)
+            orders.add(timed_out_first)
+        assert results == [not timed_out_first]
+        assert waiters._trio_deadlines == {}
+
+    for _ in range(40):
+        trio.run(main, clock=testing.MockClock(autojump_threshold=0))
+    assert orders == {True, False}
+
+
+def test_cancelled_trio_waiter_leaves_no_deadline() -> None:
+    """A cancelled wait raises trio.Cancelled, forgets its deadline and leaves its waiter
+    settled (a later wake does nothing); the timer then wakes, finds nobody, and ends."""
+    trio, testing = _trio_testing()
+
+    async def main() -> None:
+        waiters = AsyncPoolWaiters()
+        for timeout in (None, 10.0):
+            waiter = waiters.create()
+            raised: list[BaseException] = []
+
+            async def wait(
+                waiter: object = waiter,
+                timeout: float | None = timeout,
+                raised: list[BaseException] = raised,
+            ) -> None:
+                try:
+                    await waiters.wait(waiter, timeout)
+                except BaseException as exc:
+                    raised.append(exc)
+                    raise
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(wait)
+                await testing.wait_all_tasks_blocked()
+                assert len(waiters._trio_deadlines) == (timeout is not None)
+                nursery.cancel_scope.cancel()
+            assert len(raised) == 1
+            assert isinstance(raised[0], trio.Cancelled)
+            assert waiters._trio_deadlines == {}
+            assert waiter.done()
+            assert waiter._task is None
+            waiters.wake(waiter)  # harmless
+        assert waiters._trio_timer
+        await trio.sleep(20.0)
+        assert not _timer_running(waiters)
+
+    trio.run(main, clock=testing.MockClock(autojump_threshold=0))
+
+
+def test_trio_waiters_follow_the_pool_to_a_new_run() -> None:
+    """A pool may outlive one trio.run: the timer of the first run is gone (cancelled
+    with it, still asleep), and the next run spawns its own."""
+    trio, testing = _trio_testing()
+    waiters = AsyncPoolWaiters()
+
+    async def main() -> tuple[bool, bool]:
+        timed_out = await waiters.wait(waiters.create(), 1.0)
+        # A second waiter keeps the timer asleep (for an hour) past the run's end.
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiters.wait, waiters.create(), 3600.0)
+            await testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+        return timed_out, waiters._trio_timer
+
+    assert trio.run(main, clock=testing.MockClock(autojump_threshold=0)) == (False, True)
+    first = waiters._trio_run
+    assert trio.run(main, clock=testing.MockClock(autojump_threshold=0)) == (False, True)
+    assert waiters._trio_run is not first
+
+
+def test_trio_waiters_among_asyncio_runs() -> None:
+    """One pool's waiters on asyncio, then trio, then asyncio again."""
+    trio = pytest.importorskip("trio")
+    waiters = AsyncPoolWaiters()
+
+    async def main() -> bool:
+        waiter = waiters.create()
+        waiters.wake(waiter)
+        return await waiters.wait(waiter, 1.0) and not await waiters.wait(waiters.create(), 0)
+
+    assert asyncio.run(main()) is True
+    assert trio.run(main) is True
+    assert asyncio.run(main()) is True
+
+
+def test_trio_pool_timeout_nan_is_refused() -> None:
+    """A NaN pool timeout is refused in the waiting task (the timer never sees it)."""
     trio = pytest.importorskip("trio")
 
     async def main() -> None:
         waiters = AsyncPoolWaiters()
         waiter = waiters.create()
-        assert isinstance(waiter, AsyncEvent)
-        assert await waiters.wait(waiter, 0.01) is False
+        with pytest.raises(ValueError, match="NaN"):
+            await waiters.wait(waiter, float("nan"))
+        assert not waiters._trio_timer
+        assert waiter._task is None
         waiters.wake(waiter)
-        assert await waiters.wait(waiter, 0.01) is True
+        assert await waiters.wait(waiter, None) is True
 
     trio.run(main)
 

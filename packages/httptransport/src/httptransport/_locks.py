@@ -16,16 +16,23 @@ a plain future (woken with one ``set_result``, no event on top), and the timeout
 the queued requests of one pool share a single timer: it is armed for the earliest
 deadline, and when it fires it expires whoever is due and re-arms itself for the next.
 A request that waits costs a dict entry, not a timer of its own, and one that does not
-wait costs nothing. Under trio each waiter is an event with a cancel scope.
+wait costs nothing. Under trio the same holds: a waiter parks its task with
+``trio.lowlevel.wait_task_rescheduled`` and is woken with one ``reschedule`` (no event),
+and the pool's timeouts share one timer, a system task spawned on the first timed wait of
+a run, that sleeps until the earliest deadline (moved earlier when a nearer one comes),
+expires whoever is due, and ends when it wakes to find no timed waiter left.
+httptransport never imports trio (its import contract forbids it): it takes the module
+from ``sys.modules``, where the running trio put it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import typing
 
-from netbackend_base import AsyncEvent, Event, current_async_library
+from netbackend_base import Event, current_async_library
 
 __all__ = ("AsyncPoolWaiters", "AsyncThreadLock", "PoolWaiters", "ThreadLock")
 
@@ -59,15 +66,67 @@ class ThreadLock:
         self._lock.release()
 
 
+class _TrioWaiter:
+    """A waiter under trio: the future-like half (``done``/``set_result``) the pool and
+    the timer use, and the task parked on it (None while it is not parked)."""
+
+    __slots__ = ("_result", "_task")
+
+    def __init__(self) -> None:
+        self._result: bool | None = None
+        self._task: typing.Any = None
+
+    def done(self) -> bool:
+        return self._result is not None
+
+    def set_result(self, result: bool) -> None:
+        """Settle the waiter (once: callers check :meth:`done`) and wake its task."""
+        self._result = result
+        task = self._task
+        if task is not None:
+            self._task = None
+            _trio_lowlevel.reschedule(task)
+
+    def _abort(self, raise_cancel: object) -> typing.Any:
+        # The parked task is cancelled: it is no longer parked, and a later wake (or
+        # the timer) finds the waiter settled and leaves it alone.
+        self._task = None
+        self._result = False
+        return _trio_lowlevel.Abort.SUCCEEDED
+
+
+# trio and trio.lowlevel, taken from sys.modules the first time a pool waits under trio
+# (httptransport never imports trio: it is there because trio is what is running).
+_trio: typing.Any = None
+_trio_lowlevel: typing.Any = None
+
+
+def _load_trio() -> None:
+    global _trio, _trio_lowlevel
+    trio = sys.modules["trio"]
+    _trio_lowlevel = trio.lowlevel
+    _trio = trio
+
+
 class AsyncPoolWaiters:
     """The waiters of one async pool's queued requests (see the module docstring).
 
     A waiter is made under the pool's lock (:meth:`create`, no await), woken by whoever
     grants its request (:meth:`wake`, any number of times, also after a timeout), and
-    awaited by its request (:meth:`wait`).
+    awaited by its request (:meth:`wait`), once.
     """
 
-    __slots__ = ("_deadlines", "_loop", "_timer", "_timer_at")
+    __slots__ = (
+        "_deadlines",
+        "_loop",
+        "_timer",
+        "_timer_at",
+        "_trio_at",
+        "_trio_deadlines",
+        "_trio_run",
+        "_trio_scope",
+        "_trio_timer",
+    )
 
     def __init__(self) -> None:
         # The asyncio loop the futures belong to (None until the first wait on asyncio).
@@ -76,12 +135,25 @@ class AsyncPoolWaiters:
         self._deadlines: dict[asyncio.Future[bool], float] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        # Under trio: the run the timer belongs to (its root task), whether the timer
+        # task is running, the deadline it sleeps for, and its cancel scope (None
+        # until it first sleeps), and each parked waiter with a timeout, with when it
+        # runs out (trio's clock).
+        self._trio_run: object = None
+        self._trio_timer = False
+        self._trio_at = 0.0
+        self._trio_scope: typing.Any = None
+        self._trio_deadlines: dict[_TrioWaiter, float] = {}
 
     def create(self) -> typing.Any:
-        """A new waiter for the running task: a future on asyncio, else an event."""
+        """A new waiter for the running task: a future on asyncio, else a trio waiter."""
         loop = _get_running_loop()
         if loop is None or (loop is not self._loop and not self._bind(loop)):
-            return AsyncEvent()
+            if _trio_lowlevel is None:
+                if current_async_library() != "trio":  # pragma: no cover - asyncio binds
+                    raise RuntimeError("no running asyncio or trio loop")
+                _load_trio()
+            return _TrioWaiter()
         return loop.create_future()
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> bool:
@@ -99,15 +171,17 @@ class AsyncPoolWaiters:
     @staticmethod
     def wake(waiter: typing.Any) -> None:
         """Wake ``waiter``: its request was granted something (no-op if already woken)."""
-        if isinstance(waiter, AsyncEvent):
-            waiter.set()
-        elif not waiter.done():
+        if not waiter.done():
             waiter.set_result(True)
 
     async def wait(self, waiter: typing.Any, timeout: float | None) -> bool:
-        """Wait until woken; ``False`` if ``timeout`` seconds passed first."""
-        if isinstance(waiter, AsyncEvent):
-            return await waiter.wait(timeout)
+        """Wait until woken; ``False`` if ``timeout`` seconds passed first.
+
+        A waiter is awaited once. A cancelled wait raises, and leaves the waiter
+        settled (a later wake does nothing) with no deadline behind.
+        """
+        if type(waiter) is _TrioWaiter:
+            return await self._trio_wait(waiter, timeout)
         future = typing.cast("asyncio.Future[bool]", waiter)
         if timeout is None:
             return await future
@@ -148,6 +222,71 @@ class AsyncPoolWaiters:
                 nearest = deadline
         if nearest is not None:
             self._arm(loop, nearest)
+
+    # -- trio --------------------------------------------------------------------
+
+    async def _trio_wait(self, waiter: _TrioWaiter, timeout: float | None) -> bool:
+        result = waiter._result
+        if result is not None:  # woken before it waited
+            return result
+        lowlevel = _trio_lowlevel
+        if timeout is None:
+            waiter._task = lowlevel.current_task()
+            await lowlevel.wait_task_rescheduled(waiter._abort)
+            return typing.cast(bool, waiter._result)
+        deadline = _trio.current_time() + timeout
+        if deadline != deadline:  # NaN: the timer task could not sleep for it
+            raise ValueError("the pool timeout must not be NaN")
+        run = lowlevel.current_root_task()
+        if run is not self._trio_run:
+            # A new trio.run: the timer (and anything it knew) went with the old one.
+            self._trio_run = run
+            self._trio_timer = False
+            self._trio_scope = None
+            self._trio_deadlines.clear()
+        if not self._trio_timer:
+            self._trio_at = deadline
+            self._trio_scope = None
+            lowlevel.spawn_system_task(self._trio_timer_task, name="httptransport pool timer")
+            self._trio_timer = True
+        elif deadline < self._trio_at:
+            self._trio_at = deadline
+            scope = self._trio_scope
+            if scope is not None:  # (else it has not started yet: it reads _trio_at)
+                scope.deadline = deadline
+        deadlines = self._trio_deadlines
+        deadlines[waiter] = deadline
+        waiter._task = lowlevel.current_task()
+        try:
+            await lowlevel.wait_task_rescheduled(waiter._abort)
+        finally:
+            deadlines.pop(waiter, None)
+        return typing.cast(bool, waiter._result)
+
+    async def _trio_timer_task(self) -> None:
+        """The pool's one timer under trio (a system task, so it must never raise): it
+        sleeps until the earliest deadline, times out whoever is due, and exits when no
+        timed waiter is left. Cancelled with the run, it just ends."""
+        trio = _trio
+        deadlines = self._trio_deadlines
+        while True:
+            with trio.CancelScope(deadline=self._trio_at) as scope:
+                self._trio_scope = scope
+                await trio.sleep_forever()
+            now = max(trio.current_time(), self._trio_at)
+            nearest: float | None = None
+            for waiter, deadline in list(deadlines.items()):
+                if deadline <= now:
+                    del deadlines[waiter]
+                    if waiter._result is None:
+                        waiter.set_result(False)
+                elif nearest is None or deadline < nearest:
+                    nearest = deadline
+            if nearest is None:
+                self._trio_timer = False
+                self._trio_scope = None
+                return
+            self._trio_at = nearest
 
 
 class PoolWaiters:
