@@ -8,7 +8,13 @@ import typing
 
 import pytest
 
-from httptransport._cli import PinnedBackend, choose_backend, list_backends
+from httptransport._cli import (
+    AsyncPinnedBackend,
+    PinnedBackend,
+    choose_backend,
+    list_backends,
+    lookup_host,
+)
 from httptransport._cli_args import (
     EXIT_BACKEND,
     EXIT_BAD_URL,
@@ -21,6 +27,7 @@ from httptransport._cli_args import (
     options_from,
 )
 from netbackend_base import (
+    AsyncNetworkBackend,
     BackendNotFoundError,
     ConnectError,
     NetworkBackend,
@@ -154,3 +161,56 @@ def test_pinned_backend_connects_to_the_next_address_on_refusal() -> None:
     backend.addresses = ["127.0.0.2", "127.0.0.1"]
     with pytest.raises(ConnectError):  # every address refuses: the last error
         backend.connect_tcp("pinned.invalid", port, timeout=5.0)
+    assert backend.resolve("127.0.0.1") == ["127.0.0.1"]
+    backend.sleep(0)
+    with pytest.raises(ConnectError):
+        backend.connect_unix_socket("/nonexistent/socket", timeout=5.0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["http://example.org/"], "example.org"),
+        (["--proxy", "http://proxy.example:3128", "http://example.org/"], "proxy.example"),
+        (["http://127.0.0.1:8000/"], None),  # an address: nothing to look up
+        (["http://[::1]:8000/"], None),
+        (["--uds", "/tmp/sock", "http://example.org/"], None),  # a Unix socket
+    ],
+)
+def test_lookup_host_names_what_the_pool_will_resolve(
+    argv: list[str], expected: str | None
+) -> None:
+    """--trace looks up the proxy's name when there is one, else the URL's; never an
+    IP address or the host of a Unix-socket request."""
+    assert lookup_host(_options(*argv)) == expected
+
+
+@pytest.mark.anyio
+async def test_async_pinned_backend_connects_to_the_next_address_on_refusal(
+    anyio_backend: str,
+) -> None:
+    """The async twin of the pinned backend: the looked-up addresses in order, past one
+    that refuses; other hosts, Unix sockets, lookups and sleeps go to the backend."""
+    try:
+        inner = typing.cast(AsyncNetworkBackend, find_backend(anyio_backend)())
+    except BackendNotFoundError as exc:
+        pytest.skip(str(exc))
+    backend = AsyncPinnedBackend(inner, "pinned.invalid")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        backend.addresses = ["127.0.0.2", "127.0.0.1"]  # nothing listens on the first
+        stream = await backend.connect_tcp("pinned.invalid", port, timeout=5.0)
+        try:
+            assert stream.get_extra_info("server_addr") == ("127.0.0.1", port)
+        finally:
+            await stream.aclose()
+        stream = await backend.connect_tcp("127.0.0.1", port, timeout=5.0)
+        await stream.aclose()
+    assert await backend.resolve("127.0.0.1") == ["127.0.0.1"]
+    await backend.sleep(0)
+    with pytest.raises(ConnectError):  # every address refuses: the last error
+        await backend.connect_tcp("pinned.invalid", port, timeout=5.0)
+    with pytest.raises(ConnectError):
+        await backend.connect_unix_socket("/nonexistent/socket", timeout=5.0)
