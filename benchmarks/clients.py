@@ -260,15 +260,19 @@ class AiohttpAsync:
         await self.session.close()
 
 
-def _pyreqwest_builder(
+def _pyreqwest_client(
     builder: Any,
     pool: int,
+    stream: bool,
     headers: Headers,
     ca_file: str | None,
     http2: str | None,
     timeouts: float | None,
 ) -> Any:
-    """Configure a pyreqwest ``ClientBuilder`` or ``SyncClientBuilder`` like the others."""
+    """A client from a pyreqwest ``ClientBuilder`` or ``SyncClientBuilder``, set up like
+    the others."""
+    if stream:
+        raise ValueError("the pyreqwest adapter reads whole bodies only")
     if http2 is None:
         # pyreqwest's max_connections bounds the requests in flight, so the connections too.
         builder = builder.max_connections(pool).pool_max_idle_per_host(pool).http1_only()
@@ -287,7 +291,7 @@ def _pyreqwest_builder(
         # reqwest has connect, read (per read), pool and total timeouts; no write timeout.
         delta = timedelta(seconds=timeouts)
         builder = builder.connect_timeout(delta).read_timeout(delta).pool_timeout(delta)
-    return builder
+    return builder.build()
 
 
 class PyreqwestSync:
@@ -304,10 +308,9 @@ class PyreqwestSync:
     ) -> None:
         from pyreqwest.client import SyncClientBuilder
 
-        if stream:
-            raise ValueError("the pyreqwest adapter reads whole bodies only")
-        builder = _pyreqwest_builder(SyncClientBuilder(), pool, headers, ca_file, None, timeouts)
-        self.client = builder.build()
+        self.client = _pyreqwest_client(
+            SyncClientBuilder(), pool, stream, headers, ca_file, None, timeouts
+        )
         self.url = url
 
     def fetch(self) -> tuple[int, int]:
@@ -333,10 +336,9 @@ class PyreqwestAsync:
     ) -> None:
         from pyreqwest.client import ClientBuilder
 
-        if stream:
-            raise ValueError("the pyreqwest adapter reads whole bodies only")
-        builder = _pyreqwest_builder(ClientBuilder(), pool, headers, ca_file, http2, timeouts)
-        self.client = builder.build()
+        self.client = _pyreqwest_client(
+            ClientBuilder(), pool, stream, headers, ca_file, http2, timeouts
+        )
         self.url = url
         # Checked on every response, so that nobody scores by falling back to HTTP/1.1.
         self.version = "HTTP/2.0" if http2 else None

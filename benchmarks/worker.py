@@ -87,12 +87,7 @@ def _run_sync(job: dict[str, Any], client: clients.SyncClient) -> dict[str, Any]
 async def _run_async(job: dict[str, Any], ctx: ssl.SSLContext, runner: str) -> dict[str, Any]:
     expected: int = job["expected"]
     client = await clients.open_async(
-        job["client"],
-        job["url"],
-        job["pool"],
-        job["stream"],
-        _headers(job),
-        ctx,
+        *_adapter_args(job, ctx),
         job.get("http2"),
         ca_file=job["ca_file"],
         timeouts=job.get("timeouts"),
@@ -146,8 +141,12 @@ async def _run_async(job: dict[str, Any], ctx: ssl.SSLContext, runner: str) -> d
     return {"warmup": asdict(warm), "timed": asdict(timed)}
 
 
-def _headers(job: dict[str, Any]) -> list[tuple[bytes, bytes]]:
-    return [(k.encode(), v.encode()) for k, v in job["headers"]]
+def _adapter_args(
+    job: dict[str, Any], ctx: ssl.SSLContext
+) -> tuple[str, str, int, bool, list[tuple[bytes, bytes]], ssl.SSLContext]:
+    """The leading arguments of ``clients.open_sync`` and ``clients.open_async``."""
+    headers = [(k.encode(), v.encode()) for k, v in job["headers"]]
+    return job["client"], job["url"], job["pool"], job["stream"], headers, ctx
 
 
 def main() -> int:
@@ -164,12 +163,7 @@ def main() -> int:
     try:
         if runner == "sync":
             client = clients.open_sync(
-                job["client"],
-                job["url"],
-                job["pool"],
-                job["stream"],
-                _headers(job),
-                ctx,
+                *_adapter_args(job, ctx),
                 ca_file=job["ca_file"],
                 timeouts=job.get("timeouts"),
             )

@@ -4,6 +4,7 @@ itself is run as a process by test_cli.py)."""
 from __future__ import annotations
 
 import socket
+import time
 import typing
 
 import pytest
@@ -66,6 +67,10 @@ def test_options_from_a_full_command_line(tmp_path: typing.Any) -> None:
     assert (b"X-One", b"1") in options.headers
     assert not any(name.lower() == b"user-agent" for name, _ in options.headers)
     assert options.body == b"\x00\x01payload"
+    assert (b"Accept", b"*/*") in options.headers  # the other default stays
+    assert options.timeout == 2.5
+    assert options.connect_timeout is None
+    assert options.url == "http://127.0.0.1:8080/path"
 
 
 @pytest.mark.parametrize(
@@ -165,6 +170,20 @@ def test_pinned_backend_connects_to_the_next_address_on_refusal() -> None:
     backend.sleep(0)
     with pytest.raises(ConnectError):
         backend.connect_unix_socket("/nonexistent/socket", timeout=5.0)
+
+
+def test_attempts_share_one_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each address gets what is left of the one timeout, never less than zero."""
+    from httptransport import _cli
+
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    given = []
+    for address, left in _cli._attempts(["a", "b", "c"], 5.0):
+        given.append((address, left))
+        now[0] += 3.0
+    assert given == [("a", 5.0), ("b", 2.0), ("c", 0.0)]
+    assert list(_cli._attempts(["a", "b"], None)) == [("a", None), ("b", None)]
 
 
 @pytest.mark.parametrize(

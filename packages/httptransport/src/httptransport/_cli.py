@@ -42,7 +42,7 @@ import ssl
 import sys
 import time
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from netbackend_base import (
     CONTEXTS,
@@ -249,13 +249,13 @@ def lookup_host(options: Options) -> str | None:
     return None
 
 
-def _deadline(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + timeout
-
-
-def _left(deadline: float | None) -> float | None:
-    """What is left of one connect timeout, for the next address's attempt."""
-    return None if deadline is None else max(deadline - time.monotonic(), 0.0)
+def _attempts(
+    addresses: Sequence[str], timeout: float | None
+) -> Iterator[tuple[str, float | None]]:
+    """Each address in turn, with what is left of the one connect ``timeout`` for it."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for address in addresses:
+        yield address, None if deadline is None else max(deadline - time.monotonic(), 0.0)
 
 
 class PinnedBackend(NetworkBackend):
@@ -294,11 +294,9 @@ class PinnedBackend(NetworkBackend):
         if host != self.host or not addresses:
             return self.backend.connect_tcp(host, port, timeout, local_address, socket_options)
         options = tuple(socket_options or ())  # each attempt needs them; may be a generator
-        deadline = _deadline(timeout)
         failure: ConnectError | None = None
-        for address in addresses:
+        for address, left in _attempts(addresses, timeout):
             try:
-                left = _left(deadline)
                 return self.backend.connect_tcp(address, port, left, local_address, options)
             except ConnectError as exc:  # not ConnectTimeout: the time is up for all
                 failure = exc
@@ -355,11 +353,9 @@ class AsyncPinnedBackend(AsyncNetworkBackend):
                 host, port, timeout, local_address, socket_options
             )
         options = tuple(socket_options or ())
-        deadline = _deadline(timeout)
         failure: ConnectError | None = None
-        for address in addresses:
+        for address, left in _attempts(addresses, timeout):
             try:
-                left = _left(deadline)
                 return await self.backend.connect_tcp(address, port, left, local_address, options)
             except ConnectError as exc:
                 failure = exc

@@ -128,22 +128,11 @@ class TrioStream(AsyncNetworkStream):
 
     async def _wait_and_recv(self, max_bytes: int, timeout: float | None) -> bytes:
         """The plain path once ``recv`` found nothing: wait until the socket has some."""
-        sock = self._raw
         try:
             if timeout is None:
-                while True:
-                    await _wait_readable(sock)
-                    try:
-                        return sock.recv(max_bytes)
-                    except BlockingIOError:
-                        pass
+                return await self._recv_when_readable(max_bytes)
             with trio.move_on_after(timeout):
-                while True:
-                    await _wait_readable(sock)
-                    try:
-                        return sock.recv(max_bytes)
-                    except BlockingIOError:
-                        pass
+                return await self._recv_when_readable(max_bytes)
         except OSError as exc:
             raise ReadError(_socket_error(exc)) from exc
         except LIBRARY_ERRORS as exc:  # closed by another task, or two readers
@@ -203,6 +192,15 @@ class TrioStream(AsyncNetworkStream):
             self._sending = False
             rest.release()
         raise WriteTimeout(f"could not send within {timeout} seconds")
+
+    async def _recv_when_readable(self, max_bytes: int) -> bytes:
+        sock = self._raw
+        while True:
+            await _wait_readable(sock)
+            try:
+                return sock.recv(max_bytes)
+            except BlockingIOError:
+                pass
 
     async def _send_rest(self, rest: memoryview) -> None:
         sock = self._raw
