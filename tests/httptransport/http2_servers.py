@@ -166,6 +166,11 @@ class PeerConnection:
                 self.received.extend(events)
                 return events
 
+    def each_event(self) -> typing.Iterator[typing.Any]:
+        """Every event, as they arrive, until EOF."""
+        while events := self.events():
+            yield from events
+
     def until(self, predicate: typing.Callable[[typing.Any], bool]) -> typing.Any:
         """Read events until one matches ``predicate``; return it (``None`` at EOF)."""
         while True:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 hpack = pytest.importorskip("hpack")
 pytest.importorskip("h2")
 
+from httptransport import _hpack  # noqa: E402
 from httptransport._hpack import CachingDecoder  # noqa: E402
 
 
@@ -176,10 +177,11 @@ def _literal_field(kind: int, name: bytes | int, value: bytes, huffman: bool) ->
 
 
 @st.composite
-def static_only_blocks(draw: st.DrawFn) -> bytes:
+def static_only_blocks(draw: st.DrawFn) -> tuple[bytes, bool]:
     """Blocks such as servers send that use no dynamic table: static-table indexes and
     literals, not indexed or (nginx, which sets the table's size to 0) indexed, with
-    names by static index or literal, Huffman-coded or not; sometimes damaged."""
+    names by static index or literal, Huffman-coded or not; sometimes damaged. Each
+    comes with whether it is intact."""
     parts = []
     for _ in range(draw(st.integers(0, 8))):
         kind = draw(st.sampled_from(["indexed", "without", "never", "incremental"]))
@@ -192,7 +194,9 @@ def static_only_blocks(draw: st.DrawFn) -> bytes:
         code = {"without": 0x00, "never": 0x10, "incremental": 0x40}[kind]
         parts.append(_literal_field(code, name, value, draw(st.booleans())))
     block = b"".join(parts)
-    return draw(damaged(block)) if draw(st.integers(0, 4)) == 0 else block
+    if draw(st.integers(0, 4)) == 0:
+        return draw(damaged(block)), False
+    return block, True
 
 
 @settings(PROPERTY, max_examples=examples(300))
@@ -203,11 +207,12 @@ def static_only_blocks(draw: st.DrawFn) -> bytes:
     st.lists(st.booleans(), min_size=3, max_size=3),
 )
 def test_a_remembered_block_decodes_as_the_reference_decodes_it(
-    block: bytes, raw: bool, limit: int, zero_tables: list[bool]
+    block_intact: tuple[bytes, bool], raw: bool, limit: int, zero_tables: list[bool]
 ) -> None:
     """A block that uses no dynamic table is decoded once, then served from the shared
     table of blocks: every time, by any decoder (its table of size 0 or not), the
     reference's fields, table and error (the decoder's header-list limit included)."""
+    block, intact = block_intact
     for zero_table in zero_tables:
         ours, reference = CachingDecoder(), hpack.Decoder()
         ours.max_header_list_size = reference.max_header_list_size = limit
@@ -221,3 +226,7 @@ def test_a_remembered_block_decodes_as_the_reference_decodes_it(
             assert ours.header_table.dynamic_entries == reference.header_table.dynamic_entries
         elif isinstance(theirs, hpack.OversizedHeaderListError):
             assert isinstance(mine, hpack.OversizedHeaderListError)
+        kept = intact and len(block) <= _hpack._CACHED_BLOCK_MAX
+        if kept and not isinstance(mine, hpack.OversizedHeaderListError):
+            # (Over the header-list limit, it is refused before it is whole.)
+            assert block in _hpack._blocks, "an intact static-only block is remembered"

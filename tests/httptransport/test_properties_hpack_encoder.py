@@ -96,7 +96,7 @@ def test_blocks_and_tables_match_hpacks_encoder(
         )
 
 
-def test_a_request_sent_again_is_served_from_the_cache() -> None:
+def test_a_request_sent_again_is_served_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     encoder, reference = CachingEncoder(), hpack.Encoder()
     fields = [(b":method", b"GET"), (b"x-token", b"s")]
     # The never-indexed twin of the same fields must not be served the plain block (nor
@@ -111,6 +111,14 @@ def test_a_request_sent_again_is_served_from_the_cache() -> None:
     assert blocks[0] == blocks[1] != blocks[2] != blocks[3] == blocks[4] == blocks[5]
     assert len(encoder._encoded) == 2  # the table is now stable: both lists kept
     assert _table(encoder) == _table(reference)
+    # Sent again, both come from the cache: hpack's encoder is not called.
+    monkeypatch.setattr(hpack.Encoder, "encode", _not_called)
+    assert encoder.encode(list(fields)) == blocks[4]
+    assert encoder.encode(list(never)) == blocks[5]
+
+
+def _not_called(*args: object, **kwargs: object) -> typing.NoReturn:
+    raise AssertionError("encoded again instead of served from the cache")
 
 
 def test_the_cache_is_bounded() -> None:

@@ -112,20 +112,16 @@ def _script(peer: typing.Any, index: int) -> None:
     """``/ok`` is answered at once, ``/held`` once some stream has been reset, anything
     else never."""
     held: list[int] = []
-    while True:
-        events = peer.events()
-        if not events:
-            return
-        for event in events:
-            if isinstance(event, h2_events.RequestReceived):
-                path = dict(event.headers)[b":path"]
-                if path == b"/held":
-                    held.append(event.stream_id)
-                elif path == b"/ok":
-                    peer.respond(event.stream_id, b"ok")
-            elif isinstance(event, h2_events.StreamReset):
-                while held:
-                    peer.respond(held.pop(), b"held")
+    for event in peer.each_event():
+        if isinstance(event, h2_events.RequestReceived):
+            path = dict(event.headers)[b":path"]
+            if path == b"/held":
+                held.append(event.stream_id)
+            elif path == b"/ok":
+                peer.respond(event.stream_id, b"ok")
+        elif isinstance(event, h2_events.StreamReset):
+            while held:
+                peer.respond(held.pop(), b"held")
 
 
 @pytest.mark.anyio
