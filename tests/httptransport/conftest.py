@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import h11
 import pytest
 
+from httptransport import _h1_head
 from netbackend_base import BackendNotFoundError, find_backend
 
 
@@ -378,3 +379,14 @@ def h2_peer(
     for peer in peers:
         if peer.errors:  # pragma: no cover - a broken script
             raise peer.errors[0]
+
+
+@pytest.fixture
+def empty_h1_caches() -> Iterator[None]:
+    """Empty the lean parser's caches of parsed lines and heads (``_h1_head``) before
+    and after the test, so that no test sees what another left."""
+    _h1_head._lines.clear()
+    _h1_head._heads.clear()
+    yield
+    _h1_head._lines.clear()
+    _h1_head._heads.clear()

@@ -34,14 +34,8 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 Headers = list[tuple[bytes, bytes]]
 
 
-@pytest.fixture(autouse=True)
-def _empty_line_cache() -> typing.Iterator[None]:
-    """Each test starts and ends with an empty cache of parsed header lines."""
-    h1._lines.clear()
-    h1._heads.clear()
-    yield
-    h1._lines.clear()
-    h1._heads.clear()
+# Each test starts and ends with empty caches of parsed lines and heads.
+pytestmark = pytest.mark.usefixtures("empty_h1_caches")
 
 
 # -- requests: prepare_head ---------------------------------------------------------

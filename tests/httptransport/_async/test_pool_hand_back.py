@@ -42,18 +42,24 @@ async def test_read_whole_releases(script: list[bytes]) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("script", [FIXED, SPLIT, CHUNKED])
-async def test_read_in_chunks_releases(script: list[bytes]) -> None:
+@pytest.mark.parametrize(
+    ("script", "seen"),
+    [
+        # A fixed-length body releases with its last chunk; an h11-framed one when it
+        # finds its end, after its last chunk.
+        (FIXED, [(b"hello", IDLE)]),
+        (SPLIT, [(b"he", ACTIVE), (b"llo", IDLE)]),
+        (CHUNKED, [(b"hello", ACTIVE)]),
+    ],
+)
+async def test_read_in_chunks_releases(script: list[bytes], seen: list[tuple[bytes, str]]) -> None:
     backend = netbackend_mock.AsyncMockBackend(script)
     async with (
         AsyncConnectionPool(network_backend=backend) as pool,
         pool.stream("GET", "http://example.com/") as response,
     ):
-        chunks = []
-        async for chunk in response.aiter_stream():
-            assert _counts(pool) == ACTIVE or type(response.stream) is AsyncFixedBody
-            chunks.append(chunk)
-        assert b"".join(chunks) == b"hello"
+        assert type(response.stream) in (AsyncFixedBody, AsyncH11Body)
+        assert [(chunk, _counts(pool)) async for chunk in response.aiter_stream()] == seen
         assert _counts(pool) == IDLE
 
 
@@ -62,7 +68,8 @@ async def test_read_in_chunks_releases(script: list[bytes]) -> None:
 async def test_closed_early_drops(script: list[bytes]) -> None:
     backend = netbackend_mock.AsyncMockBackend(script)
     async with AsyncConnectionPool(network_backend=backend) as pool:
-        async with pool.stream("GET", "http://example.com/"):
+        async with pool.stream("GET", "http://example.com/") as response:
+            assert type(response.stream) in (AsyncFixedBody, AsyncH11Body)
             assert _counts(pool) == ACTIVE
         assert _counts(pool) == GONE
         assert backend.streams[0].closed
@@ -73,9 +80,11 @@ async def test_failed_read_drops() -> None:
     backend = netbackend_mock.AsyncMockBackend(SHORT)
     async with AsyncConnectionPool(network_backend=backend) as pool:
         async with pool.stream("GET", "http://example.com/") as response:
+            assert type(response.stream) is AsyncFixedBody
             with pytest.raises(RemoteProtocolError, match="4 bytes missing"):
                 await response.aread()
             assert _counts(pool) == GONE
+            assert backend.streams[0].closed
         assert _counts(pool) == GONE
 
 

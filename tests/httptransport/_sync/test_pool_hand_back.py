@@ -41,18 +41,24 @@ def test_read_whole_releases(script: list[bytes]) -> None:
         assert len(backend.streams) == 1
 
 
-@pytest.mark.parametrize("script", [FIXED, SPLIT, CHUNKED])
-def test_read_in_chunks_releases(script: list[bytes]) -> None:
+@pytest.mark.parametrize(
+    ("script", "seen"),
+    [
+        # A fixed-length body releases with its last chunk; an h11-framed one when it
+        # finds its end, after its last chunk.
+        (FIXED, [(b"hello", IDLE)]),
+        (SPLIT, [(b"he", ACTIVE), (b"llo", IDLE)]),
+        (CHUNKED, [(b"hello", ACTIVE)]),
+    ],
+)
+def test_read_in_chunks_releases(script: list[bytes], seen: list[tuple[bytes, str]]) -> None:
     backend = netbackend_mock.MockBackend(script)
     with (
         ConnectionPool(network_backend=backend) as pool,
         pool.stream("GET", "http://example.com/") as response,
     ):
-        chunks = []
-        for chunk in response.iter_stream():
-            assert _counts(pool) == ACTIVE or type(response.stream) is FixedBody
-            chunks.append(chunk)
-        assert b"".join(chunks) == b"hello"
+        assert type(response.stream) in (FixedBody, H11Body)
+        assert [(chunk, _counts(pool)) for chunk in response.iter_stream()] == seen
         assert _counts(pool) == IDLE
 
 
@@ -60,7 +66,8 @@ def test_read_in_chunks_releases(script: list[bytes]) -> None:
 def test_closed_early_drops(script: list[bytes]) -> None:
     backend = netbackend_mock.MockBackend(script)
     with ConnectionPool(network_backend=backend) as pool:
-        with pool.stream("GET", "http://example.com/"):
+        with pool.stream("GET", "http://example.com/") as response:
+            assert type(response.stream) in (FixedBody, H11Body)
             assert _counts(pool) == ACTIVE
         assert _counts(pool) == GONE
         assert backend.streams[0].closed
@@ -70,9 +77,11 @@ def test_failed_read_drops() -> None:
     backend = netbackend_mock.MockBackend(SHORT)
     with ConnectionPool(network_backend=backend) as pool:
         with pool.stream("GET", "http://example.com/") as response:
+            assert type(response.stream) is FixedBody
             with pytest.raises(RemoteProtocolError, match="4 bytes missing"):
                 response.read()
             assert _counts(pool) == GONE
+            assert backend.streams[0].closed
         assert _counts(pool) == GONE
 
 

@@ -108,6 +108,20 @@ def _load_trio() -> None:
     _trio = trio
 
 
+def _expire_due(deadlines: dict[typing.Any, float], now: float) -> float | None:
+    """Time out (settle with ``False``) and forget every waiter due by ``now``; return
+    the nearest deadline left, if any. Shared by the asyncio and the trio timer."""
+    nearest: float | None = None
+    for waiter, deadline in list(deadlines.items()):
+        if deadline <= now:
+            del deadlines[waiter]
+            if not waiter.done():
+                waiter.set_result(False)
+        elif nearest is None or deadline < nearest:
+            nearest = deadline
+    return nearest
+
+
 class AsyncPoolWaiters:
     """The waiters of one async pool's queued requests (see the module docstring).
 
@@ -210,16 +224,7 @@ class AsyncPoolWaiters:
             return
         # The loop runs a timer a little early (within its clock resolution): whatever
         # was due by the time it was armed for is due now.
-        now = max(loop.time(), self._timer_at)
-        deadlines = self._deadlines
-        nearest: float | None = None
-        for future, deadline in list(deadlines.items()):
-            if deadline <= now:
-                del deadlines[future]
-                if not future.done():
-                    future.set_result(False)
-            elif nearest is None or deadline < nearest:
-                nearest = deadline
+        nearest = _expire_due(self._deadlines, max(loop.time(), self._timer_at))
         if nearest is not None:
             self._arm(loop, nearest)
 
@@ -273,15 +278,7 @@ class AsyncPoolWaiters:
             with trio.CancelScope(deadline=self._trio_at) as scope:
                 self._trio_scope = scope
                 await trio.sleep_forever()
-            now = max(trio.current_time(), self._trio_at)
-            nearest: float | None = None
-            for waiter, deadline in list(deadlines.items()):
-                if deadline <= now:
-                    del deadlines[waiter]
-                    if waiter._result is None:
-                        waiter.set_result(False)
-                elif nearest is None or deadline < nearest:
-                    nearest = deadline
+            nearest = _expire_due(deadlines, max(trio.current_time(), self._trio_at))
             if nearest is None:
                 self._trio_timer = False
                 self._trio_scope = None

@@ -464,13 +464,7 @@ class Response:
         """
         if self._content is None:
             stream = self.stream
-            if isinstance(stream, WholeBody):
-                if self._stream_consumed:
-                    raise RuntimeError("'response.iter_stream()' may only be iterated once.")
-                self._stream_consumed = True
-                self._content = content = stream.read()
-                return content
-            if not isinstance(stream, Iterable):
+            if not isinstance(stream, (WholeBody, Iterable)):
                 raise RuntimeError(
                     "'response.read()' cannot read an async response body; "
                     "use 'await response.aread()'."
@@ -479,7 +473,7 @@ class Response:
                 raise RuntimeError("'response.iter_stream()' may only be iterated once.")
             self._stream_consumed = True
             # As iter_stream() would, without a generator around the stream.
-            self._content = b"".join(stream)
+            self._content = stream.read() if isinstance(stream, WholeBody) else b"".join(stream)
         return self._content
 
     def iter_stream(self) -> Iterator[bytes]:
@@ -527,13 +521,7 @@ class Response:
         """
         if self._content is None:
             stream = self.stream
-            if isinstance(stream, AsyncWholeBody):
-                if self._stream_consumed:
-                    raise RuntimeError("'response.aiter_stream()' may only be iterated once.")
-                self._stream_consumed = True
-                self._content = content = await stream.aread()
-                return content
-            if not isinstance(stream, AsyncIterable):
+            if not isinstance(stream, (AsyncWholeBody, AsyncIterable)):
                 raise RuntimeError(
                     "'await response.aread()' cannot read a sync response body; "
                     "use 'response.read()'."
@@ -542,7 +530,11 @@ class Response:
                 raise RuntimeError("'response.aiter_stream()' may only be iterated once.")
             self._stream_consumed = True
             # As aiter_stream() would, without an async generator around the stream.
-            self._content = b"".join([chunk async for chunk in stream])
+            self._content = (
+                await stream.aread()
+                if isinstance(stream, AsyncWholeBody)
+                else b"".join([chunk async for chunk in stream])
+            )
         return self._content
 
     async def aiter_stream(self) -> AsyncIterator[bytes]:

@@ -223,12 +223,8 @@ class AsyncFixedBody(_PoolHandle, AsyncWholeBody):
                 finally:
                     if self._pool is not None:
                         await self._failed()
-            pool = self._pool
-            if pool is not None:
-                self._pool = None
-                to_close = pool._release(self._pool_conn)
-                if to_close is not None:
-                    await async_shielded(to_close.aclose)
+            if self._pool is not None:
+                await self._released()
             return buffer
         if remaining <= 0:
             chunk = b""

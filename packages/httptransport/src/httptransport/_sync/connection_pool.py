@@ -238,7 +238,8 @@ class ConnectionPool(RequestInterface):
             raise UnsupportedProtocol("Request URL is missing a host.")
         key = (scheme, url.host, url.port if url.port is not None else DEFAULT_PORTS[scheme])
         # A ``total`` timeout covers everything from here (pool wait included): fix its
-        # deadline now (timeouts() does nothing else when there is no ``total``).
+        # deadline now (timeouts() does nothing else when there is no ``total``, so the
+        # call is skipped on the hot path then).
         request._deadline = None
         given = request.extensions.get("timeout")
         if given and "total" in given:
@@ -286,18 +287,13 @@ class ConnectionPool(RequestInterface):
             if tracked:
                 self._update_capacity(connection)
             stream = response.stream
-            body_type = type(stream)
-            if body_type is FixedBody or body_type is H11Body:
-                # One of our HTTP/1.1 bodies: it hands the connection back itself.
-                body = typing.cast("FixedBody | H11Body", stream)
-                if not body.complete:
-                    if not tracked:
-                        body.hand_back_to(self, connection)
-                        return response
+            if getattr(stream, "complete", False) is not True:
+                body_type = type(stream)
+                if not tracked and (body_type is FixedBody or body_type is H11Body):
+                    # One of our HTTP/1.1 bodies: it hands the connection back itself.
+                    typing.cast("FixedBody | H11Body", stream).hand_back_to(self, connection)
+                else:
                     response.stream = _PoolBody(self, connection, stream)
-                    return response
-            elif getattr(stream, "complete", False) is not True:
-                response.stream = _PoolBody(self, connection, stream)
                 return response
             to_close = self._release(connection)
             if to_close is not None:

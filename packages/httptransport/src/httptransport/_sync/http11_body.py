@@ -224,12 +224,8 @@ class FixedBody(_PoolHandle, WholeBody):
                 finally:
                     if self._pool is not None:
                         self._failed()
-            pool = self._pool
-            if pool is not None:
-                self._pool = None
-                to_close = pool._release(self._pool_conn)
-                if to_close is not None:
-                    shielded(to_close.close)
+            if self._pool is not None:
+                self._released()
             return buffer
         if remaining <= 0:
             chunk = b""
