@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import select
 import socket
 import struct
 import threading
+import time
 import typing
 from collections.abc import Callable, Iterator
 
@@ -213,3 +216,86 @@ def test_extra_info_of_a_tcp_stream(start_server: Factory) -> None:
         assert stream.get_extra_info("no such key") is None
     finally:
         stream.close()
+
+
+# The system calls a thread blocked in ``recv`` or ``sendall`` sits in, by machine.
+_BLOCKING_CALLS = {"x86_64": {"recv": 45, "send": 44}, "aarch64": {"recv": 207, "send": 206}}
+
+
+def _wait_until_blocked_in(thread: threading.Thread, call: str) -> None:
+    """Return once ``thread`` is blocked in the kernel in ``call`` (Linux: the thread's
+    current system call, from /proc), or skip where that cannot be seen."""
+    numbers = _BLOCKING_CALLS.get(platform.machine())
+    path = f"/proc/self/task/{thread.native_id}/syscall"
+    if numbers is None or not os.path.exists(path):
+        pytest.skip("needs Linux /proc to see where a thread is blocked")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(path) as file:
+            fields = file.read().split()
+        if fields and fields[0] == str(numbers[call]):
+            return
+        select.select([], [], [], 0.001)
+    pytest.fail(f"the thread never blocked in {call}")
+
+
+@pytest.mark.parametrize("family", ["unix", "tcp"])
+def test_close_from_another_thread_ends_a_blocked_read(family: str) -> None:
+    """A read blocked with no timeout ends (EOF or ReadError) as soon as another thread
+    closes the stream: HTTP/2 closes a failed connection to wake its reader."""
+    if family == "unix":
+        ours, theirs = socket.socketpair()
+    else:
+        listener = socket.create_server(("127.0.0.1", 0))
+        ours = socket.create_connection(listener.getsockname())
+        theirs, _ = listener.accept()
+        listener.close()
+    stream = SyncStream(ours)
+    outcome: list[object] = []
+
+    def reader() -> None:
+        try:
+            outcome.append(stream.read(10))
+        except ReadError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    try:
+        _wait_until_blocked_in(thread, "recv")
+        stream.close()
+        thread.join(5)
+        assert not thread.is_alive(), "the blocked read did not end on close"
+        (result,) = outcome
+        assert result == b"" or isinstance(result, ReadError)
+    finally:
+        stream.close()
+        theirs.close()
+
+
+def test_close_from_another_thread_ends_a_blocked_write() -> None:
+    """A write blocked with no timeout (the peer reads nothing) ends with WriteError as
+    soon as another thread closes the stream."""
+    ours, theirs = socket.socketpair()
+    stream = SyncStream(ours)
+    outcome: list[object] = []
+
+    def writer() -> None:
+        try:
+            stream.write(b"x" * (16 * 1024 * 1024))
+            outcome.append("sent")
+        except WriteError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        _wait_until_blocked_in(thread, "send")
+        stream.close()
+        thread.join(5)
+        assert not thread.is_alive(), "the blocked write did not end on close"
+        (result,) = outcome
+        assert isinstance(result, WriteError)
+    finally:
+        stream.close()
+        theirs.close()

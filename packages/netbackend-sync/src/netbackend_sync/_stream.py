@@ -106,9 +106,20 @@ class SyncStream(NetworkStream):
             reraise(WRITE_ERRORS)
 
     def close(self) -> None:
-        """Close the socket. Never raises; closing twice is harmless."""
+        """Close the socket. Never raises; closing twice is harmless.
+
+        The socket is shut down first: on Linux, closing alone does not wake another
+        thread blocked in ``recv`` or ``send`` on it (that thread would wait for its
+        timeout, or for ever), and HTTP/2 closes a failed connection to end the reads
+        and writes of the requests still on it.
+        """
+        sock = self._sock
         try:
-            self._sock.close()
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # never connected, already reset or already closed
+        try:
+            sock.close()
         except OSError:
             pass
 
