@@ -2,9 +2,12 @@
 
 Against hpack's own encoder, over sequences of header lists sent through one encoder
 (lists drawn from a small pool so that the same request comes back, with table size
-changes in between as a peer's SETTINGS make them): every block is the same bytes as
-hpack's, both encoders' dynamic tables are the same after every block, and hpack's
-decoder, fed both streams of blocks, decodes the same fields into the same table.
+changes in between as a peer's SETTINGS make them): both encoders' dynamic tables are
+the same after every block, hpack's decoder fed our blocks keeps a table equal to our
+encoder's, and every block is the same bytes as hpack's until table size changes are
+signalled differently (we send the smallest and the last size set between two blocks,
+as RFC 7541 section 4.2 asks; hpack sends every change, and loses a pending one when
+the same size is set again).
 """
 
 from __future__ import annotations
@@ -81,19 +84,36 @@ def test_blocks_and_tables_match_hpacks_encoder(
 ) -> None:
     ours, reference = CachingEncoder(), hpack.Encoder()
     ours_decoder, reference_decoder = hpack.Decoder(), hpack.Decoder()
+    # The sizes set since the last block, and whether hpack's encoder still says the same
+    # bytes as ours: it does until a run of size changes it signals differently (it
+    # lists every change, we the smallest and the last; it forgets a pending change
+    # when the same size is set again: test_table_size_changes_between_blocks_...).
+    changes: list[int] = []
+    alike = True
     for action, value, huffman in steps:
         if action == "resize":
+            if value == ours.header_table_size and changes:
+                alike = False
+            elif value != ours.header_table_size:
+                changes.append(value)
             ours.header_table_size = value
             reference.header_table_size = value
             continue
+        if len(changes) > 2 or (len(changes) == 2 and changes[0] > changes[1]):
+            alike = False
+        changes = []
         fields = pool[value % len(pool)]
         block = ours.encode(list(fields), huffman=huffman)
-        assert block == reference.encode(list(fields), huffman=huffman)
+        expected = reference.encode(list(fields), huffman=huffman)
         assert _table(ours) == _table(reference)
-        assert ours_decoder.decode(block, raw=True) == reference_decoder.decode(block, raw=True)
+        decoded = ours_decoder.decode(block, raw=True)
         assert list(ours_decoder.header_table.dynamic_entries) == list(
-            reference_decoder.header_table.dynamic_entries
+            ours.header_table.dynamic_entries
         )
+        assert ours_decoder.header_table.maxsize == ours.header_table.maxsize
+        if alike:
+            assert block == expected
+            assert decoded == reference_decoder.decode(expected, raw=True)
 
 
 def test_a_request_sent_again_is_served_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,3 +151,42 @@ def test_the_cache_is_bounded() -> None:
     for n in range(3 * _hpack._ENCODED_MAX):
         encoder.encode([(b"x-n", str(n).encode())])
         assert len(encoder._encoded) <= _hpack._ENCODED_MAX
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [0, 48, 48],  # the same size set twice while a change is pending
+        [0, 4096],  # down and back up: the smallest size must be signalled too
+        [4096, 0, 100, 200],  # several changes: the smallest and the last are enough
+        [100, 100],
+    ],
+)
+def test_table_size_changes_between_blocks_keep_the_peer_in_step(sizes: list[int]) -> None:
+    """Every table size the peer's SETTINGS set between two blocks reaches the decoder
+    (RFC 7541 section 4.2: the smallest and the last), however often a size is set
+    again: hpack's own encoder forgets a pending change when the same size is set twice,
+    and the peer's table then no longer matches ours (its next lookup fails)."""
+    encoder, decoder = CachingEncoder(), hpack.Decoder()
+    request = [(b":method", b"GET"), (b"x-custom", b"v" * 10), (b"accept", b"gzip")]
+    for first in (True, False):
+        for size in sizes if not first else [4096]:
+            encoder.header_table_size = size
+        for _ in range(3):
+            block = encoder.encode(list(request))
+            assert decoder.decode(block, raw=True) == request
+            assert decoder.header_table.maxsize == encoder.header_table.maxsize
+            assert list(decoder.header_table.dynamic_entries) == list(
+                encoder.header_table.dynamic_entries
+            )
+    updates = []
+    encoder = CachingEncoder()
+    for size in sizes:
+        encoder.header_table_size = size
+    block = encoder.encode([(b":method", b"GET")])
+    while block[0] & 0xE0 == 0x20:  # a dynamic table size update (5-bit prefix)
+        value, used = hpack.hpack.decode_integer(block, 5)
+        updates.append(value)
+        block = block[used:]
+    smallest = min(sizes)
+    assert updates == ([smallest, sizes[-1]] if smallest < sizes[-1] else [sizes[-1]])

@@ -2,14 +2,17 @@
 
 h2 is an optional dependency (the ``http2`` extra), so nothing here imports it at
 module level: :func:`import_h2` does, once, and binds what the HTTP/2 connection needs
-from it onto :class:`H2`. Three adaptations are made to h2's connection:
+from it onto :class:`H2`. Four adaptations are made to h2's connection:
 
 * our HPACK decoder and encoder (:class:`~httptransport._hpack.CachingDecoder`,
   :class:`~httptransport._hpack.CachingEncoder`) replace h2's;
 * the count of open outbound streams, which h2 recomputes over every stream each time
   HEADERS open one, is computed only every 64th time (see :func:`_client_connection`);
 * a received GOAWAY leaves the connection open for the streams the server still
-  answers (see :func:`_draining_state_machine`).
+  answers (see :func:`_draining_state_machine`);
+* the frames of every request (HEADERS out, HEADERS and DATA in) are read and written
+  without h2's frame objects (:mod:`._h2_frames`), on the h2 releases that lane was
+  checked against (:func:`~._h2_frames.lane_supported`); h2 still keeps all the state.
 
 Shared as is by the async and the sync connection (it is not generated).
 """
@@ -17,6 +20,8 @@ Shared as is by the async and the sync connection (it is not generated).
 from __future__ import annotations
 
 import typing
+
+from ._h2_frames import frame_lane, lane_supported
 
 __all__ = (
     "CONNECTION_WINDOW",
@@ -64,6 +69,7 @@ def import_h2() -> typing.Any:
             import h2.events
             import h2.exceptions
             import h2.settings
+            import h2.stream
             import h2.utilities
         except ImportError as exc:
             raise ImportError(INSTALL_HINT) from exc
@@ -94,12 +100,14 @@ def outbound_backlog(conn: typing.Any) -> int:
     return len(conn._data_to_send)
 
 
-def new_client_connection() -> typing.Any:
+def new_client_connection(*, lane: bool = True) -> typing.Any:
     """A new client-side ``h2.connection.H2Connection`` configured as we use it.
 
     Outgoing and incoming headers are checked by :mod:`._h2_headers` instead of h2's
     generic passes (cheaper: h2's was the largest cost of a request after HPACK);
-    server push is refused and our stream window is :data:`STREAM_WINDOW`.
+    server push is refused and our stream window is :data:`STREAM_WINDOW`. Without
+    ``lane`` (for the tests comparing the two) the connection has no frame lane
+    (:mod:`._h2_frames`).
 
     Raises:
         ImportError: h2 is not installed.
@@ -114,7 +122,7 @@ def new_client_connection() -> typing.Any:
         validate_inbound_headers=False,
         normalize_inbound_headers=False,
     )
-    conn = H2.connection(config=config)
+    conn = (H2.connection if lane else H2.plain_connection)(config=config)
     conn.state_machine = H2.machine()
     codes = h2.settings.SettingCodes
     conn.local_settings = h2.settings.Settings(
@@ -195,7 +203,8 @@ class H2:
     """What the HTTP/2 connection uses of h2, bound once h2 is imported (it is optional).
 
     Event classes, exception classes, hpack's never-indexed tuple, and our adapted
-    connection and state machine classes.
+    connection and state machine classes: ``connection`` has the frame lane of
+    :mod:`._h2_frames` when this h2 release supports it, ``plain_connection`` never.
     """
 
     response: typing.Any = None
@@ -213,6 +222,8 @@ class H2:
     machine: typing.Any = None
     never_indexed: typing.Any = None
     connection: typing.Any = None
+    plain_connection: typing.Any = None
+    lane: bool = False
 
     @classmethod
     def bind(cls, h2: typing.Any) -> None:
@@ -232,4 +243,6 @@ class H2:
         # hpack's tuple type, as h2 re-exports it (hpack is h2's dependency, not ours).
         cls.never_indexed = h2.utilities.NeverIndexedHeaderTuple
         cls.machine = _draining_state_machine(h2.connection)
-        cls.connection = _client_connection(h2.connection)
+        cls.plain_connection = _client_connection(h2.connection)
+        cls.lane = lane_supported(h2)
+        cls.connection = frame_lane(cls.plain_connection, h2) if cls.lane else cls.plain_connection

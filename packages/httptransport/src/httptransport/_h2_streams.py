@@ -46,6 +46,8 @@ EARLY_FINISH_MAX = 64 * 1024
 # No connection carries more streams than there are stream ids (31 bits, RFC 9113
 # section 5.1.1), whatever SETTINGS_MAX_CONCURRENT_STREAMS says.
 _STREAM_IDS = 2**31
+# The highest stream id there is (RFC 9113 section 5.1.1).
+_LAST_STREAM_ID = 2**31 - 1
 
 
 class AsyncWriteShield:
@@ -137,11 +139,12 @@ class StreamTable:
             ConnectionNotAvailable: No stream id is left (the connection then drains).
             h2.exceptions.ProtocolError: h2 refused the frames.
         """
-        try:
-            stream_id = h2_state.get_next_available_stream_id()
-        except H2.no_ids:
+        # (h2's get_next_available_stream_id() for a client, without its debug log call.)
+        highest = h2_state.highest_outbound_stream_id
+        stream_id = highest + 2 if highest else 1
+        if stream_id > _LAST_STREAM_ID:
             self.draining = True
-            raise ConnectionNotAvailable() from None
+            raise ConnectionNotAvailable()
         if first:
             h2_state.initiate_connection()
             h2_state.increment_flow_control_window(CONNECTION_WINDOW - DEFAULT_WINDOW)
@@ -191,18 +194,33 @@ class StreamTable:
         events = stream.events
         if type(events[-1]) is not H2.ended:
             return None
-        chunks: list[bytes] = []
-        size = flow = 0
-        for index in range(len(events) - 1):
-            event = events[index]
-            if type(event) is not H2.data and type(event) is not DataChunk:
+        data_kind = H2.data
+        if len(events) == 2:
+            # The usual: one DATA frame (or one chunk of them), then the end.
+            event = events[0]
+            kind = type(event)
+            if kind is not data_kind and kind is not DataChunk:
                 return None
-            size += len(event.data)
-            flow += event.flow_controlled_length
-            if event.data:
-                chunks.append(bytes(event.data))
-        if size > EARLY_FINISH_MAX:
-            return None
+            data = event.data
+            if len(data) > EARLY_FINISH_MAX:
+                return None
+            flow = event.flow_controlled_length
+            chunks = [bytes(data)] if data else []
+        else:
+            chunks = []
+            size = flow = 0
+            for index in range(len(events) - 1):
+                event = events[index]
+                kind = type(event)
+                if kind is not data_kind and kind is not DataChunk:
+                    return None
+                data = event.data
+                size += len(data)
+                flow += event.flow_controlled_length
+                if data:
+                    chunks.append(bytes(data))
+            if size > EARLY_FINISH_MAX:
+                return None
         events.clear()
         self.streams.pop(stream.id, None)
         if flow:
@@ -283,48 +301,62 @@ class StreamTable:
         streams = self.streams
         settings: list[typing.Any] | None = None
         failure: RemoteProtocolError | None = None
+        # (Looked up once per read, not once per event.)
+        data_kind = H2.data
+        response_kind = H2.response
+        ended_kind = H2.ended
+        waiting = self.waiting
+        wake = self.wake
         for event in events:
             kind = type(event)
             if (
-                kind is H2.data
-                or kind is H2.response
-                or kind is H2.ended
+                kind is data_kind
+                or kind is response_kind
+                or kind is ended_kind
                 or kind is H2.trailers
                 or kind is H2.reset
             ):
                 stream = streams.get(event.stream_id)
                 if stream is None:
-                    if kind is H2.data:
+                    if kind is data_kind:
                         # An abandoned stream: give the bytes back to the connection window.
                         h2_state.acknowledge_received_data(
                             event.flow_controlled_length, event.stream_id
                         )
                     continue
-                if kind is H2.response:
-                    stream.answered = True  # a GOAWAY can no longer make it retryable
-                elif kind is H2.data and not event.data:
-                    # An empty DATA frame carries nothing for the body: queueing it would
-                    # let a server grow the queue without limit. Its padding, if any, is
-                    # given back to the windows at once.
-                    if event.flow_controlled_length:
-                        h2_state.acknowledge_received_data(
-                            event.flow_controlled_length, event.stream_id
-                        )
-                    continue
-                elif kind is H2.data and stream.events:
-                    last = stream.events[-1]
-                    if type(last) is DataChunk:
-                        last.data += event.data
-                        last.flow_controlled_length += event.flow_controlled_length
-                        continue  # (already signalled)
-                    if type(last) is H2.data:
-                        stream.events[-1] = DataChunk(
-                            bytearray(last.data) + event.data,
-                            last.flow_controlled_length + event.flow_controlled_length,
-                        )
+                queued = stream.events
+                if kind is data_kind:
+                    if not event.data:
+                        # An empty DATA frame carries nothing for the body: queueing it
+                        # would let a server grow the queue without limit. Its padding, if
+                        # any, is given back to the windows at once.
+                        if event.flow_controlled_length:
+                            h2_state.acknowledge_received_data(
+                                event.flow_controlled_length, event.stream_id
+                            )
                         continue
-                stream.events.append(event)
-                self.signal(stream)
+                    if queued:
+                        last = queued[-1]
+                        if type(last) is DataChunk:
+                            last.data += event.data
+                            last.flow_controlled_length += event.flow_controlled_length
+                            continue  # (already signalled)
+                        if type(last) is data_kind:
+                            queued[-1] = DataChunk(
+                                bytearray(last.data) + event.data,
+                                last.flow_controlled_length + event.flow_controlled_length,
+                            )
+                            continue
+                elif kind is response_kind:
+                    stream.answered = True  # a GOAWAY can no longer make it retryable
+                queued.append(event)
+                # (signal(), inline)
+                stream.signalled = True
+                waiter = stream.waiter
+                if waiter is not None:
+                    stream.waiter = None
+                    waiting.pop(stream, None)
+                    wake(waiter)
             elif kind is H2.window:
                 if event.stream_id:
                     stream = streams.get(event.stream_id)
@@ -415,7 +447,10 @@ class H2ConnectionState:
 
     def stream_capacity(self) -> int:
         """How many requests it can carry at once (the server's stream limit)."""
-        return max(1, min(self._table.max_streams, _STREAM_IDS))
+        limit = self._table.max_streams
+        if 1 <= limit <= _STREAM_IDS:
+            return limit
+        return 1 if limit < 1 else _STREAM_IDS
 
     def accepting(self) -> bool:
         """Whether it may take new requests, now or once a stream frees up."""
@@ -526,11 +561,15 @@ class H2ConnectionState:
             self._streams.pop(stream.id, None)
             self._touch_idle()
 
-    def _finish_early(self, stream: H2Stream) -> list[bytes] | None:
+    def _finish_early(self, stream: H2Stream) -> tuple[list[bytes] | None, bool]:
         """The whole (small) body came with the head: finish the stream now and return
-        the body's chunks (:meth:`StreamTable.finish_early`); else ``None``."""
+        the body's chunks (:meth:`StreamTable.finish_early`), else ``None``; and whether
+        giving its window back queued a frame (a WINDOW_UPDATE) for the caller to send."""
         with self._lock:
-            chunks = self._table.finish_early(self._h2_state, stream)
-            if chunks is not None:
-                self._touch_idle()
-            return chunks
+            h2_state = self._h2_state
+            backlog = outbound_backlog(h2_state)
+            chunks = self._table.finish_early(h2_state, stream)
+            if chunks is None:
+                return None, False
+            self._touch_idle()
+            return chunks, outbound_backlog(h2_state) > backlog

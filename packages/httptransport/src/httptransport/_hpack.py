@@ -292,8 +292,32 @@ class CachingEncoder(_BaseEncoder):  # type: ignore[misc,unused-ignore]
         self._encoded: dict[tuple[typing.Any, ...], bytes] = {}
         self._encoded_version = 0
 
+    @property
+    def header_table_size(self) -> int:
+        """The dynamic table's size, as the peer's SETTINGS_HEADER_TABLE_SIZE sets it."""
+        return self.header_table.maxsize
+
+    @header_table_size.setter
+    def header_table_size(self, value: int) -> None:
+        # hpack's own setter forgets a pending change when the same size is set again
+        # (its table marks itself resized only when the size differs from the last),
+        # and lists every change. The peer must see the smallest size set since the
+        # last block and the last one (RFC 7541 section 4.2), or its table drifts from
+        # ours: those are the changes kept, and a pending one stays pending.
+        table = self.header_table
+        pending = table.resized
+        old = table.maxsize
+        table.maxsize = value
+        if value == old:
+            table.resized = pending
+            return
+        smallest = min([value, *self.table_size_changes]) if pending else value
+        self.table_size_changes = [smallest, value] if smallest < value else [value]
+        table.resized = True
+
     def encode(self, headers: typing.Any, huffman: bool = True) -> bytes:
-        """Encode ``headers`` into a header block, exactly as ``hpack.Encoder`` does."""
+        """Encode ``headers`` into a header block, exactly as ``hpack.Encoder`` does
+        (but for the table size changes: see :attr:`header_table_size`)."""
         table = self.header_table
         if type(headers) is not list or table.resized:
             return bytes(super().encode(headers, huffman))

@@ -82,8 +82,18 @@ from .._h2_adapter import (
 from .._h2_headers import request_headers, reset_error, response_fields
 from .._h2_streams import AsyncWriteShield, H2ConnectionState, H2Stream, StreamTable
 from .._locks import AsyncPoolWaiters, AsyncThreadLock
-from .._models import ByteStream, Origin, Request, Response, head_deadline, time_left, timeouts
-from .._trace import Trace, tracing_enabled
+from .._models import (
+    DEFAULT_PORTS,
+    ByteStream,
+    Origin,
+    Request,
+    Response,
+    head_deadline,
+    new_response,
+    time_left,
+    timeouts,
+)
+from .._trace import Trace
 from .http2_body import AsyncHTTP2Body
 from .http2_request_body import send_body
 from .interfaces import IDLE_POLL_AFTER, AsyncConnectionInterface
@@ -92,6 +102,7 @@ from .traced_body import AsyncTracedBody
 __all__ = ("INITIAL_MAX_STREAMS", "PING_TIMEOUT", "AsyncHTTP2Connection")
 
 logger = logging.getLogger("httptransport.http2")
+_DEBUG = logging.DEBUG
 
 READ_NUM_BYTES = 64 * 1024
 # The concurrency limit assumed until the server's SETTINGS say otherwise (RFC 9113
@@ -187,9 +198,14 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
                 hung up.
             RuntimeError: The request is for another origin.
         """
-        if not self.can_handle_request(request.url.origin):
+        url = request.url
+        origin = self._origin
+        port = url.port
+        if port is None:
+            port = DEFAULT_PORTS[url.scheme]  # (a KeyError, as url.origin raises)
+        if url.scheme != origin.scheme or url.host != origin.host or port != origin.port:
             raise RuntimeError(
-                f"Attempted to send request to {request.url.origin} on connection to {self._origin}"
+                f"Attempted to send request to {url.origin} on connection to {origin}"
             )
         timeout = timeouts(request)
         write_timeout = timeout.get("write")
@@ -201,10 +217,11 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
             and time.monotonic() - self._idle_since >= self._keepalive_ping
         ):
             await self._check_alive(read_timeout if read_timeout is not None else PING_TIMEOUT)
-        traced = tracing_enabled(request, logger)
+        # (tracing_enabled(), inline)
+        traced = request.extensions.get("trace") is not None or logger.isEnabledFor(_DEBUG)
         headers = request_headers(request)
         body = request.stream
-        end = type(body) is ByteStream and not b"".join(body)
+        end = type(body) is ByteStream and not body._content
         opened = self._open_stream(headers, end)
         while isinstance(opened, H2Stream):
             # Streams beyond the first wait for the server's SETTINGS (its stream limit).
@@ -236,24 +253,26 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
             await self._close_stream(stream)
             raise
         trailers: list[tuple[bytes, bytes]] = []
-        chunks = self._finish_early(stream) if stream.events else None
-        if chunks is not None and outbound_backlog(self._h2_state):
-            # (The window given back made h2 queue a WINDOW_UPDATE.)
-            with contextlib.suppress(Exception):  # broken: the response is whole
-                await self._flush(read_timeout)
+        chunks = None
+        if stream.events:
+            chunks, queued = self._finish_early(stream)
+            if queued:
+                # The window given back made h2 queue a WINDOW_UPDATE. (Frames others
+                # queued are theirs to flush: whoever queues a frame flushes.)
+                with contextlib.suppress(Exception):  # broken: the response is whole
+                    await self._flush(read_timeout)
         body = AsyncHTTP2Body(self, stream, read_timeout, trailers, request._deadline, chunks)
-        response = Response(
+        return new_response(
             status,
-            content=AsyncTracedBody(body, request, logger, stream.id) if traced else body,
-            extensions={
+            headers,
+            AsyncTracedBody(body, request, logger, stream.id) if traced else body,
+            {
                 "http_version": b"HTTP/2",
                 "network_stream": self._network_stream,
                 "stream_id": stream.id,
                 "trailers": trailers,
             },
         )
-        response.headers = headers
-        return response
 
     async def _traced_exchange(
         self,
@@ -327,8 +346,14 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
     async def _receive_head(
         self, stream: H2Stream, timeout: float | None, deadline: float | None
     ) -> tuple[int, list[tuple[bytes, bytes]]]:
+        events = stream.events
         while True:
-            event = await self._next_event(stream, timeout, deadline)
+            # (_next_event(), inline)
+            while not events:
+                if stream.error is not None:
+                    raise stream.error
+                await self._wait(stream, timeout, deadline)
+            event = events.popleft()
             if type(event) is H2.response:
                 break
             if type(event) is H2.reset:
@@ -374,6 +399,7 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
                     waiter = None
             if waiter is not None:
                 woken = timed_out = False
+                signalled: bool = False
                 try:
                     woken = await self._waiters.wait(
                         waiter, timeout if deadline is None else time_left(timeout, deadline)
@@ -388,6 +414,12 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
                         if not woken:
                             # We may have been handed the socket as we gave up: pass it on.
                             self._table.pass_reading(self._reading)
+                        else:
+                            # (What the next turn of the loop would find first.)
+                            signalled = stream.signalled
+                            stream.signalled = False
+                if signalled:
+                    return
                 if not woken:
                     raise ReadTimeout("No data received within the read timeout.")
                 continue

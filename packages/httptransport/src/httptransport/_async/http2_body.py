@@ -14,6 +14,7 @@ import typing
 from .._h2_adapter import H2
 from .._h2_headers import reset_error, response_fields
 from .._h2_streams import DataChunk
+from .._models import AsyncWholeBody
 
 __all__ = ("AsyncHTTP2Body", "AsyncStreamOwner")
 
@@ -39,11 +40,13 @@ class AsyncStreamOwner(typing.Protocol):
         """Reset a stream the request gave up on, and free its slot."""
 
 
-class AsyncHTTP2Body:
+class AsyncHTTP2Body(AsyncWholeBody):
     """A response body read from its stream; DATA is acknowledged as it is consumed.
 
     Ending it early (closing, an error, a cancellation) resets the stream; the
-    connection stays open for its other streams.
+    connection stays open for its other streams. :meth:`aread` (what
+    ``Response.aread`` calls) returns a body that came whole with its head without
+    iterating it.
     """
 
     __slots__ = ("_chunks", "_conn", "_deadline", "_stream", "_timeout", "_trailers", "complete")
@@ -100,6 +103,18 @@ class AsyncHTTP2Body:
             self.complete = True
             await conn._abandon(stream)
             raise
+
+    async def aread(self) -> bytes:
+        """The rest of the body, all at once: what iterating it to its end gives."""
+        chunks = self._chunks
+        if self.complete and chunks is not None:
+            if len(chunks) == 1:
+                return chunks.pop()
+            chunks.reverse()
+            data = b"".join(chunks)
+            chunks.clear()
+            return data
+        return b"".join([chunk async for chunk in self])
 
     async def aclose(self) -> None:
         """Close the body; an unfinished stream is reset (the connection stays open)."""

@@ -15,6 +15,7 @@ import typing
 from .._h2_adapter import H2
 from .._h2_headers import reset_error, response_fields
 from .._h2_streams import DataChunk
+from .._models import WholeBody
 
 __all__ = ("HTTP2Body", "StreamOwner")
 
@@ -40,11 +41,13 @@ class StreamOwner(typing.Protocol):
         """Reset a stream the request gave up on, and free its slot."""
 
 
-class HTTP2Body:
+class HTTP2Body(WholeBody):
     """A response body read from its stream; DATA is acknowledged as it is consumed.
 
     Ending it early (closing, an error, a cancellation) resets the stream; the
-    connection stays open for its other streams.
+    connection stays open for its other streams. :meth:`read` (what
+    ``Response.read`` calls) returns a body that came whole with its head without
+    iterating it.
     """
 
     __slots__ = ("_chunks", "_conn", "_deadline", "_stream", "_timeout", "_trailers", "complete")
@@ -101,6 +104,18 @@ class HTTP2Body:
             self.complete = True
             conn._abandon(stream)
             raise
+
+    def read(self) -> bytes:
+        """The rest of the body, all at once: what iterating it to its end gives."""
+        chunks = self._chunks
+        if self.complete and chunks is not None:
+            if len(chunks) == 1:
+                return chunks.pop()
+            chunks.reverse()
+            data = b"".join(chunks)
+            chunks.clear()
+            return data
+        return b"".join([chunk for chunk in self])
 
     def close(self) -> None:
         """Close the body; an unfinished stream is reset (the connection stays open)."""
