@@ -8,6 +8,7 @@ import typing
 
 import pytest
 
+import netbackend_mock
 from httptransport import (
     ConnectionInterface,
     ConnectionPool,
@@ -434,3 +435,30 @@ def test_third_party_connection_class(server: typing.Any) -> None:
         assert [c.requests for c in pool.made] == [4, 1, 1]
     assert pool.connections == []
     assert all(c.is_closed() for c in pool.made)
+
+
+def test_failing_close_of_an_expired_connection_gives_the_slot_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Closing the idle connection found expired fails the request that found it (as
+    it did), and that request holds nothing afterwards: its slot is given back, and the
+    next request gets a connection."""
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    backend = netbackend_mock.MockBackend([ok, ok])
+    with ConnectionPool(network_backend=backend, max_connections=1, keepalive_expiry=60.0) as pool:
+        assert (pool.request("GET", "http://example.com/")).content == b"ok"
+        [idle] = pool.connections
+        typing.cast(typing.Any, idle)._connection._expire_at = 0.0  # long past
+
+        def failing_aclose(self: typing.Any) -> None:
+            raise OSError("close failed")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(netbackend_mock.MockStream, "close", failing_aclose)
+            with pytest.raises(OSError, match="close failed"):
+                pool.request("GET", "http://example.com/")
+        assert repr(pool) == (
+            "<ConnectionPool [Requests: 0 active, 0 queued | Connections: 0 active, 0 idle]>"
+        )
+        assert (pool.request("GET", "http://example.com/")).content == b"ok"
+        assert len(backend.streams) == 2

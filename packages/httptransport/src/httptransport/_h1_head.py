@@ -2,7 +2,7 @@
 bytes, response heads parsed in the plain case (see :mod:`._async.http11`).
 
 Shared as is by the async and the sync connection (it is sans-IO, not generated), so the
-caches below (of header lines, and of whole heads) exist once per process.
+caches below (of response lines and heads, and of request heads) exist once per process.
 
 The lean parser accepts a subset of what RFC 9112 allows and hands everything else to
 h11, untouched, so it only has to be right about what it accepts:
@@ -46,8 +46,8 @@ def _has_close(value: bytes) -> bool:
     return any(token.strip(b" \t").lower() == b"close" for token in value.split(b","))
 
 
-def prepare_head(request: Request) -> tuple[bytes, int, bool] | None:
-    """Build the request head for the lean path.
+def _build_head(request: Request) -> tuple[bytes, int, bool] | None:
+    """Build the request head for the lean path (:func:`prepare_head`, uncached).
 
     Returns:
         ``(head, length, keep_alive)``: ``length`` is the declared Content-Length, or -1
@@ -216,3 +216,36 @@ def _parse_lines(
                 return None
         headers.append(header)
     return status, reason, tuple(headers), length, keep_alive
+
+
+# Request heads built before: a client sends the same head for every request to one URL
+# with the same headers, so a head is checked and joined once. Keyed by the method, the
+# target and the header pairs, which hold no more bytes than the head itself; heads up
+# to _PREPARED_HEAD_MAX bytes only. Emptied when full.
+_prepared: dict[tuple[object, ...], tuple[bytes, int, bool]] = {}
+_PREPARED_MAX = 64
+_PREPARED_HEAD_MAX = 1024
+
+
+def prepare_head(request: Request) -> tuple[bytes, int, bool] | None:
+    """Build the request head for the lean path.
+
+    Returns:
+        ``(head, length, keep_alive)``: ``length`` is the declared Content-Length, or -1
+        for chunked. ``None`` when the request must go through h11.
+    """
+    headers = request.headers
+    if type(headers) is not list:
+        return _build_head(request)
+    key = (request.method, request.url.target, *headers)
+    try:
+        prepared = _prepared.get(key)
+    except TypeError:  # a header pair that is not a tuple of bytes (a list, say)
+        return _build_head(request)
+    if prepared is None:
+        prepared = _build_head(request)
+        if prepared is not None and len(prepared[0]) <= _PREPARED_HEAD_MAX:
+            if len(_prepared) >= _PREPARED_MAX:
+                _prepared.clear()
+            _prepared[key] = prepared
+    return prepared

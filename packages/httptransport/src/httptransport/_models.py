@@ -621,6 +621,13 @@ def _cached_url(url: URL | bytes | str) -> URL:
     return enforce_url(url, name="url")
 
 
+# The methods given as text that most requests use, already encoded.
+_TEXT_METHODS: dict[str, bytes] = {
+    method: method.encode("ascii")
+    for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE")
+}
+
+
 def build_request(
     method: bytes | str,
     url: URL | bytes | str,
@@ -633,13 +640,34 @@ def build_request(
     Arguments are checked and coerced as :class:`Request` does; ``Host`` and the body's
     framing header are added when missing (:func:`include_request_headers`).
     """
-    url = _cached_url(url)
-    header_list = include_request_headers(
-        enforce_headers(headers, name="headers"), url=url, content=content
-    )
+    # (_cached_url(), with its hit inline)
+    parts = _parsed_urls.get(url) if type(url) is str or type(url) is bytes else None
+    if parts is None:
+        url = _cached_url(url)
+    else:
+        url = _new_object(URL)
+        url.scheme, url.host, url.port, url.target = parts
+    if headers is None and content is None:
+        # What include_request_headers([], ...) returns: the Host header alone.
+        host = url.host
+        if b":" in host and not host.startswith(b"["):
+            host = b"[" + host + b"]"
+        port = url.port
+        if port is not None and port != DEFAULT_PORTS.get(url.scheme):
+            host = b"%b:%d" % (host, port)
+        header_list = [(b"Host", host)]
+    else:
+        header_list = include_request_headers(
+            enforce_headers(headers, name="headers"), url=url, content=content
+        )
     # As Request(...) would build it, without checking the checked parts again.
     request: Request = _new_object(Request)
-    request.method = method if type(method) is bytes else enforce_bytes(method, name="method")
+    if type(method) is bytes:
+        request.method = method
+    else:
+        request.method = (type(method) is str and _TEXT_METHODS.get(method)) or enforce_bytes(
+            method, name="method"
+        )
     request.url = url
     request.headers = header_list
     request.stream = _EMPTY_STREAM if content is None else enforce_stream(content, name="content")

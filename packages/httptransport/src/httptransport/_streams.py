@@ -44,7 +44,8 @@ EMPTY_STREAM = ByteStream(b"")
 class AsyncWholeBody:
     """A response body of a connection that can also be read to its end in one call:
     :meth:`Response.aread` and :meth:`Response.aclose` call it directly, without
-    iterating it or asking what kind of stream it is."""
+    iterating it or asking what kind of stream it is, and a pool's ``request()`` does
+    both at once (:meth:`read_and_close`)."""
 
     __slots__ = ()
 
@@ -55,6 +56,15 @@ class AsyncWholeBody:
     async def aclose(self) -> None:
         """Close the body."""
         raise NotImplementedError()  # pragma: no cover
+
+    async def read_and_close(self) -> bytes:
+        """:meth:`aread`, then :meth:`aclose` (also when reading fails); a body may skip
+        a close that would do nothing."""
+        try:
+            content = await self.aread()
+        finally:
+            await self.aclose()
+        return content
 
 
 class WholeBody:
@@ -70,3 +80,12 @@ class WholeBody:
     def close(self) -> None:
         """Close the body."""
         raise NotImplementedError()  # pragma: no cover
+
+    def read_and_close(self) -> bytes:
+        """:meth:`read`, then :meth:`close` (also when reading fails); a body may skip
+        a close that would do nothing."""
+        try:
+            content = self.read()
+        finally:
+            self.close()
+        return content

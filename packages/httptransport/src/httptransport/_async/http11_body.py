@@ -223,8 +223,12 @@ class AsyncFixedBody(_PoolHandle, AsyncWholeBody):
                 finally:
                     if self._pool is not None:
                         await self._failed()
-            if self._pool is not None:
-                await self._released()
+            pool = self._pool
+            if pool is not None:  # (_released(), inline)
+                self._pool = None
+                to_close = pool._release(self._pool_conn)
+                if to_close is not None:
+                    await async_shielded(to_close.aclose)
             return buffer
         if remaining <= 0:
             chunk = b""
@@ -238,6 +242,45 @@ class AsyncFixedBody(_PoolHandle, AsyncWholeBody):
         if self._pool is not None:  # (the empty body of a 101 or CONNECT response)
             await self._released()
         return chunk
+
+    async def read_and_close(self) -> bytes:
+        """:meth:`aread`, then :meth:`aclose` unless it would do nothing (the body was
+        read to its end and its connection handed back)."""
+        remaining = self._remaining
+        conn = self._conn
+        buffer = conn._buffer
+        if 0 < remaining <= len(buffer):
+            # aread()'s shortcut, the same lines (a call fewer): it leaves nothing to
+            # close, the body being complete and the connection handed back even when
+            # ending the cycle fails.
+            if len(buffer) > remaining:
+                conn._buffer = buffer[remaining:]
+                buffer = buffer[:remaining]
+            else:
+                conn._buffer = b""
+            self._remaining = 0
+            self.complete = True
+            if not conn._end_cycle(self._keep_alive):
+                try:
+                    await conn._abort()
+                finally:
+                    if self._pool is not None:
+                        await self._failed()
+            pool = self._pool
+            if pool is not None:
+                self._pool = None
+                to_close = pool._release(self._pool_conn)
+                if to_close is not None:
+                    await async_shielded(to_close.aclose)
+            return buffer
+        try:
+            content = await self.aread()
+        except BaseException:
+            await self.aclose()
+            raise
+        if self._pool is not None or not self.complete:
+            await self.aclose()
+        return content
 
     async def finish(self) -> None:
         """The whole body has been read: end the cycle."""

@@ -23,7 +23,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 
-from .._models import URL, Extensions, HeaderTypes, Origin, Request, Response, build_request
+from .._models import (
+    URL,
+    AsyncWholeBody,
+    Extensions,
+    HeaderTypes,
+    Origin,
+    Request,
+    Response,
+    build_request,
+)
 
 __all__ = ("IDLE_POLL_AFTER", "AsyncConnectionInterface", "AsyncRequestInterface")
 
@@ -54,6 +63,17 @@ class AsyncRequestInterface:
         """
         request = build_request(method, url, headers, content, extensions)
         response = await self.handle_async_request(request)
+        stream = response.stream
+        if (
+            type(response) is Response
+            and isinstance(stream, AsyncWholeBody)
+            and response._content is None
+            and not response._stream_consumed
+        ):
+            # What response.aread() and response.aclose() below do, in one call.
+            response._stream_consumed = True
+            response._content = await stream.read_and_close()
+            return response
         try:
             await response.aread()
         finally:

@@ -251,7 +251,51 @@ class ConnectionPool(RequestInterface):
         reroutes = 0
         logic = self._logic
         while True:
-            connection = self._checkout(key, request, reuse)
+            # Check a connection out. The wait is here rather than in a helper (in async
+            # code, a queued request's wake-up then resumes one coroutine fewer).
+            ticket: Ticket[ConnectionInterface] = Ticket(key)
+            expired: ConnectionInterface | None = None
+            with self._lock:
+                if self._keepalive_expiry is not None:
+                    expired = self._pop_expired()
+                granted = logic.acquire(ticket, reuse=reuse)
+                if not granted:
+                    ticket.waiter = self._waiters.create()
+            if expired is not None:
+                try:
+                    expired.close()
+                except BaseException:
+                    self._give_back(ticket)
+                    raise
+            if not granted:
+                # Only a request that must wait needs its pool timeout. Grants made while
+                # waiting never carry an idle connection to evict (only an immediate
+                # grant does), so giving the ticket back is all there is to undo.
+                try:
+                    # (timeouts(request).get("pool"), with no call when there is no total)
+                    pool_timeouts = request.extensions.get("timeout")
+                    if pool_timeouts and "total" in pool_timeouts:
+                        pool_timeouts = timeouts(request)
+                    signalled = self._waiters.wait(
+                        ticket.waiter, pool_timeouts.get("pool") if pool_timeouts else None
+                    )
+                except BaseException:
+                    self._give_back(ticket)
+                    raise
+                if not signalled:
+                    with self._lock:
+                        if not ticket.granted:  # (else granted just as the wait timed out)
+                            logic.cancel(ticket)
+                            raise PoolTimeout(
+                                "No connection became available within the pool timeout."
+                            )
+            try:
+                connection = ticket.connection
+                if connection is None or not (ticket.shared or _usable(connection)):
+                    connection = self._open_in_slot(ticket, key)
+            except BaseException:
+                self._give_back(ticket)
+                raise
             # A connected HTTPConnection only passes the request on: skip it.
             handler: RequestInterface = connection
             if type(connection) is HTTPConnection and connection._connection is not None:
@@ -283,15 +327,18 @@ class ConnectionPool(RequestInterface):
             except BaseException:
                 self._drop(connection)
                 raise
-            tracked = logic.tracked(connection)
+            tracked = connection in logic._capacity  # (logic.tracked(), inline)
             if tracked:
                 self._update_capacity(connection)
             stream = response.stream
             if getattr(stream, "complete", False) is not True:
                 body_type = type(stream)
                 if not tracked and (body_type is FixedBody or body_type is H11Body):
-                    # One of our HTTP/1.1 bodies: it hands the connection back itself.
-                    typing.cast("FixedBody | H11Body", stream).hand_back_to(self, connection)
+                    # One of our HTTP/1.1 bodies: it hands the connection back itself
+                    # (hand_back_to(), inline).
+                    body: FixedBody | H11Body = stream  # type: ignore[assignment]
+                    body._pool_conn = connection
+                    body._pool = self
                 else:
                     response.stream = _PoolBody(self, connection, stream)
                 return response
@@ -307,64 +354,37 @@ class ConnectionPool(RequestInterface):
         for ticket in woken:
             self._waiters.wake(ticket.waiter)
 
-    def _checkout(
-        self,
-        key: tuple[bytes, bytes, int],
-        request: Request,
-        reuse: bool,
+    def _open_in_slot(
+        self, ticket: Ticket[ConnectionInterface], key: tuple[bytes, bytes, int]
     ) -> ConnectionInterface:
-        logic = self._logic
-        ticket: Ticket[ConnectionInterface] = Ticket(key)
-        expired: ConnectionInterface | None = None
+        """Open a connection in the slot ``ticket`` was granted: after closing the idle
+        connection the grant evicted, or the dead or expired one it was given.
+
+        The caller gives the ticket back if this fails.
+        """
+        evict = ticket.evict
+        if evict is not None:
+            ticket.evict = None
+            shielded(evict.close)
+        connection = ticket.connection
+        if connection is not None:
+            # Dead or expired: close it, and open a new one in its slot.
+            with self._lock:
+                self._logic.swap_for_slot(ticket)
+            shielded(connection.close)
+        connection = self.create_connection(Origin(*key))
+        capacity = connection.stream_capacity()
         with self._lock:
-            if self._keepalive_expiry is not None:
-                expired = self._pop_expired()
-            granted = logic.acquire(ticket, reuse=reuse)
-            if not granted:
-                ticket.waiter = self._waiters.create()
-        if expired is not None:
-            expired.close()
-        if not granted:
-            # Only a request that must wait needs its pool timeout. Grants made while
-            # waiting never carry an idle connection to evict (only an immediate grant
-            # does), so giving the ticket back is all there is to undo.
-            try:
-                signalled = self._waiters.wait(ticket.waiter, timeouts(request).get("pool"))
-            except BaseException:
-                with self._lock:
-                    next_ticket, to_close = logic.cancel(ticket)
-                self._after_release(next_ticket, to_close)
-                raise
-            if not signalled:
-                with self._lock:
-                    if not ticket.granted:  # (else granted just as the wait timed out)
-                        logic.cancel(ticket)
-                        raise PoolTimeout("No connection became available within the pool timeout.")
-        try:
-            evict = ticket.evict
-            if evict is not None:
-                ticket.evict = None
-                shielded(evict.close)
-            connection = ticket.connection
-            if connection is not None:
-                if ticket.shared or connection.usable(time.monotonic()):
-                    return connection
-                # Dead or expired: close it, and open a new one in its slot.
-                with self._lock:
-                    logic.swap_for_slot(ticket)
-                shielded(connection.close)
-            connection = self.create_connection(Origin(*key))
-            capacity = connection.stream_capacity()
-            with self._lock:
-                others = logic.register(ticket, connection, capacity)
-            for other in others:
-                self._waiters.wake(other.waiter)
-            return connection
-        except BaseException:
-            with self._lock:
-                woken, to_close = logic.cancel(ticket)
-            self._after_release(woken, to_close)
-            raise
+            others = self._logic.register(ticket, connection, capacity)
+        for other in others:
+            self._waiters.wake(other.waiter)
+        return connection
+
+    def _give_back(self, ticket: Ticket[ConnectionInterface]) -> None:
+        """A request gives up what ``ticket`` holds (its queue place, slot or connection)."""
+        with self._lock:
+            woken, to_close = self._logic.cancel(ticket)
+        self._after_release(woken, to_close)
 
     def _pop_expired(self) -> ConnectionInterface | None:
         # Only the coldest idle connection, and only its keep-alive expiry (no socket
@@ -394,12 +414,17 @@ class ConnectionPool(RequestInterface):
             A connection the caller must close.
         """
         logic = self._logic
-        if logic.tracked(connection):
+        if connection in logic._capacity:  # (logic.tracked(), inline)
             self._update_capacity(connection)
             reusable = connection.accepting()
             last = logic.in_use(connection) <= 1
         else:
-            reusable = connection.is_idle()
+            if type(connection) is HTTPConnection:
+                # (its is_idle(), which asks its protocol connection once connected, inline)
+                inner = connection._connection
+                reusable = connection._connect_failed if inner is None else inner.is_idle()
+            else:
+                reusable = connection.is_idle()
             last = True
         if last and self._keepalive_expiry == 0:
             # No keep-alive at all: a connection is closed as soon as it is idle.
@@ -460,6 +485,16 @@ class ConnectionPool(RequestInterface):
             f"{logic.queued_count} queued | Connections: {len(logic.connections) - idle} "
             f"active, {idle} idle]>"
         )
+
+
+def _usable(connection: ConnectionInterface) -> bool:
+    """``connection.usable(time.monotonic())``: whether an idle connection granted to a
+    request may take it (for our own connection class, its protocol connection's answer,
+    asked directly)."""
+    if type(connection) is HTTPConnection:
+        inner = connection._connection
+        return inner is not None and inner.usable(time.monotonic())
+    return connection.usable(time.monotonic())
 
 
 class _PoolBody:

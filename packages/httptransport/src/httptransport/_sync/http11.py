@@ -171,11 +171,17 @@ class HTTP11Connection(ConnectionInterface):
         reused = self._request_count > 0
         self._request_count += 1
         self._expire_at = None
-        timeout = timeouts(request)
-        write_timeout = timeout.get("write")
-        read_timeout = timeout.get("read")
+        extensions = request.extensions
+        timeout = extensions.get("timeout")
+        if timeout:
+            if "total" in timeout:
+                timeout = timeouts(request)
+            write_timeout = timeout.get("write")
+            read_timeout = timeout.get("read")
+        else:  # (as timeouts() would answer for no or empty timeouts)
+            write_timeout = read_timeout = None
         # (tracing_enabled(), inline)
-        traced = request.extensions.get("trace") is not None or logger.isEnabledFor(_DEBUG)
+        traced = extensions.get("trace") is not None or logger.isEnabledFor(_DEBUG)
         try:
             prepared = prepare_head(request)
             if prepared is None:
@@ -214,7 +220,28 @@ class HTTP11Connection(ConnectionInterface):
                         )
                     trace.return_value = (b"HTTP/1.1", parsed[0], parsed[1], parsed[2])
             else:
-                parsed = self._receive_head(request, reused, deadline)
+                buffer = self._buffer
+                if not buffer:
+                    # (_receive_head()'s first read, inline: it usually brings the whole
+                    # head, which is then parsed here without another call)
+                    try:
+                        buffer = self._network_stream.read(
+                            READ_NUM_BYTES, None if deadline is None else _time_left(deadline)
+                        )
+                    except ReadError:
+                        if not _replayable(request, reused):
+                            raise
+                        buffer = b""
+                    if not buffer:
+                        self._disconnected_before_response(request, reused)
+                    self._buffer = buffer
+                end = buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    parsed = self._receive_head(request, reused, deadline)
+                else:
+                    parsed = parse_head(buffer[:end], request.method)
+                    if parsed is not None:
+                        self._buffer = buffer[end + 4 :]
                 if parsed is None:
                     return self._h11_cycle(
                         request,

@@ -224,8 +224,12 @@ class FixedBody(_PoolHandle, WholeBody):
                 finally:
                     if self._pool is not None:
                         self._failed()
-            if self._pool is not None:
-                self._released()
+            pool = self._pool
+            if pool is not None:  # (_released(), inline)
+                self._pool = None
+                to_close = pool._release(self._pool_conn)
+                if to_close is not None:
+                    shielded(to_close.close)
             return buffer
         if remaining <= 0:
             chunk = b""
@@ -239,6 +243,45 @@ class FixedBody(_PoolHandle, WholeBody):
         if self._pool is not None:  # (the empty body of a 101 or CONNECT response)
             self._released()
         return chunk
+
+    def read_and_close(self) -> bytes:
+        """:meth:`read`, then :meth:`close` unless it would do nothing (the body was
+        read to its end and its connection handed back)."""
+        remaining = self._remaining
+        conn = self._conn
+        buffer = conn._buffer
+        if 0 < remaining <= len(buffer):
+            # read()'s shortcut, the same lines (a call fewer): it leaves nothing to
+            # close, the body being complete and the connection handed back even when
+            # ending the cycle fails.
+            if len(buffer) > remaining:
+                conn._buffer = buffer[remaining:]
+                buffer = buffer[:remaining]
+            else:
+                conn._buffer = b""
+            self._remaining = 0
+            self.complete = True
+            if not conn._end_cycle(self._keep_alive):
+                try:
+                    conn._abort()
+                finally:
+                    if self._pool is not None:
+                        self._failed()
+            pool = self._pool
+            if pool is not None:
+                self._pool = None
+                to_close = pool._release(self._pool_conn)
+                if to_close is not None:
+                    shielded(to_close.close)
+            return buffer
+        try:
+            content = self.read()
+        except BaseException:
+            self.close()
+            raise
+        if self._pool is not None or not self.complete:
+            self.close()
+        return content
 
     def finish(self) -> None:
         """The whole body has been read: end the cycle."""

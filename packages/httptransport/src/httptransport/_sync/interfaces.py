@@ -24,7 +24,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 
-from .._models import URL, Extensions, HeaderTypes, Origin, Request, Response, build_request
+from .._models import (
+    URL,
+    Extensions,
+    HeaderTypes,
+    Origin,
+    Request,
+    Response,
+    WholeBody,
+    build_request,
+)
 
 __all__ = ("IDLE_POLL_AFTER", "ConnectionInterface", "RequestInterface")
 
@@ -55,6 +64,17 @@ class RequestInterface:
         """
         request = build_request(method, url, headers, content, extensions)
         response = self.handle_request(request)
+        stream = response.stream
+        if (
+            type(response) is Response
+            and isinstance(stream, WholeBody)
+            and response._content is None
+            and not response._stream_consumed
+        ):
+            # What response.read() and response.close() below do, in one call.
+            response._stream_consumed = True
+            response._content = stream.read_and_close()
+            return response
         try:
             response.read()
         finally:
