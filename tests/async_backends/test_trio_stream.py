@@ -9,6 +9,7 @@ The peer is a real socket on 127.0.0.1 held by the test itself.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import struct
 import types
@@ -234,6 +235,8 @@ async def test_cancelled_calls_move_no_bytes(pair: Pair) -> None:
 
 
 async def test_ready_calls_are_checkpoints(pair: Pair) -> None:
+    """A write the socket takes at once is a full checkpoint; so is a read of data
+    already there, unless the stream's last call was such a write (the next test)."""
     import trio
     import trio.testing
 
@@ -242,8 +245,92 @@ async def test_ready_calls_are_checkpoints(pair: Pair) -> None:
     assert pair.peer.recv(100) == b"ping"
     pair.peer.sendall(b"pong")
     await wait_readable(pair.stream)
+    assert await pair.stream.read(2) == b"po"  # straight after the write
     with trio.testing.assert_checkpoints():
-        assert await pair.stream.read(100) == b"pong"
+        assert await pair.stream.read(100) == b"ng"
+
+
+class Reschedules:
+    """Counts how often the current task is put back on trio's run queue (that is, how
+    many schedule points it passes) while the block runs."""
+
+    def __init__(self) -> None:
+        import trio
+
+        self.task = trio.lowlevel.current_task()
+        self.count = 0
+
+    def task_scheduled(self, task: object) -> None:
+        if task is self.task:
+            self.count += 1
+
+    def __enter__(self) -> Reschedules:
+        import trio
+
+        trio.lowlevel.add_instrument(self)  # type: ignore[arg-type]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import trio
+
+        trio.lowlevel.remove_instrument(self)  # type: ignore[arg-type]
+
+
+async def answer(pair: Pair, request: bytes, response: bytes) -> None:
+    """The peer takes ``request`` and sends ``response``; returns once it is readable."""
+    assert pair.peer.recv(100) == request
+    pair.peer.sendall(response)
+    await wait_readable(pair.stream)
+
+
+async def test_read_right_after_a_write_is_a_cancel_point_not_a_schedule_point(
+    pair: Pair,
+) -> None:
+    """The response read straight after its request does not go through trio's
+    scheduler a second time, and cancellation still stops it before any byte moves."""
+    import trio
+
+    await pair.stream.write(b"one")
+    await answer(pair, b"one", b"first")
+    with Reschedules() as reschedules:
+        assert await pair.stream.read(100) == b"first"
+    assert reschedules.count == 0
+    # Still a cancel point: cancelled, it raises and leaves the data where it is.
+    await pair.stream.write(b"two")
+    await answer(pair, b"two", b"second")
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await pair.stream.read(100)
+    assert scope.cancelled_caught
+    # (and that read was the call that used up the write's schedule point)
+    with Reschedules() as reschedules:
+        assert await pair.stream.read(100) == b"second"
+    assert reschedules.count == 1
+
+
+@pytest.mark.parametrize(
+    "calls",
+    ["wrwr", "wrrr", "wwrr", "rrww", "wrwrrwwr"],
+)
+async def test_of_two_consecutive_calls_one_at_least_is_a_schedule_point(
+    pair: Pair, calls: str
+) -> None:
+    """Of any two consecutive calls on the stream, at least one lets other tasks run:
+    only a read whose stream's last call was a write that yielded skips its own."""
+    pair.peer.sendall(b"x" * 100)  # (so that a read finds data before any write)
+    await wait_readable(pair.stream)
+    scheduled: list[bool] = []
+    last = ""
+    for call in calls:
+        with Reschedules() as reschedules:
+            if call == "w":
+                await pair.stream.write(b"w")
+            else:
+                assert await pair.stream.read(1) == b"x"
+        scheduled.append(reschedules.count > 0)
+        assert scheduled[-1] == (call == "w" or last != "w"), (calls, scheduled)
+        last = call
+    assert all(a or b for a, b in itertools.pairwise(scheduled))
 
 
 async def test_eof_and_zero_max_bytes(pair: Pair) -> None:

@@ -195,8 +195,22 @@ class AsyncPoolWaiters:
         settled (a later wake does nothing) with no deadline behind.
         """
         if type(waiter) is _TrioWaiter:
-            return await self._trio_wait(waiter, timeout)
-        future = typing.cast("asyncio.Future[bool]", waiter)
+            # Parked here rather than in a helper coroutine: a wake-up then resumes one
+            # coroutine fewer.
+            if waiter._result is None:  # (else woken before it waited)
+                lowlevel = _trio_lowlevel
+                if timeout is None:
+                    waiter._task = lowlevel.current_task()
+                    await lowlevel.wait_task_rescheduled(waiter._abort)
+                else:
+                    self._trio_add(waiter, timeout)
+                    waiter._task = lowlevel.current_task()
+                    try:
+                        await lowlevel.wait_task_rescheduled(waiter._abort)
+                    finally:
+                        self._trio_deadlines.pop(waiter, None)
+            return typing.cast(bool, waiter._result)
+        future: asyncio.Future[bool] = waiter
         if timeout is None:
             return await future
         loop = typing.cast(asyncio.AbstractEventLoop, self._loop)
@@ -230,15 +244,9 @@ class AsyncPoolWaiters:
 
     # -- trio --------------------------------------------------------------------
 
-    async def _trio_wait(self, waiter: _TrioWaiter, timeout: float | None) -> bool:
-        result = waiter._result
-        if result is not None:  # woken before it waited
-            return result
+    def _trio_add(self, waiter: _TrioWaiter, timeout: float) -> None:
+        """Give ``waiter`` its deadline, and have the timer task wake up for it."""
         lowlevel = _trio_lowlevel
-        if timeout is None:
-            waiter._task = lowlevel.current_task()
-            await lowlevel.wait_task_rescheduled(waiter._abort)
-            return typing.cast(bool, waiter._result)
         deadline = _trio.current_time() + timeout
         if deadline != deadline:  # NaN: the timer task could not sleep for it
             raise ValueError("the pool timeout must not be NaN")
@@ -259,14 +267,7 @@ class AsyncPoolWaiters:
             scope = self._trio_scope
             if scope is not None:  # (else it has not started yet: it reads _trio_at)
                 scope.deadline = deadline
-        deadlines = self._trio_deadlines
-        deadlines[waiter] = deadline
-        waiter._task = lowlevel.current_task()
-        try:
-            await lowlevel.wait_task_rescheduled(waiter._abort)
-        finally:
-            deadlines.pop(waiter, None)
-        return typing.cast(bool, waiter._result)
+        self._trio_deadlines[waiter] = deadline
 
     async def _trio_timer_task(self) -> None:
         """The pool's one timer under trio (a system task, so it must never raise): it

@@ -148,6 +148,8 @@ class _Protocol(asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> memoryview:
         end = self._end
+        if not end and not self._filled:
+            return self._view  # empty, and no need to grow: all of it (no new slice)
         size = len(self._buf)
         if self._filled and size < _BULK:
             self._replace(_BULK)
@@ -342,7 +344,8 @@ class AsyncioStream(AsyncNetworkStream):
         if not buffer:
             return
         protocol = self._protocol
-        if self._closed or protocol._lost or protocol._transport.is_closing():
+        transport = protocol._transport
+        if self._closed or protocol._lost or transport.is_closing():
             raise WriteError(self._broken("write to"))
         if self._push_scheduled:
             # Later in a turn that has corked: joins the others (and keeps the order).
@@ -356,7 +359,11 @@ class AsyncioStream(AsyncNetworkStream):
                 # turn; they wait for its end and leave together.
                 self._push_scheduled = True
                 self._loop.call_soon(self._push_soon)
-            self._send(buffer)
+            # (_send, inline: the transport was just found open)
+            try:
+                transport.write(buffer)
+            except (RuntimeError, OSError) as exc:
+                protocol.connection_lost(exc)
         if not protocol._write_paused:
             return
         drain = protocol._drain = self._loop.create_future()
