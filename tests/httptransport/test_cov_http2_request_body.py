@@ -21,8 +21,9 @@ SMALL_WINDOW = {h2_settings.SettingCodes.INITIAL_WINDOW_SIZE: 10}
 
 
 def _script(peer: typing.Any, index: int) -> None:
-    """``/early`` is answered as soon as its HEADERS arrive; anything else, once its
-    body has ended, with the number of body bytes received."""
+    """``/early`` is answered as soon as its HEADERS arrive (``/early-trailers`` too,
+    with trailers); anything else, once its body has ended, with the number of body
+    bytes received."""
     paths: dict[int, bytes] = {}
     received: dict[int, int] = {}
     for event in peer.each_event():
@@ -30,11 +31,15 @@ def _script(peer: typing.Any, index: int) -> None:
             paths[event.stream_id] = dict(event.headers)[b":path"]
             if paths[event.stream_id] == b"/early":
                 peer.respond(event.stream_id, b"early")
+            elif paths[event.stream_id] == b"/early-trailers":
+                peer.respond(event.stream_id, b"early", trailers=[(b"x-end", b"1")])
         elif isinstance(event, h2_events.DataReceived):
             received[event.stream_id] = received.get(event.stream_id, 0) + len(event.data)
             peer.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             peer.flush()
-        elif isinstance(event, h2_events.StreamEnded) and paths.get(event.stream_id) != b"/early":
+        elif isinstance(event, h2_events.StreamEnded) and not paths.get(
+            event.stream_id, b""
+        ).startswith(b"/early"):
             peer.respond(event.stream_id, str(received.get(event.stream_id, 0)).encode())
 
 
@@ -55,6 +60,15 @@ def _body_bytes(peer: typing.Any, stream_id: int) -> int:
         for e in received
         if isinstance(e, h2_events.DataReceived) and e.stream_id == stream_id
     )
+
+
+def _resets(peer: typing.Any, stream_id: int) -> list[int]:
+    """The error codes of the RST_STREAM frames the server received on ``stream_id``."""
+    return [
+        e.error_code
+        for e in peer.connections[0].received
+        if isinstance(e, h2_events.StreamReset) and e.stream_id == stream_id
+    ]
 
 
 def _ended_or_reset(peer: typing.Any, stream_id: int) -> bool:
@@ -85,11 +99,6 @@ def test_an_answer_before_the_body_is_sent_ends_the_sending(
     assert _body_bytes(peer, 3) == 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: after an early answer the client neither ends nor resets its side of the "
-    "stream, which stays open on the server and counts against its stream limit",
-)
 def test_an_answer_before_the_body_is_sent_frees_the_servers_stream(h2_peer: typing.Any) -> None:
     """RFC 9113 section 5.1.2: a stream half-closed on the server still counts against
     its SETTINGS_MAX_CONCURRENT_STREAMS. A request that stops sending after an early
@@ -104,6 +113,31 @@ def test_an_answer_before_the_body_is_sent_frees_the_servers_stream(h2_peer: typ
         assert response.content == b"early"
         assert pool.request("GET", peer.url("/"), extensions=EXT).content == b"0"
         assert _ended_or_reset(peer, 3)
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["plain", "traced"])
+@pytest.mark.parametrize("path", ["/early", "/early-trailers"], ids=["whole", "read-later"])
+def test_an_early_answer_resets_the_stream_once_the_response_has_ended(
+    h2_peer: typing.Any, path: str, traced: bool
+) -> None:
+    """The answer comes, whole, while the body waits for window: sending stops, and
+    the stream is reset with NO_ERROR (RFC 9113 section 8.1) once the response has
+    ended, both when its whole body came with the head and when it is read afterwards
+    (with trailers it is); the response is intact."""
+    peer = h2_peer(_script, settings=SMALL_WINDOW)
+    events: list[str] = []
+    ext = dict(EXT, trace=lambda name, info: events.append(name)) if traced else EXT
+    with ConnectionPool(http1=False, http2=True) as pool:
+        assert pool.request("GET", peer.url("/"), extensions=EXT).content == b"0"
+        response = pool.request("POST", peer.url(path), content=b"x" * 100, extensions=ext)
+        assert (response.status, response.content) == (200, b"early")
+        trailers = response.extensions["trailers"]
+        assert trailers == ([(b"x-end", b"1")] if path == "/early-trailers" else [])
+        # (The server has read the reset by the time it answers the next request.)
+        assert pool.request("GET", peer.url("/"), extensions=EXT).content == b"0"
+        assert len(pool.connections) == 1
+    assert _resets(peer, 3) == [0]
+    assert not traced or "http2.send_request_body.complete" in events
 
 
 def test_a_streamed_body_longer_than_its_content_length(h2_peer: typing.Any) -> None:
@@ -165,6 +199,21 @@ async def test_async_answer_before_the_body_is_sent_ends_the_sending(
         assert response.content == b"3"
         assert len(pool.connections) == 1
     assert _body_bytes(peer, 3) == 10
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["/early", "/early-trailers"], ids=["whole", "read-later"])
+async def test_async_early_answer_resets_the_stream_once_the_response_has_ended(
+    h2_peer: typing.Any, anyio_backend: str, path: str
+) -> None:
+    peer = h2_peer(_script, settings=SMALL_WINDOW)
+    async with AsyncConnectionPool(http1=False, http2=True) as pool:
+        assert (await pool.request("GET", peer.url("/"), extensions=EXT)).content == b"0"
+        response = await pool.request("POST", peer.url(path), content=b"x" * 100, extensions=EXT)
+        assert (response.status, response.content) == (200, b"early")
+        assert (await pool.request("GET", peer.url("/"), extensions=EXT)).content == b"0"
+        assert len(pool.connections) == 1
+    assert _resets(peer, 3) == [0]
 
 
 @pytest.mark.anyio

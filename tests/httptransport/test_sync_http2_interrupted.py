@@ -629,11 +629,6 @@ def test_a_failed_write_breaks_the_connection_under_a_waiting_upload(
     assert request(pool, peer, "/ok") == b"ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a request waiting in _await_drained raises the connection's error, not its "
-    "stream's: none of its frames left, yet it is not refused and replayed",
-)
 def test_an_upload_none_of_whose_frames_left_is_replayed_when_the_writer_fails(
     setup: typing.Any,
 ) -> None:
@@ -643,6 +638,40 @@ def test_an_upload_none_of_whose_frames_left_is_replayed_when_the_writer_fails(
     connection and succeed, as a request that was reading is (see the mid-write test)."""
     upload, _, _ = _upload_behind_a_failing_writer(setup)
     assert upload == str(UPLOAD).encode()
+
+
+def test_a_read_woken_by_our_own_close_raises_the_connections_failure(
+    setup: typing.Any,
+) -> None:
+    """R reads for everyone; the main thread's request fails to write its HEADERS,
+    which breaks the connection and closes its socket. R's read then wakes with EOF
+    (what a read blocked on a socket our side shut down returns): R raises the
+    connection's failure, that WriteError, not "Server disconnected", since the server
+    did not hang up; the connection is dropped and the next request gets a new one."""
+    peer, gate, pool = setup
+    failure = WriteError("connection reset by peer")
+
+    def eof_once_closed() -> bytes:
+        gate.reading.set()
+        wait(gate.closed)
+        return b""
+
+    def fails(data: bytes, write: Callable[[bytes], None]) -> None:
+        raise failure
+
+    gate.on_read = eof_once_closed
+    gate.on_write[5] = fails
+    reader = Worker(lambda: request(pool, peer, "/held"))  # stream 3
+    wait(gate.reading)
+    with pytest.raises(WriteError) as error:
+        request(pool, peer, "/never")  # stream 5: its HEADERS never leave
+    assert error.value is failure
+    assert reader.join() is failure
+    assert gate.streams[0].closed
+    assert pool.connections == []
+    assert_quiet(pool)
+    assert request(pool, peer, "/ok") == b"ok"
+    assert len(peer.connections) == 2
 
 
 def test_a_reset_that_cannot_be_written_breaks_the_connection_quietly(

@@ -69,7 +69,7 @@ def time_left(
     timeout: float | None,
     deadline: float | None,
     error: type[Exception] = ReadTimeout,
-    what: str = "the response",
+    what: str = "the response ended",
 ) -> float | None:
     """The timeout for one wait: ``timeout``, cut to what is left until ``deadline``
     (a ``time.monotonic()`` value; ``None``: no deadline).
@@ -81,5 +81,5 @@ def time_left(
         return timeout
     left = deadline - time.monotonic()
     if left <= 0:
-        raise error(f"Timed out: the request's total timeout ran out before {what} ended.")
+        raise error(f"Timed out: the request's total timeout ran out before {what}.")
     return left if timeout is None or timeout > left else timeout

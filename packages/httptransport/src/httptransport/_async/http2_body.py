@@ -16,7 +16,7 @@ from .._h2_headers import reset_error, response_fields
 from .._h2_streams import DataChunk
 from .._models import AsyncWholeBody
 
-__all__ = ("AsyncHTTP2Body", "AsyncStreamOwner")
+__all__ = ("AsyncHTTP2Body", "AsyncHTTP2CutBody", "AsyncStreamOwner")
 
 
 class AsyncStreamOwner(typing.Protocol):
@@ -38,6 +38,9 @@ class AsyncStreamOwner(typing.Protocol):
 
     async def _abandon(self, stream: typing.Any) -> None:
         """Reset a stream the request gave up on, and free its slot."""
+
+    async def _end_cut(self, stream: typing.Any) -> None:
+        """Reset a stream whose request body was cut short by the answer, which ended."""
 
 
 class AsyncHTTP2Body(AsyncWholeBody):
@@ -121,3 +124,31 @@ class AsyncHTTP2Body(AsyncWholeBody):
         if not self.complete:
             self.complete = True
             await self._conn._abandon(self._stream)
+
+
+class AsyncHTTP2CutBody(AsyncHTTP2Body):
+    """The body of a response that came before the request body was all sent (sending
+    stopped there): once it has ended, the stream is reset, which the server would
+    otherwise keep open waiting for the rest of the request body."""
+
+    __slots__ = ("_cut",)
+
+    def __init__(
+        self,
+        conn: AsyncStreamOwner,
+        stream: typing.Any,
+        timeout: float | None,
+        trailers: list[tuple[bytes, bytes]],
+        deadline: float | None = None,
+    ) -> None:
+        super().__init__(conn, stream, timeout, trailers, deadline)
+        self._cut = True  # the stream is still open on our side
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await super().__anext__()
+        except StopAsyncIteration:
+            if self._cut:
+                self._cut = False
+                await self._conn._end_cut(self._stream)
+            raise

@@ -5,7 +5,8 @@ section 5.2), through its connection (:mod:`.http2`), which queues the frames in
 writes them. A request out of window waits for a WINDOW_UPDATE or SETTINGS change (as
 the reader, when nobody else reads). The bytes sent must add up to a declared
 ``Content-Length`` (RFC 9113 section 8.1.1). Sending stops early, without error, once
-the server has answered or reset the stream: the response says what happened.
+the server has answered or reset the stream: the response says what happened (the
+connection resets the stream once that response has ended).
 """
 
 from __future__ import annotations
@@ -48,8 +49,13 @@ async def send_body(
     request: Request,
     fields: list[tuple[bytes, bytes]],
     timeout: float | None,
-) -> None:
+) -> bool:
     """Send ``request``'s body on ``stream`` and end the stream.
+
+    Returns:
+        ``True`` if the server answered (or reset the stream) first: sending stopped
+        there, and the stream is not ended on our side (the caller resets it once the
+        response has ended).
 
     Raises:
         LocalProtocolError: The body does not add up to its declared Content-Length.
@@ -65,7 +71,7 @@ async def send_body(
         if declared is not None and sent != declared:
             raise LocalProtocolError(length_mismatch(sent, declared))
         if not await _send_chunk(conn, stream, data, timeout):
-            return
+            return True
     else:
         if not isinstance(body, AsyncIterable):
             raise TypeError("an async connection needs an async iterable request body")
@@ -79,7 +85,7 @@ async def send_body(
                 if total is not None:
                     timeout = time_left(timeout, total, WriteTimeout, "the request body was sent")
                 if not await _send_chunk(conn, stream, chunk, timeout):
-                    return
+                    return True
             finished = True
             if declared is not None and sent != declared:
                 raise LocalProtocolError(length_mismatch(sent, declared))
@@ -89,12 +95,13 @@ async def send_body(
                 await aclose()
     with conn._lock:
         if stream.events:
-            return
+            return True
         try:
             conn._h2_state.end_stream(stream.id)
         except H2.h2_error as exc:
             raise conn._local_error(exc) from exc
     await conn._flush(timeout, owner=stream)
+    return False
 
 
 async def _send_chunk(

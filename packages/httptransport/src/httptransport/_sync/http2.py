@@ -44,6 +44,9 @@ connection, each on its own stream
   cancelled, resets its stream (RST_STREAM CANCEL, section 8.7) at once and frees its
   slot; frames still arriving for it are dropped, their bytes credited back to the
   connection window.
+  A request whose response came, and ended, before its body was all sent stops
+  sending and resets its stream (RST_STREAM NO_ERROR, section 8.1) once the response
+  has ended, so that the server frees it.
 
 * Failures. An h2 protocol error, EOF or socket error fails every stream with
   :class:`RemoteProtocolError` (or the socket error) and closes the connection;
@@ -95,7 +98,7 @@ from .._models import (
     timeouts,
 )
 from .._trace import Trace
-from .http2_body import HTTP2Body
+from .http2_body import HTTP2Body, HTTP2CutBody
 from .http2_request_body import send_body
 from .interfaces import IDLE_POLL_AFTER, ConnectionInterface
 from .traced_body import TracedBody
@@ -116,6 +119,7 @@ _PING_PAYLOAD = b"htkeepal"
 # RST_STREAM error code (RFC 9113 section 7) of a stream the server refused before
 # processing anything of it.
 _REFUSED_STREAM = 0x7
+_NO_ERROR = 0x0
 # How long a request giving up its stream may spend writing the RST_STREAM (with
 # whatever else h2 queued) when nobody else is writing; past it the connection is stuck.
 _RESET_WRITE_TIMEOUT = 5.0
@@ -229,15 +233,16 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
             self._await_settings(opened, read_timeout)
             opened = self._open_stream(headers, end)
         stream, first = opened
+        cut = False  # the server answered before the body was all sent
         try:
             if traced:
-                status, headers = self._traced_exchange(
+                status, headers, cut = self._traced_exchange(
                     request, stream, first, headers, end, timeout
                 )
             else:
                 self._flush(write_timeout, owner=stream)
                 if not end:
-                    send_body(self, stream, request, headers, write_timeout)
+                    cut = send_body(self, stream, request, headers, write_timeout)
                 # The read timeout bounds the wait for the whole head, not each read.
                 deadline = head_deadline(read_timeout, request._deadline, time.monotonic())
                 status, headers = self._receive_head(stream, read_timeout, deadline)
@@ -262,7 +267,14 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
                 # queued are theirs to flush: whoever queues a frame flushes.)
                 with contextlib.suppress(Exception):  # broken: the response is whole
                     self._flush(read_timeout)
-        body = HTTP2Body(self, stream, read_timeout, trailers, request._deadline, chunks)
+        if cut:
+            if chunks is not None:  # the response is whole already
+                self._end_cut(stream)
+                body = HTTP2Body(self, stream, read_timeout, trailers, request._deadline, chunks)
+            else:
+                body = HTTP2CutBody(self, stream, read_timeout, trailers, request._deadline)
+        else:
+            body = HTTP2Body(self, stream, read_timeout, trailers, request._deadline, chunks)
         return new_response(
             status,
             headers,
@@ -283,9 +295,10 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
         headers: list[tuple[bytes, bytes]],
         end: bool,
         timeout: typing.Mapping[str, float | None],
-    ) -> tuple[int, list[tuple[bytes, bytes]]]:
+    ) -> tuple[int, list[tuple[bytes, bytes]], bool]:
         """Send the request and receive its head, reporting the events httpcore
-        reports, with its arguments and in its order."""
+        reports, with its arguments and in its order; and whether the server answered
+        before the body was all sent (:func:`send_body`)."""
         write_timeout = timeout.get("write")
         read_timeout = timeout.get("read")
         stream.request = request
@@ -295,13 +308,15 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
                 self._flush(write_timeout, owner=stream)
         with Trace("send_request_headers", logger, request, info):
             self._flush(write_timeout, owner=stream)
+        cut = False
         with Trace("send_request_body", logger, request, info):
             if not end:
-                send_body(self, stream, request, headers, write_timeout)
+                cut = send_body(self, stream, request, headers, write_timeout)
         with Trace("receive_response_headers", logger, request, info) as trace:
             deadline = head_deadline(read_timeout, request._deadline, time.monotonic())
             trace.return_value = self._receive_head(stream, read_timeout, deadline)
-        return typing.cast("tuple[int, list[tuple[bytes, bytes]]]", trace.return_value)
+        status, fields = typing.cast("tuple[int, list[tuple[bytes, bytes]]]", trace.return_value)
+        return status, fields, cut
 
     def _open_stream(
         self, headers: list[tuple[bytes, bytes]], end: bool
@@ -439,7 +454,7 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
         if self._error is not None:
             raise self._error
         if self._writing and self._over_bound():
-            self._await_drained(timeout, ReadTimeout, _STUCK_WRITES)
+            self._await_drained(timeout, ReadTimeout, _STUCK_WRITES, reader)
         try:
             data = self._network_stream.read(READ_NUM_BYTES, timeout)
         except ReadTimeout:
@@ -450,6 +465,8 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
             self._fail(exc)
             raise
         if not data:
+            if self._error is not None:  # EOF as our side closed the socket, once broken
+                raise reader.error or self._error
             error = RemoteProtocolError("Server disconnected")
             self._fail(error)
             raise error
@@ -510,7 +527,7 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
             if heir is None:
                 # The writer takes our frames along; past the bound, wait until it has.
                 if backpressure and self._over_bound():
-                    self._await_drained(timeout, WriteTimeout, _SLOW_WRITES)
+                    self._await_drained(timeout, WriteTimeout, _SLOW_WRITES, owner)
                 return
             self._inherit(heir, timeout)
         try:
@@ -617,13 +634,23 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
             self._wake_drained()
         self._network_stream.close()
 
-    def _await_drained(self, timeout: float | None, error: type[Exception], message: str) -> None:
+    def _await_drained(
+        self,
+        timeout: float | None,
+        error: type[Exception],
+        message: str,
+        owner: H2Stream | None = None,
+    ) -> None:
         """While a write is in progress and h2 holds more than
         :data:`MAX_OUTBOUND_BACKLOG` bytes, wait until the writer has taken them.
 
         Raises:
             error: Not within ``timeout``: no write finished meanwhile, the connection's
                 writes are stuck (:meth:`_stuck`).
+            ConnectionNotAvailable: The write failed and none of the frames of
+                ``owner`` (the caller's stream) had been taken: the pool replays it.
+            Exception: The write failed after some of them had (the connection's
+                error, as its stream records it).
         """
         with self._lock:
             if not self._writing or not self._over_bound():
@@ -632,7 +659,8 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
         if not drained.wait(timeout):
             self._stuck(error(message))
         if self._error is not None:
-            raise self._error
+            # (Its stream's error: ConnectionNotAvailable when none of its frames left.)
+            raise self._error if owner is None or owner.error is None else owner.error
 
     def _stuck(self, error: Exception) -> typing.NoReturn:
         """No write finished within a request's timeout: the connection is broken."""
@@ -672,6 +700,22 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
                 shielded(self._flush, _RESET_WRITE_TIMEOUT, False)
             except Exception:  # the connection is broken: _fail has recorded it
                 pass
+
+    def _end_cut(self, stream: H2Stream) -> None:
+        """The server answered before the request body was all sent and sending stopped
+        there; the response has now ended. Reset the stream (RST_STREAM NO_ERROR, as
+        RFC 9113 section 8.1 has a server ask for it): the server would otherwise keep
+        it open, waiting for the rest of the body, and count it against its stream
+        limit (section 5.1.2)."""
+        with self._lock:
+            if self._error is not None:
+                return
+            try:
+                self._h2_state.reset_stream(stream.id, error_code=_NO_ERROR)
+            except H2.h2_error:
+                return  # already closed on the wire (the server reset it)
+        with contextlib.suppress(Exception):  # broken: _fail has recorded it
+            shielded(self._flush, _RESET_WRITE_TIMEOUT, False)
 
     def _check_alive(self, timeout: float) -> None:
         """PING an idle connection and wait for the ACK; close it if none comes."""

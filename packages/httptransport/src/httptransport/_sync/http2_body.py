@@ -17,7 +17,7 @@ from .._h2_headers import reset_error, response_fields
 from .._h2_streams import DataChunk
 from .._models import WholeBody
 
-__all__ = ("HTTP2Body", "StreamOwner")
+__all__ = ("HTTP2Body", "HTTP2CutBody", "StreamOwner")
 
 
 class StreamOwner(typing.Protocol):
@@ -39,6 +39,9 @@ class StreamOwner(typing.Protocol):
 
     def _abandon(self, stream: typing.Any) -> None:
         """Reset a stream the request gave up on, and free its slot."""
+
+    def _end_cut(self, stream: typing.Any) -> None:
+        """Reset a stream whose request body was cut short by the answer, which ended."""
 
 
 class HTTP2Body(WholeBody):
@@ -122,3 +125,31 @@ class HTTP2Body(WholeBody):
         if not self.complete:
             self.complete = True
             self._conn._abandon(self._stream)
+
+
+class HTTP2CutBody(HTTP2Body):
+    """The body of a response that came before the request body was all sent (sending
+    stopped there): once it has ended, the stream is reset, which the server would
+    otherwise keep open waiting for the rest of the request body."""
+
+    __slots__ = ("_cut",)
+
+    def __init__(
+        self,
+        conn: StreamOwner,
+        stream: typing.Any,
+        timeout: float | None,
+        trailers: list[tuple[bytes, bytes]],
+        deadline: float | None = None,
+    ) -> None:
+        super().__init__(conn, stream, timeout, trailers, deadline)
+        self._cut = True  # the stream is still open on our side
+
+    def __next__(self) -> bytes:
+        try:
+            return super().__next__()
+        except StopIteration:
+            if self._cut:
+                self._cut = False
+                self._conn._end_cut(self._stream)
+            raise

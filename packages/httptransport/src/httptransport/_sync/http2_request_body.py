@@ -6,7 +6,8 @@ section 5.2), through its connection (:mod:`.http2`), which queues the frames in
 writes them. A request out of window waits for a WINDOW_UPDATE or SETTINGS change (as
 the reader, when nobody else reads). The bytes sent must add up to a declared
 ``Content-Length`` (RFC 9113 section 8.1.1). Sending stops early, without error, once
-the server has answered or reset the stream: the response says what happened.
+the server has answered or reset the stream: the response says what happened (the
+connection resets the stream once that response has ended).
 """
 
 from __future__ import annotations
@@ -49,8 +50,13 @@ def send_body(
     request: Request,
     fields: list[tuple[bytes, bytes]],
     timeout: float | None,
-) -> None:
+) -> bool:
     """Send ``request``'s body on ``stream`` and end the stream.
+
+    Returns:
+        ``True`` if the server answered (or reset the stream) first: sending stopped
+        there, and the stream is not ended on our side (the caller resets it once the
+        response has ended).
 
     Raises:
         LocalProtocolError: The body does not add up to its declared Content-Length.
@@ -66,7 +72,7 @@ def send_body(
         if declared is not None and sent != declared:
             raise LocalProtocolError(length_mismatch(sent, declared))
         if not _send_chunk(conn, stream, data, timeout):
-            return
+            return True
     else:
         if not isinstance(body, Iterable):
             raise TypeError("a sync connection needs an iterable request body")
@@ -80,7 +86,7 @@ def send_body(
                 if total is not None:
                     timeout = time_left(timeout, total, WriteTimeout, "the request body was sent")
                 if not _send_chunk(conn, stream, chunk, timeout):
-                    return
+                    return True
             finished = True
             if declared is not None and sent != declared:
                 raise LocalProtocolError(length_mismatch(sent, declared))
@@ -90,12 +96,13 @@ def send_body(
                 close()
     with conn._lock:
         if stream.events:
-            return
+            return True
         try:
             conn._h2_state.end_stream(stream.id)
         except H2.h2_error as exc:
             raise conn._local_error(exc) from exc
     conn._flush(timeout, owner=stream)
+    return False
 
 
 def _send_chunk(conn: StreamWriter, stream: H2Stream, chunk: bytes, timeout: float | None) -> bool:
