@@ -162,6 +162,12 @@ def _state(conn: typing.Any) -> dict[str, typing.Any]:
             "authority": stream._authority,
             "method": stream.request_method,
             "max_outbound_frame_size": stream.max_outbound_frame_size,
+            # (And whatever else h2 keeps on it, by name.)
+            "fields": {
+                name: _norm(value)
+                for name, value in vars(stream).items()
+                if name not in ("config", "state_machine", "_inbound_window_manager")
+            },
         }
     return {
         "machine": conn.state_machine.state,
@@ -490,7 +496,10 @@ def _exchange(draw: st.DrawFn) -> tuple[bytes, list[int], list[tuple[str, int]]]
     actions = draw(
         st.lists(
             st.tuples(
-                st.sampled_from(("none",) * 7 + ("reset", "request", "ack", "close")),
+                st.sampled_from(
+                    ("none",) * 7
+                    + ("reset", "request", "ack", "ack-half", "ack-all", "forget", "close")
+                ),
                 st.sampled_from((1, 3, 5, 7, 9)),
             ),
             min_size=len(cuts),
@@ -508,6 +517,16 @@ def _client_action(action: str, stream_id: int) -> typing.Callable[[typing.Any],
             conn.send_headers(stream_id, list(_REQUEST), end_stream=stream_id % 4 == 1)
         elif action == "ack":
             conn.acknowledge_received_data(10, stream_id)
+        elif action == "ack-half":  # past half the connection window: WINDOW_UPDATE on it
+            conn.acknowledge_received_data(CONNECTION_WINDOW // 2, stream_id)
+        elif action == "ack-all":  # and on the stream, if its window was consumed
+            conn.acknowledge_received_data(
+                conn._inbound_flow_control_window_manager.max_window_size
+                - conn.inbound_flow_control_window,
+                stream_id,
+            )
+        elif action == "forget":  # h2 drops its closed streams when it counts open ones
+            h2.connection.H2Connection._open_streams(conn, 1)
         elif action == "close":  # our GOAWAY: the server's frames after it are refused
             conn.close_connection()
 
@@ -811,3 +830,152 @@ def test_a_frame_header_on_the_wrong_stream_is_refused_before_its_payload() -> N
     assert _feed([_raw(0x0, 0, 0, b"12345")[:12]]) == [True]
     assert _feed([_data(1, b"ok") + _raw(0x4, 0, 1, b"123456")[:9]]) == [True]
     assert _feed([_raw(0x0, 0, 1, b"12345")[:9]]) == [False]
+
+
+# -- WINDOW_UPDATE written by the lane, and its state-machine shortcuts ---------------
+# (acknowledge_received_data writes the frames' bytes itself; the lane skips the
+# connection state machine's no-change transitions and looks the stream state
+# machine's transitions up in rows of its own.)
+
+_Step = typing.Callable[[typing.Any], typing.Any]
+
+
+def _both(*steps: _Step, machine: typing.Any = None) -> list[bool]:
+    """Run ``steps`` on a lane connection and a plain one (with ``machine``, a state
+    machine class, in place of ours when given): whether each raised."""
+    lane, plain = _pair()
+    if machine is not None:
+        lane.state_machine = machine()
+        plain.state_machine = machine()
+    raised = [_same(lane, plain, _open)]
+    for step in steps:
+        raised.append(_same(lane, plain, step))
+        if raised[-1]:
+            break
+    return raised
+
+
+def _receive(wire: bytes) -> _Step:
+    return lambda conn: conn.receive_data(wire)
+
+
+def _ack(size: typing.Any, stream_id: int) -> _Step:
+    return lambda conn: conn.acknowledge_received_data(size, stream_id)
+
+
+def _window_updates(conn: typing.Any) -> list[tuple[int, int]]:
+    """The (stream, increment) of each WINDOW_UPDATE ``conn`` queued."""
+    out = conn.data_to_send()
+    updates = []
+    while out:
+        parsed, length = frame.Frame.parse_frame_header(memoryview(out[:9]))
+        parsed.parse_body(memoryview(out[9 : 9 + length]))
+        if isinstance(parsed, frame.WindowUpdateFrame):
+            updates.append((parsed.stream_id, parsed.window_increment))
+        out = out[9 + length :]
+    return updates
+
+
+def test_acknowledging_a_stream_s_data_writes_h2_s_window_updates() -> None:
+    """Acknowledging DATA on an open stream past half its window: the same
+    WINDOW_UPDATE bytes (connection's, then the stream's) and windows as h2."""
+    body = b"x" * 16000
+    raised = _both(
+        _receive(_response(5) + _data(5, body) + _data(5, body)),
+        _ack(2 * len(body), 5),
+        _ack(0, 5),
+        _ack(10, 5),
+    )
+    assert not any(raised)
+
+
+def test_acknowledging_past_half_the_connection_window_updates_it() -> None:
+    """Enough acknowledged on a closed stream updates the connection's window only,
+    as h2 does (it does not update a closed stream's)."""
+    lane, _ = _pair()
+    _open(lane)
+    lane.data_to_send()
+    lane.receive_data(_response(1) + _data(1, b"y" * 1000, end=True))
+    assert not lane.streams[1].open
+    lane.acknowledge_received_data(8 * 1024 * 1024, 1)
+    assert _window_updates(lane) == [(0, 1000)]
+    raised = _both(
+        _receive(_response(1) + _data(1, b"y" * 1000, end=True)),
+        _ack(8 * 1024 * 1024, 1),
+    )
+    assert not any(raised)
+
+
+def test_acknowledging_a_stream_h2_forgot_or_never_had_goes_h2_s_way() -> None:
+    """A stream id never opened (h2's NoSuchStreamError), stream 0 and a negative size
+    (its ValueError), a stream reset, a closed stream h2 no longer holds: whatever h2
+    does."""
+    assert _both(_ack(10, 9)) == [False, True]
+    assert _both(_ack(10, 0)) == [False, True]
+    assert _both(_ack(-1, 1)) == [False, True]
+    assert _both(
+        lambda conn: conn.reset_stream(1, error_code=8),
+        _ack(10, 1),
+        _ack(8 * 1024 * 1024, 3),
+    ) == [False, False, False, False]
+
+
+def test_h2_s_own_state_machine_refuses_data_after_goaway() -> None:
+    """With h2's stock connection state machine (GOAWAY closes it, so the lane's
+    shortcut for the open state no longer applies), DATA and HEADERS after a GOAWAY
+    fail as h2 makes them fail."""
+    goaway = bytes(frame.GoAwayFrame(0, last_stream_id=5).serialize())
+    machine = h2.connection.H2ConnectionStateMachine
+    raised = _both(_receive(_response(1) + goaway + _data(1, b"late")), machine=machine)
+    assert raised == [False, True]
+    raised = _both(_receive(goaway), _receive(_response(3)), machine=machine)
+    assert raised == [False, False, True]
+
+
+def test_data_before_the_response_head_is_h2_s_protocol_error() -> None:
+    """DATA on a stream whose response head has not come: the stream state machine's
+    own error (the lane's transition rows run h2's transition functions)."""
+    raised = _both(_receive(_data(1, b"early")))
+    assert raised == [False, True]
+
+
+def test_trailers_without_end_stream_are_h2_s_protocol_error() -> None:
+    """A second HEADERS (trailers) without END_STREAM: h2's ProtocolError, same
+    state."""
+    raised = _both(_receive(_response(1) + _data(1, b"a") + _response(1)))
+    assert raised == [False, True]
+    raised = _both(_receive(_response(1) + _data(1, b"a") + _response(1, end=True)))
+    assert raised == [False, False]
+
+
+def test_a_response_head_after_end_stream_is_h2_s_error() -> None:
+    """HEADERS on a stream the server already ended: h2's error and state (the lane
+    hands a closed stream's frames to h2)."""
+    raised = _both(_receive(_response(1, end=True)), _receive(_response(1)))
+    assert raised == [False, False, True]
+
+
+def _forget(conn: typing.Any) -> None:
+    """h2 drops the closed streams it holds whenever it counts the open ones."""
+    h2.connection.H2Connection._open_streams(conn, 1)
+
+
+def test_acknowledging_a_closed_stream_h2_dropped_updates_the_connection_only() -> None:
+    """DATA of a stream that ended, acknowledged after h2 dropped the stream: the
+    connection's WINDOW_UPDATE alone, as h2 writes it."""
+    lane, _ = _pair()
+    _open(lane)
+    lane.data_to_send()
+    lane.receive_data(_response(1) + _data(1, b"z" * 5000, end=True))
+    _forget(lane)
+    assert 1 not in lane.streams
+    lane.acknowledge_received_data(8 * 1024 * 1024, 1)
+    assert _window_updates(lane) == [(0, 5000)]
+    raised = _both(
+        _receive(_response(1) + _data(1, b"z" * 5000, end=True)),
+        _forget,
+        _ack(8 * 1024 * 1024, 1),
+        _ack(10, 3),
+        _ack(10, 7),
+    )
+    assert raised == [False, False, False, False, False, True]

@@ -28,7 +28,19 @@ skip all that:
 * ``send_headers`` for a new client stream without priority writes the HEADERS (and
   CONTINUATION) frames' bytes straight into h2's outbound buffer, after the same checks
   and state changes h2 makes (stream limit, connection and stream state machines, the
-  stream's authority and request method).
+  stream's authority and request method). The new stream is made as h2's
+  ``_begin_new_stream`` makes it (without its debug log calls), once a probe
+  connection showed, when the lane is built, that the two make the same stream.
+* ``acknowledge_received_data`` writes h2's WINDOW_UPDATE frames (the connection's,
+  then the stream's while it is open) as bytes, after the same window-manager calls.
+* Inside these, the stream state machine's transitions are looked up in rows indexed
+  by state, built from h2's own table (h2 hashes two enum members in Python for each),
+  and run with h2's own transition functions; a transition h2's table lacks is left to
+  h2's ``process_input`` to refuse. The connection state machine is not fed the inputs
+  that change nothing in CLIENT_OPEN (RECV_DATA, RECV_HEADERS, SEND_HEADERS) for a
+  machine class whose table says so. The stream's ``receive_headers`` and
+  ``receive_data`` are done the same way when no inbound header normalisation,
+  validation or decoding is configured (ours), in h2's order.
 
 h2 stays the protocol's state machine of record; this module only skips h2's frame
 objects. The tests (``tests/httptransport/test_properties_h2_frames.py``) feed random
@@ -40,17 +52,26 @@ The h2 names this relies on, none of them public API (checked on every h2 upgrad
 any of them):
 
 * ``H2Connection``: ``_data_to_send`` (a ``bytearray``), ``_inbound_flow_control_window_manager``
-  (``window_consumed``), ``_get_or_create_stream``, ``_terminate_connection``,
-  ``_prepare_for_sending``, ``max_inbound_frame_size``, ``state_machine``, ``streams``,
-  ``encoder``, ``decoder``, ``config``, ``remote_settings``, ``open_outbound_streams``;
+  (``window_consumed``, ``process_bytes``), ``_get_or_create_stream``, ``_terminate_connection``,
+  ``_prepare_for_sending``, ``max_inbound_frame_size``, ``max_outbound_frame_size``,
+  ``state_machine``, ``streams``, ``encoder``, ``decoder``, ``config``,
+  ``local_settings``, ``remote_settings``, ``open_outbound_streams``,
+  ``highest_outbound_stream_id``, ``acknowledge_received_data``;
+* ``h2.connection.H2ConnectionStateMachine`` (``process_input``, ``_transitions``),
+  ``h2.connection.ConnectionState``;
 * its ``incoming_buffer`` (``h2.frame_buffer.FrameBuffer``): ``_headers_buffer`` (a
   pending CONTINUATION sequence), ``max_frame_size``, ``add_data``;
 * ``h2.connection._decode_headers``, ``h2.connection.ConnectionInputs``,
   ``h2.connection.AllowedStreamIDs``;
-* ``H2Stream``: ``state_machine`` (``state``, ``trailers_sent``, ``process_input``),
-  ``receive_data``, ``receive_headers``, ``max_outbound_frame_size``, ``_authority``,
-  ``request_method``; ``h2.stream.StreamState``, ``h2.stream.StreamInputs``;
-* ``h2.utilities.authority_from_headers``, ``h2.utilities.extract_method_header``;
+* ``H2Stream``: its constructor, ``state_machine`` (``state``, ``trailers_sent``,
+  ``process_input``), ``receive_data``, ``receive_headers``, ``open``,
+  ``_inbound_window_manager`` (``window_consumed``, ``process_bytes``),
+  ``_track_content_length``, ``_initialize_content_length``,
+  ``max_outbound_frame_size``, ``max_inbound_frame_size`` (h2 4.1), ``_authority``,
+  ``request_method``; ``h2.stream.StreamState`` (an IntEnum), ``h2.stream.StreamInputs``,
+  ``h2.stream._transitions`` (the stream state machine's table);
+* ``h2.utilities.authority_from_headers``, ``h2.utilities.extract_method_header``,
+  ``h2.utilities.is_informational_response``, ``h2.events.TrailersReceived``;
 * ``h2.exceptions.ProtocolError``, ``h2.exceptions.TooManyStreamsError``,
   ``h2.exceptions.FrameTooLargeError``;
 * hyperframe's ``Frame.parse_frame_header`` (public).
@@ -81,6 +102,9 @@ _PRIORITY = 0x20
 # A frame header: the 24-bit length as a byte and a 16-bit half, type, flags, stream.
 _FRAME_HEADER = struct.Struct(">BHBBL")
 _HEADER_SIZE = 9
+# A WINDOW_UPDATE frame (RFC 9113 section 6.9): header (length 4) and increment.
+_WINDOW_UPDATE = struct.Struct(">BHBBLL")
+_WINDOW_UPDATE_TYPE = 0x8
 
 # The h2 releases whose private names (the module docstring's list) the lane was
 # checked against.
@@ -111,6 +135,29 @@ def header_block_frames(stream_id: int, block: bytes, max_size: int, end_stream:
     return b"".join(parts)
 
 
+def _same_fields(one: typing.Any, other: typing.Any) -> bool:
+    """Whether two h2 objects hold the same fields, compared through the objects they
+    hold (but for their configuration, the same object)."""
+    if type(one) is not type(other):
+        return False
+    if not hasattr(one, "__dict__"):
+        return bool(one == other)
+    mine, theirs = vars(one), vars(other)
+    if mine.keys() != theirs.keys():
+        return False
+    for name, value in mine.items():
+        if name == "config" or callable(value):
+            continue
+        if isinstance(value, dict):
+            if value.keys() != theirs[name].keys() or not all(
+                _same_fields(item, theirs[name][key]) for key, item in value.items()
+            ):
+                return False
+        elif not _same_fields(value, theirs[name]):
+            return False
+    return True
+
+
 def lane_supported(h2: typing.Any) -> bool:
     """Whether ``h2`` (the package) is a release the lane was checked against, with
     every name the module docstring lists."""
@@ -136,6 +183,17 @@ def lane_supported(h2: typing.Any) -> bool:
         (stream, "StreamInputs"),
         (stream.H2Stream, "receive_data"),
         (stream.H2Stream, "receive_headers"),
+        (stream.H2Stream, "open"),
+        (stream.H2Stream, "_track_content_length"),
+        (stream.H2Stream, "_initialize_content_length"),
+        (stream, "_transitions"),
+        (stream.H2StreamStateMachine, "process_input"),
+        (connection, "ConnectionState"),
+        (connection.H2ConnectionStateMachine, "process_input"),
+        (connection.H2ConnectionStateMachine, "_transitions"),
+        (connection.H2Connection, "acknowledge_received_data"),
+        (utilities, "is_informational_response"),
+        (h2.events, "TrailersReceived"),
         (utilities, "authority_from_headers"),
         (utilities, "extract_method_header"),
         (exceptions, "ProtocolError"),
@@ -158,6 +216,12 @@ def lane_supported(h2: typing.Any) -> bool:
     if type(getattr(probe, "max_inbound_frame_size", None)) is not int:
         return False
     opened = probe._get_or_create_stream(1, connection.AllowedStreamIDs(True))
+    if type(getattr(stream, "_transitions", None)) is not dict:
+        return False
+    if not issubclass(stream.StreamState, int):  # (the lane indexes rows by state)
+        return False
+    if not hasattr(getattr(opened, "_inbound_window_manager", None), "process_bytes"):
+        return False
     return all(
         hasattr(opened, name)
         for name in ("state_machine", "max_outbound_frame_size", "_authority", "request_method")
@@ -192,6 +256,108 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
     )
     base_receive = base.receive_data
     base_send_headers = base.send_headers
+    base_acknowledge = base.acknowledge_received_data
+    # The stream state machine's transitions for the inputs the lane feeds it, as rows
+    # indexed by state (StreamState is an IntEnum; looking the pairs up in h2's table
+    # hashes two enum members in Python each time). A missing entry is h2's error:
+    # the lane then lets h2's own process_input raise it.
+    stream_inputs = h2.stream.StreamInputs
+    transitions = h2.stream._transitions
+    row_size = max(int(state) for state in states) + 1
+
+    def row(input_: typing.Any) -> list[typing.Any]:
+        entries: list[typing.Any] = [None] * row_size
+        for state in states:
+            entries[state] = transitions.get((state, input_))
+        return entries
+
+    recv_data_row = row(stream_inputs.RECV_DATA)
+    recv_headers_row = row(stream_inputs.RECV_HEADERS)
+    recv_end_row = row(stream_inputs.RECV_END_STREAM)
+    send_headers_row = row(stream_send_headers)
+    send_end_row = row(stream_send_end)
+    closed = states.CLOSED
+
+    def step(machine: typing.Any, entries: list[typing.Any], input_: typing.Any) -> typing.Any:
+        """``machine.process_input(input_)`` (h2's stream state machine), the
+        transition looked up in ``entries``."""
+        entry = entries[machine.state]
+        if entry is None:
+            return machine.process_input(input_)  # (raises h2's ProtocolError)
+        func, target = entry
+        previous = machine.state
+        machine.state = target
+        if func is None:
+            return []
+        try:
+            return func(machine, previous)
+        except protocol_error:
+            machine.state = closed
+            raise
+        except AssertionError:  # pragma: no cover - h2's own "cannot happen"
+            # (The transition functions assert before they change anything: h2's
+            # process_input then wraps the assertion its own way.)
+            machine.state = previous
+            return machine.process_input(input_)
+
+    # The connection state machine: in CLIENT_OPEN, h2's takes RECV_DATA, RECV_HEADERS
+    # and SEND_HEADERS without a change or an event. Whether a machine class (ours
+    # replaces h2's table) does is worked out once per class.
+    connection_machine = connection.H2ConnectionStateMachine
+    client_open = connection.ConnectionState.CLIENT_OPEN
+    quiet_classes: dict[type, bool] = {}
+
+    def quiet(machine: typing.Any) -> bool:
+        """Whether feeding ``machine`` RECV_DATA, RECV_HEADERS or SEND_HEADERS now
+        would change nothing and return no event."""
+        if machine.state is not client_open:
+            return False
+        kind = type(machine)
+        known = quiet_classes.get(kind)
+        if known is None:
+            table = getattr(kind, "_transitions", None)
+            known = (
+                kind.process_input is connection_machine.process_input
+                and type(table) is dict
+                and all(
+                    table.get((client_open, input_)) == (None, client_open)
+                    for input_ in (recv_data, recv_headers, send_headers_input)
+                )
+            )
+            if len(quiet_classes) < 8:
+                quiet_classes[kind] = known
+        return known
+
+    is_informational = h2.utilities.is_informational_response
+
+    # h2's _begin_new_stream for a client's new stream, without its three debug log
+    # calls and its stream-id arithmetic. h2 4.1 also gives the stream a
+    # max_inbound_frame_size, later releases do not: which one this is, and that the
+    # stream made here is the stream h2 makes, is checked on a probe connection below.
+    stream_class = h2.stream.H2Stream
+
+    def new_stream(conn: typing.Any, stream_id: int) -> typing.Any:
+        stream = stream_class(
+            stream_id,
+            config=conn.config,
+            inbound_window_size=conn.local_settings.initial_window_size,
+            outbound_window_size=conn.remote_settings.initial_window_size,
+        )
+        stream.max_outbound_frame_size = conn.max_outbound_frame_size
+        if inbound_size_kept:
+            stream.max_inbound_frame_size = conn.max_inbound_frame_size
+        conn.streams[stream_id] = stream
+        conn.highest_outbound_stream_id = stream_id
+        return stream
+
+    probe_config = h2.config.H2Configuration(client_side=True)
+    theirs = connection.H2Connection(config=probe_config)
+    theirs._get_or_create_stream(1, client_ids)
+    inbound_size_kept = "max_inbound_frame_size" in vars(theirs.streams[1])
+    ours = connection.H2Connection(config=probe_config)
+    new_stream(ours, 1)
+    own_streams = _same_fields(theirs, ours) and _same_fields(theirs.streams[1], ours.streams[1])
+    trailers_received = h2.events.TrailersReceived
     unpack = _FRAME_HEADER.unpack_from
     # hyperframe (h2's dependency) parses frame headers for h2's own buffer.
     import hyperframe.frame
@@ -219,6 +385,15 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
             streams = self.streams
             buffer = self.incoming_buffer
             limit = buffer.max_frame_size = self.max_inbound_frame_size
+            config = self.config
+            encoding = config.header_encoding
+            # h2's receive_headers without its header passes (turned off), as below.
+            bare_headers = (
+                (encoding is None or encoding is False)
+                and not config.normalize_inbound_headers
+                and not config.validate_inbound_headers
+            )
+            machine = self.state_machine
             try:
                 while size - pos >= _HEADER_SIZE:
                     high, low, kind, flags, stream_id = unpack(data, pos)
@@ -237,39 +412,42 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
                             if kind == _DATA:
                                 if not flags & _PADDED:
                                     try:
-                                        events += self.state_machine.process_input(recv_data)
+                                        if not quiet(machine):
+                                            events += machine.process_input(recv_data)
                                         self._inbound_flow_control_window_manager.window_consumed(
                                             length
                                         )
-                                        frames, stream_events = stream.receive_data(
-                                            data[start:end], bool(flags & _END_STREAM), length
+                                        events += _receive_data(
+                                            stream, data[start:end], flags & _END_STREAM, length
                                         )
                                     except protocol_error as exc:
                                         self._terminate_connection(exc.error_code)
                                         raise
-                                    if frames:  # pragma: no cover - h2 returns none
-                                        self._prepare_for_sending(frames)
-                                    events += stream_events
                                     continue
                             elif flags & (_END_HEADERS | _PADDED | _PRIORITY) == _END_HEADERS:
                                 try:
                                     headers = decode_headers(self.decoder, data[start:end])
-                                    events += self.state_machine.process_input(recv_headers)
-                                    frames, stream_events = stream.receive_headers(
-                                        headers,
-                                        bool(flags & _END_STREAM),
-                                        self.config.header_encoding,
-                                    )
+                                    if not quiet(machine):
+                                        events += machine.process_input(recv_headers)
+                                    if bare_headers:
+                                        events += _receive_headers(
+                                            stream, headers, flags & _END_STREAM
+                                        )
+                                    else:
+                                        frames, stream_events = stream.receive_headers(
+                                            headers, bool(flags & _END_STREAM), encoding
+                                        )
+                                        if frames:  # pragma: no cover - h2 returns none
+                                            self._prepare_for_sending(frames)
+                                        events += stream_events
                                 except protocol_error as exc:
                                     self._terminate_connection(exc.error_code)
                                     raise
-                                if frames:  # pragma: no cover - h2 returns none
-                                    self._prepare_for_sending(frames)
-                                events += stream_events
                                 continue
                     # Anything else: h2's own way, this frame alone.
                     events += base_receive(self, data[begin:end])
                     limit = self.max_inbound_frame_size
+                    machine = self.state_machine
             except BaseException:
                 # h2 keeps what follows a failing frame in its buffer (and the frame too
                 # when it could not parse it), and so does any later call: from now on
@@ -353,13 +531,18 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
             count = self.open_outbound_streams
             if count + 1 > most:
                 raise too_many_streams(f"Max outbound streams is {most}, {count} open")
-            self.state_machine.process_input(send_headers_input)
-            stream = self._get_or_create_stream(stream_id, client_ids)
+            connection_state = self.state_machine
+            if not quiet(connection_state):
+                connection_state.process_input(send_headers_input)
+            if own_streams and stream_id & 1 and stream_id > self.highest_outbound_stream_id:
+                stream = new_stream(self, stream_id)
+            else:
+                stream = self._get_or_create_stream(stream_id, client_ids)
             machine = stream.state_machine
-            machine.process_input(stream_send_headers)
+            step(machine, send_headers_row, stream_send_headers)
             block = self.encoder.encode(headers)
             if end_stream:
-                machine.process_input(stream_send_end)
+                step(machine, send_end_row, stream_send_end)
             if machine.trailers_sent and not end_stream:  # pragma: no cover - a new stream
                 raise protocol_error("Trailers must have END_STREAM set.")
             if stream._authority is None:
@@ -368,5 +551,71 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
             self._data_to_send += header_block_frames(
                 stream_id, block, stream.max_outbound_frame_size, end_stream
             )
+
+        def acknowledge_received_data(self, acknowledged_size: int, stream_id: int) -> None:
+            stream = self.streams.get(stream_id)
+            if (
+                type(acknowledged_size) is not int
+                or acknowledged_size < 0
+                or type(stream_id) is not int
+                or (
+                    stream is None
+                    # (A stream of ours h2 has forgotten, closed: h2 then updates
+                    # the connection's window alone. Otherwise h2 raises.)
+                    and not (
+                        stream_id & 1
+                        and 0 < stream_id <= self.highest_outbound_stream_id
+                        and self.config.client_side
+                    )
+                )
+            ):
+                base_acknowledge(self, acknowledged_size, stream_id)
+                return
+            # h2's acknowledge_received_data, its WINDOW_UPDATE frames written as bytes:
+            # the connection's first, then the stream's while it is open.
+            increment = self._inbound_flow_control_window_manager.process_bytes(acknowledged_size)
+            if increment:
+                self._data_to_send += _WINDOW_UPDATE.pack(
+                    0, 4, _WINDOW_UPDATE_TYPE, 0, 0, increment & 0x7FFFFFFF
+                )
+            if stream is not None and stream.open:
+                increment = stream._inbound_window_manager.process_bytes(acknowledged_size)
+                if increment:
+                    self._data_to_send += _WINDOW_UPDATE.pack(
+                        0, 4, _WINDOW_UPDATE_TYPE, 0, stream_id & 0x7FFFFFFF, increment & 0x7FFFFFFF
+                    )
+
+    def _receive_data(stream: typing.Any, data: bytes, end: int, length: int) -> typing.Any:
+        """The events of h2's ``stream.receive_data(data, end, length)``, in its order."""
+        machine = stream.state_machine
+        events = step(machine, recv_data_row, stream_inputs.RECV_DATA)
+        event = events[0]
+        stream._inbound_window_manager.window_consumed(length)
+        stream._track_content_length(len(data), bool(end))
+        if end:
+            ended = step(machine, recv_end_row, stream_inputs.RECV_END_STREAM)
+            event.stream_ended = ended[0]
+            events += ended
+        event.data = data
+        event.flow_controlled_length = length
+        return events
+
+    def _receive_headers(stream: typing.Any, headers: typing.Any, end: int) -> typing.Any:
+        """The events of h2's ``stream.receive_headers(headers, end, None)`` with no
+        header normalisation or validation configured, in its order."""
+        if is_informational(headers):
+            return stream.receive_headers(headers, bool(end), None)[1]
+        machine = stream.state_machine
+        events = step(machine, recv_headers_row, stream_inputs.RECV_HEADERS)
+        event = events[0]
+        if end:
+            ended = step(machine, recv_end_row, stream_inputs.RECV_END_STREAM)
+            event.stream_ended = ended[0]
+            events += ended
+        stream._initialize_content_length(headers)
+        if not end and isinstance(event, trailers_received):
+            raise protocol_error("Trailers must have END_STREAM set")
+        event.headers = list(headers)
+        return events
 
     return FrameLaneConnection
