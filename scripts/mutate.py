@@ -92,18 +92,18 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (170, "return statement -> pass"): "a function without return returns None too",
         (242, "> -> >="): "capacity == 1 returned just above: >= 1 and > 1 agree on the rest",
         (242, "1 -> 0"): "capacity == 1 returned just above: > 0 and > 1 agree on the rest",
-        (375, "0 -> 1"): "pop()'s default is only compared with None: any non-None will do",
-        (375, "0 -> -1"): "pop()'s default is only compared with None: any non-None will do",
-        (426, "assign statement -> pass"): (
+        (381, "0 -> 1"): "pop()'s default is only compared with None: any non-None will do",
+        (381, "0 -> -1"): "pop()'s default is only compared with None: any non-None will do",
+        (432, "assign statement -> pass"): (
             "every ticket reaching _grant_slot already has connection None (fresh, queued, "
             "or reset by cancel/swap_for_slot)"
         ),
-        (455, "return statement -> pass"): "a function without return returns None too",
-        (472, "0 -> 1"): "pop()'s default is only compared with None: any non-None will do",
-        (472, "0 -> -1"): "pop()'s default is only compared with None: any non-None will do",
-        (487, "0 -> 1"): "pop()'s default is only compared with None: any non-None will do",
-        (487, "0 -> -1"): "pop()'s default is only compared with None: any non-None will do",
-        (503, "assign statement -> pass"): (
+        (461, "return statement -> pass"): "a function without return returns None too",
+        (478, "0 -> 1"): "pop()'s default is only compared with None: any non-None will do",
+        (478, "0 -> -1"): "pop()'s default is only compared with None: any non-None will do",
+        (493, "0 -> 1"): "pop()'s default is only compared with None: any non-None will do",
+        (493, "0 -> -1"): "pop()'s default is only compared with None: any non-None will do",
+        (509, "assign statement -> pass"): (
             "the re-read returns the same per-origin dict until _pop_waiter empties and "
             "deletes it, and the emptied local dict ends the loop just as None does"
         ),

@@ -14,17 +14,21 @@ from netbackend_base import AsyncEvent, Event
 
 
 def test_locks() -> None:
-    """The async lock is a no-op; the sync one excludes other threads."""
+    """Both are plain threading locks (the async one only because that is cheap);
+    the sync one excludes other threads."""
+    lock_type = type(threading.Lock())
+    assert type(AsyncThreadLock()) is lock_type
     with AsyncThreadLock():
         pass
     lock = ThreadLock()
+    assert type(lock) is lock_type
     results: list[bool] = []
 
     def try_lock() -> None:
-        acquired = lock._lock.acquire(blocking=False)
+        acquired = lock.acquire(blocking=False)
         results.append(acquired)
         if acquired:
-            lock._lock.release()
+            lock.release()
 
     with lock:
         other = threading.Thread(target=try_lock)

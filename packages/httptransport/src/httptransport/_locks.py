@@ -3,9 +3,11 @@
 Connection and pool state is changed in short synchronous sections: the pool's
 bookkeeping (:mod:`._pool_logic`), an HTTP/2 connection's calls into h2. On an event
 loop only one task runs at a time and tasks switch only at an ``await``, so such a
-section needs no lock at all: :class:`AsyncThreadLock` does nothing. The generated sync
-code runs the same sections on many threads, and unasync turns the name into
-:class:`ThreadLock`, a real :class:`threading.Lock`.
+section needs no lock at all; :class:`AsyncThreadLock` is still a
+:class:`threading.Lock`, only because taking an uncontended one costs less than calling
+a do-nothing Python context manager. The generated sync code runs the same sections on
+many threads, and unasync turns the name into :class:`ThreadLock`, where the same lock
+does exclude.
 
 A section under either lock must never await or block on I/O.
 
@@ -39,31 +41,18 @@ __all__ = ("AsyncPoolWaiters", "AsyncThreadLock", "PoolWaiters", "ThreadLock")
 _get_running_loop = asyncio.events._get_running_loop
 
 
-class AsyncThreadLock:
-    """A lock for sections that never await, in async code: nothing to do."""
-
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
+# A lock for sections that never await, in async code. Nothing needs excluding there (one
+# task runs at a time), but an uncontended :class:`threading.Lock` is the cheapest
+# context manager there is: its C ``__enter__``/``__exit__`` cost less than the two
+# Python calls of a do-nothing class. (A section never awaits, so it never holds the
+# lock across a task switch: no other task can find it taken.)
+AsyncThreadLock = threading.Lock
 
 
-class ThreadLock:
-    """A lock for sections that never block, in sync code: a :class:`threading.Lock`."""
-
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, *args: object) -> None:
-        self._lock.release()
+# A lock for sections that never block, in sync code: a :class:`threading.Lock` itself
+# (its C ``__enter__``/``__exit__`` cost no Python call, where a wrapper class would add
+# two to every section).
+ThreadLock = threading.Lock
 
 
 class _TrioWaiter:
@@ -84,8 +73,9 @@ class _TrioWaiter:
         self._result = result
         task = self._task
         if task is not None:
+            # (what the park returns, for a wait without a timeout, which returns it)
             self._task = None
-            _trio_lowlevel.reschedule(task)
+            _trio_lowlevel.reschedule(task, _outcome_value(result))
 
     def _abort(self, raise_cancel: object) -> typing.Any:
         # The parked task is cancelled: it is no longer parked, and a later wake (or
@@ -99,11 +89,13 @@ class _TrioWaiter:
 # (httptransport never imports trio: it is there because trio is what is running).
 _trio: typing.Any = None
 _trio_lowlevel: typing.Any = None
+_outcome_value: typing.Any = None  # outcome.Value, which trio's reschedule() takes
 
 
 def _load_trio() -> None:
-    global _trio, _trio_lowlevel
+    global _trio, _trio_lowlevel, _outcome_value
     trio = sys.modules["trio"]
+    _outcome_value = sys.modules["outcome"].Value
     _trio_lowlevel = trio.lowlevel
     _trio = trio
 
@@ -188,31 +180,41 @@ class AsyncPoolWaiters:
         if not waiter.done():
             waiter.set_result(True)
 
-    async def wait(self, waiter: typing.Any, timeout: float | None) -> bool:
+    def wait(self, waiter: typing.Any, timeout: float | None) -> typing.Awaitable[bool]:
         """Wait until woken; ``False`` if ``timeout`` seconds passed first.
 
-        A waiter is awaited once. A cancelled wait raises, and leaves the waiter
-        settled (a later wake does nothing) with no deadline behind.
+        A waiter is awaited once, at once (await what this returns straight away). A
+        cancelled wait raises, and leaves the waiter settled (a later wake does
+        nothing) with no deadline behind.
+
+        Not a coroutine function: without a timeout it returns the future itself (on
+        asyncio) or trio's park (the task is recorded here), so a queued request's
+        wait and wake-up go through no coroutine of ours.
         """
         if type(waiter) is _TrioWaiter:
-            # Parked here rather than in a helper coroutine: a wake-up then resumes one
-            # coroutine fewer.
-            if waiter._result is None:  # (else woken before it waited)
+            if timeout is None and waiter._result is None:
                 lowlevel = _trio_lowlevel
-                if timeout is None:
-                    waiter._task = lowlevel.current_task()
-                    await lowlevel.wait_task_rescheduled(waiter._abort)
-                else:
-                    self._trio_add(waiter, timeout)
-                    waiter._task = lowlevel.current_task()
-                    try:
-                        await lowlevel.wait_task_rescheduled(waiter._abort)
-                    finally:
-                        self._trio_deadlines.pop(waiter, None)
-            return typing.cast(bool, waiter._result)
-        future: asyncio.Future[bool] = waiter
+                waiter._task = lowlevel.current_task()
+                return typing.cast(
+                    typing.Awaitable[bool], lowlevel.wait_task_rescheduled(waiter._abort)
+                )
+            return self._trio_wait(waiter, timeout)
         if timeout is None:
-            return await future
+            return typing.cast("asyncio.Future[bool]", waiter)
+        return self._asyncio_wait(waiter, timeout)
+
+    async def _trio_wait(self, waiter: _TrioWaiter, timeout: float | None) -> bool:
+        if waiter._result is None:  # (else woken before it waited)
+            lowlevel = _trio_lowlevel
+            self._trio_add(waiter, typing.cast(float, timeout))
+            waiter._task = lowlevel.current_task()
+            try:
+                await lowlevel.wait_task_rescheduled(waiter._abort)
+            finally:
+                self._trio_deadlines.pop(waiter, None)
+        return typing.cast(bool, waiter._result)
+
+    async def _asyncio_wait(self, future: asyncio.Future[bool], timeout: float) -> bool:
         loop = typing.cast(asyncio.AbstractEventLoop, self._loop)
         deadline = loop.time() + timeout
         deadlines = self._deadlines

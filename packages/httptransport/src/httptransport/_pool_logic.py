@@ -285,8 +285,14 @@ class PoolLogic(typing.Generic[C]):
         if not reusable or key is None:
             return self._drop(connection), None
         if self._waiters:
-            ticket = self._pop_waiter()
-            if ticket.key == key:
+            # (_pop_waiter(), inline: the oldest waiter is in its origin's queue too)
+            ticket, _ = self._waiters.popitem(last=False)
+            ticket_key = ticket.key
+            waiters = self._key_waiters[ticket_key]
+            del waiters[ticket]
+            if not waiters:
+                del self._key_waiters[ticket_key]
+            if ticket_key == key:
                 ticket.connection = connection
                 ticket.granted = True
                 self.active_requests += 1

@@ -46,7 +46,8 @@ cancellation. A request cancelled while queued, connecting, sending, waiting for
 head or streaming the body therefore always frees its slot.
 
 The async pool runs on one event loop thread, so its bookkeeping needs no lock
-(``AsyncThreadLock`` is a no-op); the generated sync pool takes a real lock for it.
+(``AsyncThreadLock`` is taken, but only because that is cheap); the generated sync pool
+needs the same lock for it.
 The network backend, when not given, is found at the first request, because an async
 pool may be created before any event loop runs.
 """
@@ -290,8 +291,17 @@ class AsyncConnectionPool(AsyncRequestInterface):
                             )
             try:
                 connection = ticket.connection
-                if connection is None or not (ticket.shared or _usable(connection)):
+                if connection is None:
                     connection = await self._open_in_slot(ticket, key)
+                elif not ticket.shared:
+                    # connection.usable(now), asking our own class's protocol connection directly
+                    if type(connection) is AsyncHTTPConnection:
+                        inner = connection._connection
+                        usable = inner is not None and inner.usable(time.monotonic())
+                    else:
+                        usable = connection.usable(time.monotonic())
+                    if not usable:
+                        connection = await self._open_in_slot(ticket, key)
             except BaseException:
                 await self._give_back(ticket)
                 raise
@@ -327,10 +337,10 @@ class AsyncConnectionPool(AsyncRequestInterface):
                 await self._drop(connection)
                 raise
             tracked = connection in logic._capacity  # (logic.tracked(), inline)
-            if tracked:
-                self._update_capacity(connection)
             stream = response.stream
             if getattr(stream, "complete", False) is not True:
+                if tracked:
+                    self._update_capacity(connection)
                 body_type = type(stream)
                 if not tracked and (body_type is AsyncFixedBody or body_type is AsyncH11Body):
                     # One of our HTTP/1.1 bodies: it hands the connection back itself
@@ -341,6 +351,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
                 else:
                     response.stream = _PoolBody(self, connection, stream)
                 return response
+            # (Its capacity is re-read by _release(), first thing, for a tracked one.)
             to_close = self._release(connection)
             if to_close is not None:
                 await to_close.aclose()
@@ -348,6 +359,8 @@ class AsyncConnectionPool(AsyncRequestInterface):
 
     def _update_capacity(self, connection: AsyncConnectionInterface) -> None:
         capacity = connection.stream_capacity()
+        if self._logic._capacity.get(connection) == capacity:
+            return  # (unchanged: what set_capacity() would find, without the lock)
         with self._lock:
             woken = self._logic.set_capacity(connection, capacity)
         for ticket in woken:
@@ -430,10 +443,10 @@ class AsyncConnectionPool(AsyncRequestInterface):
             reusable = False
         with self._lock:
             woken, to_close = logic.release(connection, reusable=reusable)
-            gone = connection not in logic.connections
+            gone = not reusable and connection not in logic.connections
         if woken is not None:
             self._waiters.wake(woken.waiter)
-        if not reusable and to_close is None and gone and not connection.is_closed():
+        if gone and to_close is None and not connection.is_closed():
             return connection
         return to_close
 
@@ -486,16 +499,6 @@ class AsyncConnectionPool(AsyncRequestInterface):
             f"{logic.queued_count} queued | Connections: {len(logic.connections) - idle} "
             f"active, {idle} idle]>"
         )
-
-
-def _usable(connection: AsyncConnectionInterface) -> bool:
-    """``connection.usable(time.monotonic())``: whether an idle connection granted to a
-    request may take it (for our own connection class, its protocol connection's answer,
-    asked directly)."""
-    if type(connection) is AsyncHTTPConnection:
-        inner = connection._connection
-        return inner is not None and inner.usable(time.monotonic())
-    return connection.usable(time.monotonic())
 
 
 class _PoolBody:

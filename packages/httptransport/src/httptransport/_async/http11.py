@@ -88,8 +88,14 @@ from .upgrade_stream import AsyncHTTP11UpgradeStream
 
 __all__ = ("IDLE_POLL_AFTER", "AsyncHTTP11Connection", "HTTPConnectionState")
 
+_new_object = object.__new__
+
 logger = logging.getLogger("httptransport.http11")
 _DEBUG = logging.DEBUG
+# The logger's own answer cache (level -> enabled), which logging empties in place
+# whenever a level changes: a False found there is what isEnabledFor() would answer,
+# without the call. (Anything else, or no such cache, asks isEnabledFor().)
+_logger_cache: dict[int, bool] = getattr(logger, "_cache", {})
 
 # The largest response head accepted (as httpcore: h11 is told the same).
 MAX_HEAD_SIZE = 100 * 1024
@@ -179,8 +185,10 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             read_timeout = timeout.get("read")
         else:  # (as timeouts() would answer for no or empty timeouts)
             write_timeout = read_timeout = None
-        # (tracing_enabled(), inline)
-        traced = extensions.get("trace") is not None or logger.isEnabledFor(_DEBUG)
+        # (tracing_enabled(), inline, with isEnabledFor()'s cached answer read first)
+        traced = extensions.get("trace") is not None or (
+            _logger_cache.get(_DEBUG) is not False and logger.isEnabledFor(_DEBUG)
+        )
         try:
             prepared = prepare_head(request)
             if prepared is None:
@@ -253,24 +261,29 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                         deadline=deadline,
                     )
             status, reason, headers, body_length, response_keep_alive = parsed
-            fixed = AsyncFixedBody(
-                self,
-                body_length,
-                keep_alive and response_keep_alive,
-                read_timeout,
-                request._deadline,
-            )
-            response = new_response(
-                status,
-                headers,
-                AsyncTracedBody(fixed, request, logger) if traced else fixed,
-                {
-                    "http_version": b"HTTP/1.1",
-                    "reason_phrase": reason,
-                    "network_stream": self._network_stream,
-                    "trailers": [],
-                },
-            )
+            # AsyncFixedBody(self, body_length, keep_alive and response_keep_alive,
+            # read_timeout, request._deadline), its __init__ inline (no call):
+            fixed: AsyncFixedBody = _new_object(AsyncFixedBody)
+            fixed._conn = self
+            fixed._remaining = body_length
+            fixed._keep_alive = keep_alive and response_keep_alive
+            fixed._timeout = read_timeout
+            fixed._deadline = request._deadline
+            fixed.complete = False
+            fixed._pool = None
+            # new_response(status, headers, body, extensions), inline (no call):
+            response: Response = _new_object(Response)
+            response.status = status
+            response.headers = headers
+            response.stream = AsyncTracedBody(fixed, request, logger) if traced else fixed
+            response.extensions = {
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": reason,
+                "network_stream": self._network_stream,
+                "trailers": [],
+            }
+            response._content = None
+            response._stream_consumed = False
             if body_length == 0:
                 await fixed.finish()
             return response

@@ -148,6 +148,8 @@ class AsyncFixedBody(_PoolHandle, AsyncWholeBody):
         timeout: float | None,
         deadline: float | None = None,
     ) -> None:
+        # (AsyncHTTP11Connection builds its bodies with these same lines, inline: keep
+        # the two in step)
         self._conn = conn
         self._remaining = length
         self._keep_alive = keep_alive

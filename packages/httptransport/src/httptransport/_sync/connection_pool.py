@@ -47,7 +47,8 @@ cancellation. A request cancelled while queued, connecting, sending, waiting for
 head or streaming the body therefore always frees its slot.
 
 The async pool runs on one event loop thread, so its bookkeeping needs no lock
-(``ThreadLock`` is a no-op); the generated sync pool takes a real lock for it.
+(``ThreadLock`` is taken, but only because that is cheap); the generated sync pool
+needs the same lock for it.
 The network backend, when not given, is found at the first request, because a sync
 pool may be created before any event loop runs.
 """
@@ -291,8 +292,17 @@ class ConnectionPool(RequestInterface):
                             )
             try:
                 connection = ticket.connection
-                if connection is None or not (ticket.shared or _usable(connection)):
+                if connection is None:
                     connection = self._open_in_slot(ticket, key)
+                elif not ticket.shared:
+                    # connection.usable(now), asking our own class's protocol connection directly
+                    if type(connection) is HTTPConnection:
+                        inner = connection._connection
+                        usable = inner is not None and inner.usable(time.monotonic())
+                    else:
+                        usable = connection.usable(time.monotonic())
+                    if not usable:
+                        connection = self._open_in_slot(ticket, key)
             except BaseException:
                 self._give_back(ticket)
                 raise
@@ -328,10 +338,10 @@ class ConnectionPool(RequestInterface):
                 self._drop(connection)
                 raise
             tracked = connection in logic._capacity  # (logic.tracked(), inline)
-            if tracked:
-                self._update_capacity(connection)
             stream = response.stream
             if getattr(stream, "complete", False) is not True:
+                if tracked:
+                    self._update_capacity(connection)
                 body_type = type(stream)
                 if not tracked and (body_type is FixedBody or body_type is H11Body):
                     # One of our HTTP/1.1 bodies: it hands the connection back itself
@@ -342,6 +352,7 @@ class ConnectionPool(RequestInterface):
                 else:
                     response.stream = _PoolBody(self, connection, stream)
                 return response
+            # (Its capacity is re-read by _release(), first thing, for a tracked one.)
             to_close = self._release(connection)
             if to_close is not None:
                 to_close.close()
@@ -349,6 +360,8 @@ class ConnectionPool(RequestInterface):
 
     def _update_capacity(self, connection: ConnectionInterface) -> None:
         capacity = connection.stream_capacity()
+        if self._logic._capacity.get(connection) == capacity:
+            return  # (unchanged: what set_capacity() would find, without the lock)
         with self._lock:
             woken = self._logic.set_capacity(connection, capacity)
         for ticket in woken:
@@ -431,10 +444,10 @@ class ConnectionPool(RequestInterface):
             reusable = False
         with self._lock:
             woken, to_close = logic.release(connection, reusable=reusable)
-            gone = connection not in logic.connections
+            gone = not reusable and connection not in logic.connections
         if woken is not None:
             self._waiters.wake(woken.waiter)
-        if not reusable and to_close is None and gone and not connection.is_closed():
+        if gone and to_close is None and not connection.is_closed():
             return connection
         return to_close
 
@@ -485,16 +498,6 @@ class ConnectionPool(RequestInterface):
             f"{logic.queued_count} queued | Connections: {len(logic.connections) - idle} "
             f"active, {idle} idle]>"
         )
-
-
-def _usable(connection: ConnectionInterface) -> bool:
-    """``connection.usable(time.monotonic())``: whether an idle connection granted to a
-    request may take it (for our own connection class, its protocol connection's answer,
-    asked directly)."""
-    if type(connection) is HTTPConnection:
-        inner = connection._connection
-        return inner is not None and inner.usable(time.monotonic())
-    return connection.usable(time.monotonic())
 
 
 class _PoolBody:

@@ -149,6 +149,8 @@ class FixedBody(_PoolHandle, WholeBody):
         timeout: float | None,
         deadline: float | None = None,
     ) -> None:
+        # (HTTP11Connection builds its bodies with these same lines, inline: keep
+        # the two in step)
         self._conn = conn
         self._remaining = length
         self._keep_alive = keep_alive
