@@ -98,3 +98,22 @@ def test_host_header_without_include_request_headers() -> None:
     assert host("http://[::1]/") == [(b"Host", b"[::1]")]
     assert host("socks5://h/") == [(b"Host", b"h")]
     assert host("ftp://h:21/") == [(b"Host", b"h:21")]
+
+
+def test_host_header_from_the_url_cache() -> None:
+    """A cached URL string brings its ``Host`` value with it: the second request for
+    the same string gets the same header as the first, without formatting it again,
+    and a URL object (never cached) still gets it computed."""
+    urls = ["http://[::1]:8080/", "https://example.com:80/", "http://example.com:80/x"]
+    _models._parsed_urls.clear()
+    for url in urls:
+        cold = _models.build_request("GET", url, None, None, None).headers
+        assert _models._parsed_urls[url][4] == cold[0][1]
+        warm = _models.build_request("GET", url, None, None, None).headers
+        assert warm == cold
+        assert _models.build_request("GET", URL(url), None, None, None).headers == cold
+    assert [_models.build_request("GET", url, None, None, None).headers[0][1] for url in urls] == [
+        b"[::1]:8080",
+        b"example.com:80",
+        b"example.com",
+    ]

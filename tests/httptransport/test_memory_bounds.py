@@ -100,13 +100,14 @@ def test_header_line_cache_stays_within_its_byte_bound(monkeypatch: pytest.Monke
 
 def test_url_cache_stays_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """More distinct URLs than the cache holds, at and over the cached length: it never
-    holds more than _PARSED_URLS_MAX x (2 x _CACHED_URL_MAX + 1) bytes."""
+    holds more than _PARSED_URLS_MAX x (3 x _CACHED_URL_MAX + 1) bytes (the URL, its
+    scheme, host and target, and its Host header value, no longer than the URL)."""
     monkeypatch.setattr(_models, "_parsed_urls", {})
     limit = _models._CACHED_URL_MAX
-    bound = _models._PARSED_URLS_MAX * (2 * limit + 1)
+    bound = _models._PARSED_URLS_MAX * (3 * limit + 1)
     for index in range(_models._PARSED_URLS_MAX + 100):
         for length in (limit, limit + 1):
-            prefix = f"http://example.com/{index}/"
+            prefix = f"http://[::1]:8080/{index}/"
             url = prefix + "a" * (length - len(prefix))
             request = _models.build_request("GET", url, None, None, None)
             assert request.url.target.startswith(b"/%d/" % index)
@@ -114,6 +115,7 @@ def test_url_cache_stays_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) 
         if len(_models._parsed_urls) >= _models._PARSED_URLS_MAX - 2:  # at its fullest
             assert _stored_bytes(_models._parsed_urls) <= bound
     assert all(len(url) <= limit for url in _models._parsed_urls)
+    assert all(len(parts[4]) <= len(url) for url, parts in _models._parsed_urls.items())
 
 
 def test_name_cache_never_stores_over_long_or_over_many(monkeypatch: pytest.MonkeyPatch) -> None:

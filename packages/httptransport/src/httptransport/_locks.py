@@ -195,12 +195,11 @@ class AsyncPoolWaiters:
             if timeout is None and waiter._result is None:
                 lowlevel = _trio_lowlevel
                 waiter._task = lowlevel.current_task()
-                return typing.cast(
-                    typing.Awaitable[bool], lowlevel.wait_task_rescheduled(waiter._abort)
-                )
+                # (no typing.cast(): a call at run time, on every queued request)
+                return lowlevel.wait_task_rescheduled(waiter._abort)  # type: ignore[no-any-return]
             return self._trio_wait(waiter, timeout)
         if timeout is None:
-            return typing.cast("asyncio.Future[bool]", waiter)
+            return waiter  # type: ignore[no-any-return]
         return self._asyncio_wait(waiter, timeout)
 
     async def _trio_wait(self, waiter: _TrioWaiter, timeout: float | None) -> bool:

@@ -599,7 +599,9 @@ def new_response(
 # Parsed URL strings: clients send many requests to few URLs, and parsing costs more
 # than everything else in building a request. Each hit still builds a new URL object.
 # Bounded in entries and in bytes: only URLs up to _CACHED_URL_MAX characters are kept.
-_parsed_urls: dict[bytes | str, tuple[bytes, bytes, int | None, bytes]] = {}
+# Each entry also keeps the URL's ``Host`` header value (_host_value()), so a request
+# with no headers of its own needs no formatting.
+_parsed_urls: dict[bytes | str, tuple[bytes, bytes, int | None, bytes, bytes]] = {}
 _PARSED_URLS_MAX = 512
 _CACHED_URL_MAX = 2048
 
@@ -613,13 +615,30 @@ def _cached_url(url: URL | bytes | str) -> URL:
                 return parsed
             if len(_parsed_urls) >= _PARSED_URLS_MAX:
                 _parsed_urls.clear()
-            _parsed_urls[url] = (parsed.scheme, parsed.host, parsed.port, parsed.target)
+            _parsed_urls[url] = (
+                parsed.scheme,
+                parsed.host,
+                parsed.port,
+                parsed.target,
+                _host_value(parsed),
+            )
             return parsed
         # The parts were checked when cached: set them as they are.
         copy: URL = _new_object(URL)
-        copy.scheme, copy.host, copy.port, copy.target = parts
+        copy.scheme, copy.host, copy.port, copy.target, _ = parts
         return copy
     return enforce_url(url, name="url")
+
+
+def _host_value(url: URL) -> bytes:
+    """The ``Host`` header's value for ``url``: what include_request_headers() adds."""
+    host = url.host
+    if b":" in host and not host.startswith(b"["):
+        host = b"[" + host + b"]"
+    port = url.port
+    if port is not None and port != DEFAULT_PORTS.get(url.scheme):
+        host = b"%b:%d" % (host, port)
+    return host
 
 
 # The methods given as text that most requests use, already encoded.
@@ -645,18 +664,13 @@ def build_request(
     parts = _parsed_urls.get(url) if type(url) is str or type(url) is bytes else None
     if parts is None:
         url = _cached_url(url)
+        host = None
     else:
         url = _new_object(URL)
-        url.scheme, url.host, url.port, url.target = parts
+        url.scheme, url.host, url.port, url.target, host = parts
     if headers is None and content is None:
         # What include_request_headers([], ...) returns: the Host header alone.
-        host = url.host
-        if b":" in host and not host.startswith(b"["):
-            host = b"[" + host + b"]"
-        port = url.port
-        if port is not None and port != DEFAULT_PORTS.get(url.scheme):
-            host = b"%b:%d" % (host, port)
-        header_list = [(b"Host", host)]
+        header_list = [(b"Host", _host_value(url) if host is None else host)]
     else:
         header_list = include_request_headers(
             enforce_headers(headers, name="headers"), url=url, content=content
