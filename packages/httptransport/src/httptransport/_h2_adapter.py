@@ -217,8 +217,6 @@ class H2:
     terminated: typing.Any = None
     ping_ack: typing.Any = None
     h2_error: type[Exception] = Exception
-    protocol_error: type[Exception] = Exception
-    no_ids: type[Exception] = Exception
     machine: typing.Any = None
     never_indexed: typing.Any = None
     connection: typing.Any = None
@@ -238,8 +236,6 @@ class H2:
         cls.terminated = events.ConnectionTerminated
         cls.ping_ack = events.PingAckReceived
         cls.h2_error = h2.exceptions.H2Error
-        cls.protocol_error = h2.exceptions.ProtocolError
-        cls.no_ids = h2.exceptions.NoAvailableStreamIDError
         # hpack's tuple type, as h2 re-exports it (hpack is h2's dependency, not ours).
         cls.never_indexed = h2.utilities.NeverIndexedHeaderTuple
         cls.machine = _draining_state_machine(h2.connection)

@@ -195,11 +195,7 @@ def include_request_headers(
         elif lowered == b"content-length" or lowered == b"transfer-encoding":
             has_framing = True
     if not has_host:
-        port = url.port
-        host = _host_for_authority(url.host)
-        if port is not None and port != DEFAULT_PORTS.get(url.scheme):
-            host = b"%b:%d" % (host, port)
-        headers = [(b"Host", host), *headers]
+        headers = [(b"Host", _host_value(url)), *headers]
     if content is not None and not has_framing:
         if isinstance(content, bytes):
             headers = [*headers, (b"Content-Length", b"%d" % len(content))]
@@ -632,9 +628,7 @@ def _cached_url(url: URL | bytes | str) -> URL:
 
 def _host_value(url: URL) -> bytes:
     """The ``Host`` header's value for ``url``: what include_request_headers() adds."""
-    host = url.host
-    if b":" in host and not host.startswith(b"["):
-        host = b"[" + host + b"]"
+    host = _host_for_authority(url.host)
     port = url.port
     if port is not None and port != DEFAULT_PORTS.get(url.scheme):
         host = b"%b:%d" % (host, port)
