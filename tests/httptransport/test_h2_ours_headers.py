@@ -188,6 +188,8 @@ def test_response_heads_over_the_bounds_are_not_kept() -> None:
     for index in range(3 * _h2_headers.SECTIONS_MAX):
         response_fields([(b":status", b"200"), (b"x-n", b"%d" % index)], head=True)
         assert len(_h2_headers._heads) <= _h2_headers.SECTIONS_MAX
+        # (each kept; the table, holding ``at_limit`` first, starts over when full)
+        assert len(_h2_headers._heads) == (index + 1) % _h2_headers.SECTIONS_MAX + 1
     for key, (_, headers) in _h2_headers._heads.items():
         assert sum(len(name) + len(value) + 32 for name, value in key) <= limit
         assert sum(len(name) + len(value) + 32 for name, value in headers) <= limit
@@ -352,6 +354,8 @@ def test_requests_over_the_bounds_are_not_kept() -> None:
     for index in range(3 * _h2_headers.SECTIONS_MAX):
         request_headers(Request("GET", b"http://example.org/%d" % index))
         assert len(_h2_headers._requests) <= _h2_headers.SECTIONS_MAX
+        # (each kept; the table, holding ``at_limit`` first, starts over when full)
+        assert len(_h2_headers._requests) == (index + 1) % _h2_headers.SECTIONS_MAX + 1
 
 
 def test_a_request_with_headers_not_in_a_list_is_built_uncached() -> None:

@@ -105,6 +105,7 @@ def test_url_cache_stays_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(_models, "_parsed_urls", {})
     limit = _models._CACHED_URL_MAX
     bound = _models._PARSED_URLS_MAX * (3 * limit + 1)
+    fullest = 0
     for index in range(_models._PARSED_URLS_MAX + 100):
         for length in (limit, limit + 1):
             prefix = f"http://[::1]:8080/{index}/"
@@ -114,6 +115,8 @@ def test_url_cache_stays_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) 
         assert len(_models._parsed_urls) <= _models._PARSED_URLS_MAX
         if len(_models._parsed_urls) >= _models._PARSED_URLS_MAX - 2:  # at its fullest
             assert _stored_bytes(_models._parsed_urls) <= bound
+            fullest += 1
+    assert fullest  # (the byte bound was checked with the cache at its fullest)
     assert all(len(url) <= limit for url in _models._parsed_urls)
     assert all(len(parts[4]) <= len(url) for url, parts in _models._parsed_urls.items())
 
@@ -250,6 +253,7 @@ def test_head_cache_stays_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(_h1_head, "_lines", {})
     limit = _h1_head._HEAD_CACHED_MAX
     bound = _h1_head._HEADS_MAX * 2 * limit
+    fullest = 0
     for index in range(_h1_head._HEADS_MAX + 20):
         for length in (limit, limit + 1):
             prefix = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-%d: " % index
@@ -260,6 +264,8 @@ def test_head_cache_stays_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch)
         assert len(_h1_head._heads) <= _h1_head._HEADS_MAX
         if len(_h1_head._heads) >= _h1_head._HEADS_MAX - 2:  # at its fullest
             assert _stored_bytes(_h1_head._heads) <= bound
+            fullest += 1
+    assert fullest  # (the byte bound was checked with the cache at its fullest)
     assert all(len(head) <= limit for head in _h1_head._heads)
 
 

@@ -151,6 +151,8 @@ def test_the_cache_is_bounded() -> None:
     for n in range(3 * _hpack._ENCODED_MAX):
         encoder.encode([(b"x-n", str(n).encode())])
         assert len(encoder._encoded) <= _hpack._ENCODED_MAX
+        # (each kept; the cache starts over when full)
+        assert len(encoder._encoded) == n % _hpack._ENCODED_MAX + 1
 
 
 @pytest.mark.parametrize(

@@ -96,10 +96,12 @@ def test_read_and_close_skips_only_a_close_with_nothing_to_do(
     monkeypatch.setattr(FixedBody, "close", watched_aclose)
     backend = netbackend_mock.MockBackend(script)
     with ConnectionPool(network_backend=backend) as pool:
-        try:
-            assert pool.request("GET", "http://example.com/") is not None
-        except RemoteProtocolError:
-            assert closes
+        if closes:
+            with pytest.raises(RemoteProtocolError, match="4 bytes missing"):
+                pool.request("GET", "http://example.com/")
+        else:
+            response = pool.request("GET", "http://example.com/")
+            assert response.content == (b"" if script is EMPTY else b"hello")
         assert len(called) == closes
         assert _counts(pool) == (GONE if closes else IDLE)
 
