@@ -88,7 +88,7 @@ async def test_a_reader_that_does_not_read_bounds_the_buffer(
         while not protocol._paused:  # the loop delivers chunks until the mark is reached
             await _turn()
         high_water = module._HIGH_WATER
-        assert high_water <= protocol._buffered < high_water + 512 * 1024
+        assert high_water <= protocol._buffered < high_water + module._MIN_ROOM
         assert not sent.is_set()  # the rest waits in the kernel, not in our buffer
         # The buffer grew no further than the mark let data in.
         assert len(protocol._buf) <= 2 * high_water
@@ -123,7 +123,7 @@ async def test_a_reader_that_does_not_read_bounds_the_buffer_over_tls(
         for _ in range(100):  # more turns: nothing resumes reading behind our back
             await _turn()
         assert protocol._paused
-        assert protocol._buffered < module._HIGH_WATER + 512 * 1024
+        assert protocol._buffered < module._HIGH_WATER + module._MIN_ROOM
         assert not sent.is_set()
         assert await _read_exactly(stream, len(payload)) == payload
     finally:
@@ -542,3 +542,35 @@ def test_the_buffer_keeps_data_exact_through_compaction_and_growth(
         protocol.buffer_updated(5)
         assert protocol.take(65536) == b"small"
     assert len(protocol._buf) == module._BULK
+
+
+@pytest.mark.parametrize("first", [1, 4096, 10_000, 16_383])
+def test_a_transport_that_fills_all_it_is_offered_stops_near_the_mark(
+    module: types.ModuleType, first: int
+) -> None:
+    """However the reads before it fell, one read that fills all the room it is offered
+    (as uvloop's do) leaves less than ``_HIGH_WATER + _MIN_ROOM`` unread."""
+
+    class Transport:
+        paused = False
+
+        def pause_reading(self) -> None:
+            self.paused = True
+
+    protocol = module._Protocol()
+    transport = Transport()
+    protocol.connection_made(transport)
+    reads = 0
+    while not transport.paused:
+        room = protocol.get_buffer(-1)
+        # Reads of `first` bytes until less than _MIN_ROOM is left below the mark (the
+        # buffer's tail is then shorter than _MIN_ROOM), then a read that fills everything.
+        near = protocol._buffered > module._HIGH_WATER - module._MIN_ROOM
+        count = len(room) if near else min(len(room), first)
+        room[:count] = b"x" * count
+        protocol.buffer_updated(count)
+        reads += 1
+        assert protocol._buffered < module._HIGH_WATER + module._MIN_ROOM
+        assert len(protocol._buf) <= 2 * module._HIGH_WATER
+    assert protocol._buffered >= module._HIGH_WATER
+    assert reads > 1

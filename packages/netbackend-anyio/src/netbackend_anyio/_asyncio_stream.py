@@ -56,7 +56,9 @@ _LOW_WATER = _HIGH_WATER // 2
 # offered (more is coming: fewer, larger reads, as asyncio's own 256 KiB ones).
 _INITIAL = 64 * 1024
 _BULK = 256 * 1024
-# Room offered to the transport: at least this much. When the tail of the buffer is
+# Room offered to the transport: at least this much, and otherwise no more than the
+# high-water mark leaves, so unread data stays under _HIGH_WATER + _MIN_ROOM however much
+# one read takes (uvloop fills all it is offered). When the tail of the buffer is
 # shorter, the unread data moves to the front if it fills at most half the buffer (a
 # cheap copy) or the buffer is already as large as the high-water mark; else the buffer
 # doubles (a reader that lags, or uvloop reading many times per turn, fills it up to the
@@ -104,6 +106,7 @@ class _Protocol(asyncio.BufferedProtocol):
         "_eof",
         "_error",
         "_filled",
+        "_head",
         "_lost",
         "_paused",
         "_peak",
@@ -119,6 +122,8 @@ class _Protocol(asyncio.BufferedProtocol):
         self._buf = bytearray(_INITIAL)
         # Never resized (a view of it may be out with the transport): replaced instead.
         self._view = memoryview(self._buf)
+        # What an empty buffer offers: all of it, up to the high-water mark.
+        self._head = self._view[:_HIGH_WATER]
         self._start = 0
         self._end = 0
         # The last read filled all the room it was given.
@@ -149,7 +154,7 @@ class _Protocol(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         end = self._end
         if not end and not self._filled:
-            return self._view  # empty, and no need to grow: all of it (no new slice)
+            return self._head  # empty, and no need to grow (no new slice)
         size = len(self._buf)
         if self._filled and size < _BULK:
             self._replace(_BULK)
@@ -161,7 +166,11 @@ class _Protocol(asyncio.BufferedProtocol):
                 self._end = unread
             else:
                 self._replace(size * 2)
-        return self._view[self._end :]
+        # Never more room than the mark leaves (at least _MIN_ROOM): one read that fills
+        # all it is offered (uvloop reads as much as it is given) stays near the mark.
+        end = self._end
+        room = _HIGH_WATER - (end - self._start)
+        return self._view[end : end + (room if room > _MIN_ROOM else _MIN_ROOM)]
 
     def _replace(self, size: int) -> None:
         """Move the unread data to the front of a new buffer of ``size`` bytes."""
@@ -171,6 +180,7 @@ class _Protocol(asyncio.BufferedProtocol):
         view[:unread] = self._view[self._start : self._end]
         self._buf = buf
         self._view = view
+        self._head = view[:_HIGH_WATER]
         self._start = 0
         self._end = unread
 
