@@ -336,7 +336,7 @@ class Request:
             ``"target"``).
     """
 
-    __slots__ = ("_deadline", "extensions", "headers", "method", "stream", "url")
+    __slots__ = ("_deadline", "_whole", "extensions", "headers", "method", "stream", "url")
 
     def __init__(
         self,
@@ -374,6 +374,9 @@ class Request:
         self.extensions: Extensions = {} if extensions is None else extensions
         # When its ``total`` timeout runs out (time.monotonic()), fixed by timeouts().
         self._deadline: float | None = None
+        # Whether its whole body is read at once (``request()``): a body that came whole
+        # with the head may then be taken at once (the response is complete).
+        self._whole = False
         if "target" in self.extensions:
             self.url = _retargeted(self.url, self.extensions["target"])
 
@@ -648,8 +651,10 @@ def build_request(
     headers: HeaderTypes,
     content: typing.Any,
     extensions: Extensions | None,
+    whole: bool = False,
 ) -> Request:
-    """The request a pool's ``request()`` or ``stream()`` sends.
+    """The request a pool's ``request()`` (``whole``: its body is read at once) or
+    ``stream()`` sends.
 
     Arguments are checked and coerced as :class:`Request` does; ``Host`` and the body's
     framing header are added when missing (:func:`include_request_headers`).
@@ -682,6 +687,7 @@ def build_request(
     request.stream = _EMPTY_STREAM if content is None else enforce_stream(content, name="content")
     request.extensions = {} if extensions is None else extensions
     request._deadline = None
+    request._whole = whole
     if "target" in request.extensions:
         request.url = _retargeted(url, request.extensions["target"])
     return request

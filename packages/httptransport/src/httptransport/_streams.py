@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-__all__ = ("EMPTY_STREAM", "AsyncWholeBody", "ByteStream", "WholeBody")
+__all__ = ("EMPTY_STREAM", "AsyncWholeBody", "ByteStream", "ReceivedBody", "WholeBody")
 
 
 class ByteStream:
@@ -35,6 +35,17 @@ class ByteStream:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} [{len(self._content)} bytes]>"
+
+
+class ReceivedBody(ByteStream):
+    """A response body that came whole with its head and was taken at once, for a
+    ``request()`` that reads it whole anyway: the response is complete (its connection
+    free for the next request) when it is returned, with its ``content`` set."""
+
+    __slots__ = ()
+
+    # (what a pool asks of a response's stream: nothing is left to read or release)
+    complete = True
 
 
 # Shared by every request and response without a body; it holds no state.

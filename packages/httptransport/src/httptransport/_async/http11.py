@@ -80,6 +80,7 @@ from .._models import (
     timeouts,
 )
 from .._streams import EMPTY_STREAM as _EMPTY_STREAM
+from .._streams import ReceivedBody
 from .._trace import NO_TRACE, NullTrace, Trace
 from .http11_body import H11_ERRORS, READ_NUM_BYTES, AsyncFixedBody, AsyncH11Body
 from .interfaces import IDLE_POLL_AFTER, AsyncConnectionInterface
@@ -261,6 +262,34 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
                         deadline=deadline,
                     )
             status, reason, headers, body_length, response_keep_alive = parsed
+            # new_response(status, headers, body, extensions), inline (no call):
+            response: Response = _new_object(Response)
+            response.status = status
+            response.headers = headers
+            response.extensions = {
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": reason,
+                "network_stream": self._network_stream,
+                "trailers": [],
+            }
+            buffer = self._buffer
+            if request._whole and 0 < body_length <= len(buffer) and not traced:
+                # request() reads the body at once, and all of it came with the head:
+                # take it now. The response is complete (the connection is free) as it
+                # is returned, with nothing left to read or close.
+                if len(buffer) > body_length:
+                    self._buffer = buffer[body_length:]
+                    buffer = buffer[:body_length]
+                else:
+                    self._buffer = b""
+                if not self._end_cycle(keep_alive and response_keep_alive):
+                    await self._abort()  # (bytes beyond the body: not reused)
+                received: ReceivedBody = _new_object(ReceivedBody)
+                received._content = buffer
+                response.stream = received
+                response._content = buffer
+                response._stream_consumed = True
+                return response
             # AsyncFixedBody(self, body_length, keep_alive and response_keep_alive,
             # read_timeout, request._deadline), its __init__ inline (no call):
             fixed: AsyncFixedBody = _new_object(AsyncFixedBody)
@@ -271,17 +300,7 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             fixed._deadline = request._deadline
             fixed.complete = False
             fixed._pool = None
-            # new_response(status, headers, body, extensions), inline (no call):
-            response: Response = _new_object(Response)
-            response.status = status
-            response.headers = headers
             response.stream = AsyncTracedBody(fixed, request, logger) if traced else fixed
-            response.extensions = {
-                "http_version": b"HTTP/1.1",
-                "reason_phrase": reason,
-                "network_stream": self._network_stream,
-                "trailers": [],
-            }
             response._content = None
             response._stream_consumed = False
             if body_length == 0:

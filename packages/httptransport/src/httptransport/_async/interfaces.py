@@ -33,6 +33,7 @@ from .._models import (
     Response,
     build_request,
 )
+from .._streams import ReceivedBody
 
 __all__ = ("IDLE_POLL_AFTER", "AsyncConnectionInterface", "AsyncRequestInterface")
 
@@ -61,9 +62,11 @@ class AsyncRequestInterface:
         Returns:
             The response, with its body read (``response.content``) and closed.
         """
-        request = build_request(method, url, headers, content, extensions)
+        request = build_request(method, url, headers, content, extensions, True)
         response = await self.handle_async_request(request)
         stream = response.stream
+        if type(stream) is ReceivedBody:
+            return response  # (read, its connection handed back, when it was returned)
         if (
             type(response) is Response
             and isinstance(stream, AsyncWholeBody)

@@ -34,6 +34,7 @@ from .._models import (
     WholeBody,
     build_request,
 )
+from .._streams import ReceivedBody
 
 __all__ = ("IDLE_POLL_AFTER", "ConnectionInterface", "RequestInterface")
 
@@ -62,9 +63,11 @@ class RequestInterface:
         Returns:
             The response, with its body read (``response.content``) and closed.
         """
-        request = build_request(method, url, headers, content, extensions)
+        request = build_request(method, url, headers, content, extensions, True)
         response = self.handle_request(request)
         stream = response.stream
+        if type(stream) is ReceivedBody:
+            return response  # (read, its connection handed back, when it was returned)
         if (
             type(response) is Response
             and isinstance(stream, WholeBody)
