@@ -979,3 +979,211 @@ def test_acknowledging_a_closed_stream_h2_dropped_updates_the_connection_only() 
         _ack(10, 7),
     )
     assert raised == [False, False, False, False, False, True]
+
+
+# -- what the lane remembers between requests -----------------------------------------
+#
+# The lane remembers the last request's fields (the very objects: a client sends the
+# same cached header list again and again) with their authority, method and encoded
+# block, and the last response head's fields (the decoder hands out the same objects
+# for the same block) with what h2 works out from them. These tests send and receive
+# the same objects again and again, with the encoder's table changing in between.
+
+_SHARED_EXTRA = (
+    (b"accept", b"*/*"),
+    hpack.NeverIndexedHeaderTuple(b"authorization", b"secret"),
+    hpack.HeaderTuple(b"x-tuple", b"two"),
+    (b"user-agent", b"x" * 50),
+)
+
+
+@st.composite
+def _shared_requests(draw: st.DrawFn) -> tuple[list[typing.Any], list[tuple[str, int, int]]]:
+    """A few header lists (their field objects shared between the lists and reused by
+    every request that sends them) and a story: requests sending one of them (on the
+    next stream id, now and then a reused one), server SETTINGS changing the encoder's
+    table size or the frame size between them."""
+    lists: list[typing.Any] = [list(_REQUEST)]
+    for _ in range(draw(st.integers(1, 3))):
+        fields = list(_REQUEST)
+        methods = ((b":method", b"GET"), _REQUEST[0], (b":method", b"HEAD"))
+        fields[0] = draw(st.sampled_from(methods))
+        fields += draw(st.lists(st.sampled_from(_SHARED_EXTRA), max_size=4))
+        lists.append(fields)
+    story = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(("send", "send", "send", "send", "settings", "reuse")),
+                st.integers(0, len(lists) - 1),
+                st.integers(0, 4),
+            ),
+            min_size=1,
+            max_size=14,
+        )
+    )
+    return lists, story
+
+
+_TABLE_SETTINGS = (
+    {0x1: 0},
+    {0x1: 100},
+    {0x1: 4096},
+    {0x1: 64, 0x5: 20000},
+    {0x5: 16384},
+)
+
+
+@PROPERTY
+@given(_shared_requests(), st.booleans())
+def test_sending_the_same_fields_again_matches_h2(
+    shared: tuple[list[typing.Any], list[tuple[str, int, int]]], end: bool
+) -> None:
+    """The same field objects sent again and again (as a list copied each time, or the
+    same list), with the encoder's table resized and refilled in between: the same
+    bytes and state as h2's own send_headers."""
+    lists, story = shared
+    lane, plain = _pair()
+    assert not _same(lane, plain, lambda conn: _open(conn, ()))
+    stream_id = 1
+    for action, which, extra in story:
+        fields = lists[which]
+        if action == "settings":
+            wire = frame.SettingsFrame(0, settings=_TABLE_SETTINGS[extra]).serialize()
+            _same(lane, plain, _receiver(wire))
+            continue
+        sid = max(1, stream_id - 2) if action == "reuse" else stream_id
+        sent = fields if extra == 0 else list(fields)
+        if not _same(lane, plain, _sender(sid, sent, end)) and action == "send":
+            stream_id += 2
+
+
+def test_sending_the_same_fields_again_after_the_table_changed() -> None:
+    """Step by step: the block remembered for a list is used only while the encoder's
+    table is as it was; a size update pending, or a field added to the table, and the
+    list is encoded again (as h2 encodes it)."""
+    lane, plain = _pair()
+    fields = [*_REQUEST, _SHARED_EXTRA[0], _SHARED_EXTRA[1]]
+    other = [*_REQUEST, (b"x-new", b"value")]
+    assert not _same(lane, plain, lambda conn: _open(conn, ()))
+    steps = [
+        _sender(1, list(fields), True),
+        _sender(3, list(fields), True),  # the remembered block
+        _receiver(frame.SettingsFrame(0, settings={0x1: 128}).serialize()),
+        _sender(5, list(fields), True),  # a table size update first, then encoded again
+        _sender(7, list(fields), True),
+        _sender(9, list(other), True),  # x-new enters the table: its version changes
+        _sender(11, list(fields), True),
+        _sender(13, fields, False),
+        _sender(13, fields, False),  # a stream that exists: h2's own error
+    ]
+    raised = [_same(lane, plain, step) for step in steps]
+    assert raised == [False] * 8 + [True]
+    assert lane._sent is not None
+    assert lane._sent[0] == tuple(fields)
+
+
+def test_a_request_over_the_remembered_size_is_not_remembered() -> None:
+    """A request with more than the lane remembers (in bytes of names and values) is
+    sent as h2 sends it, and not kept."""
+    lane, plain = _pair()
+    fields = [*_REQUEST, (b"x-big", b"v" * 5000)]
+    assert not _same(lane, plain, lambda conn: _open(conn, ()))
+    assert not _same(lane, plain, _sender(1, fields, True))
+    assert lane._sent is None
+    assert not _same(lane, plain, _sender(3, fields, True))
+
+
+def _head(status: bytes, length: bytes | None, stream_id: int, end: bool = False) -> bytes:
+    """A response head whose block the decoder keeps whole (it touches no dynamic
+    table): decoding it again hands out the same field objects."""
+    fields = [(b":status", status), (b"server", b"test")]
+    if length is not None:
+        fields.append((b"content-length", length))
+    # (No dynamic table: the decoder keeps the block, and hands out the same fields.)
+    head = frame.HeadersFrame(stream_id, data=_literal_block(fields))
+    head.flags.add("END_HEADERS")
+    if end:
+        head.flags.add("END_STREAM")
+    return bytes(head.serialize())
+
+
+def _literal_block(fields: list[tuple[bytes, bytes]]) -> bytes:
+    """A header block of literals without indexing (RFC 7541 section 6.2.2): decoding
+    it touches no dynamic table."""
+    out = bytearray()
+    for name, value in fields:
+        out.append(0x00)
+        out.append(len(name))
+        out += name
+        out.append(len(value))
+        out += value
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "story",
+    [
+        # The same head for GET and HEAD requests: HEAD expects no body whatever the
+        # head says, GET the length it declares.
+        [
+            ("GET", b"200", b"5", b"hello"),
+            ("HEAD", b"200", b"5", None),
+            ("GET", b"200", b"5", b"hello"),
+        ],
+        [("HEAD", b"200", b"5", None), ("GET", b"200", b"5", b"hello")],
+        # A body shorter or longer than the remembered head declares.
+        [("GET", b"200", b"5", b"hello"), ("GET", b"200", b"5", b"hell")],
+        [("GET", b"200", b"5", b"hello"), ("GET", b"200", b"5", b"hello!")],
+        # An informational head, again and again, then the response.
+        [("GET", b"103", None, b""), ("GET", b"103", None, b"")],
+        # A malformed length: refused every time it comes.
+        [("GET", b"200", b"x5", b"hello"), ("GET", b"200", b"x5", b"hello")],
+        [("GET", b"200", None, b"any"), ("GET", b"200", None, b"body")],
+    ],
+)
+def test_receiving_the_same_head_again_matches_h2(
+    story: list[tuple[str, bytes, bytes | None, bytes | None]],
+) -> None:
+    """The same response head (the decoder hands out the same field objects) on stream
+    after stream, for GET and HEAD requests, with bodies of the declared length or not,
+    informational heads and malformed lengths: the same events, errors and state as
+    h2."""
+    lane, plain = _pair()
+    assert not _same(lane, plain, lambda conn: _open(conn, ()))
+    stream_id = 1
+    for method, status, length, body in story:
+        fields = list(_REQUEST)
+        fields[0] = (b":method", method.encode())
+        if _same(lane, plain, _sender(stream_id, fields, True)):
+            break
+        wire = _head(status, length, stream_id, end=body is None)
+        if body is not None and status != b"103":
+            wire += _data(stream_id, body, end=True)
+        elif status == b"103":
+            wire += _head(b"200", None, stream_id, end=True)
+        if _same(lane, plain, _receiver(wire)):
+            break
+        stream_id += 2
+
+
+def test_open_streams_is_h2_s() -> None:
+    """Our count of open streams (which also forgets the closed ones, recording how
+    each closed) gives what h2's own gives, and leaves the same state."""
+    base = h2.connection.H2Connection._open_streams
+    ours, theirs = new_client_connection(), new_client_connection(lane=False)
+    assert type(theirs)._open_streams is base  # (only the lane replaces it)
+    for conn in (ours, theirs):
+        _open(conn, (1, 3, 5, 7, 9, 11, 13))
+        conn.receive_data(
+            _response(1, end=True)
+            + _response(3)
+            + _data(3, b"x", end=True)
+            + _response(5)
+            + _response(9, end=True)
+        )
+        conn.reset_stream(11, error_code=8)
+    assert type(ours)._open_streams is not base
+    for remainder in (1, 0, 1):
+        assert type(ours)._open_streams(ours, remainder) == base(theirs, remainder)
+        assert _state(ours) == _state(theirs)
+        assert list(ours._closed_streams.items()) == list(theirs._closed_streams.items())

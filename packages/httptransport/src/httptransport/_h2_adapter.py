@@ -160,6 +160,8 @@ def _client_connection(module: typing.Any) -> typing.Any:
         MAX_CLOSED_STREAMS = CLOSED_STREAMS_KEPT
         _countdown = 0
         decoder: typing.Any
+        # (For the frame lane: the encoder class whose blocks it may remember.)
+        caching_encoder = CachingEncoder
 
         def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
             super().__init__(*args, **kwargs)

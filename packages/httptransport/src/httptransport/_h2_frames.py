@@ -42,10 +42,27 @@ skip all that:
   ``receive_data`` are done the same way when no inbound header normalisation,
   validation or decoding is configured (ours), in h2's order.
 
+* What h2 works out again for every request from the same inputs is remembered, one
+  entry deep: the last request's header fields (the very objects: the connection sends
+  its cached header list again and again; tuples of bytes, so immutable) with their
+  authority, method and HPACK block, the block used again only while the encoder's
+  table is as it was when it was encoded (the block the CachingEncoder itself would
+  serve); and the last response head's fields (the decoder hands out the same objects
+  for the same block) with whether they are informational and the content-length they
+  declare (a HEAD request's stream is worked out h2's way every time). Each is bounded
+  by :data:`_MEMO_FIELDS_MAX` bytes of names and values.
+* Small h2 helpers on these paths are done in place, with h2's own call kept for the
+  case where it raises: the connection's and the stream's ``window_consumed``, the
+  stream's ``_track_content_length``, ``process_bytes`` when h2's algorithm sends no
+  WINDOW_UPDATE yet, the configuration's flags and the settings the lane reads, and a
+  new stream's construction (checked against h2's on a probe connection).
+
 h2 stays the protocol's state machine of record; this module only skips h2's frame
-objects. The tests (``tests/httptransport/test_properties_h2_frames.py``) feed random
-frame sequences in random chunkings to a connection with the lane and one without and
-require the same events, errors, bytes out and state.
+objects and repeated work. The tests
+(``tests/httptransport/test_properties_h2_frames.py``) feed random frame sequences in
+random chunkings to a connection with the lane and one without and require the same
+events, errors, bytes out and state, and send and receive the same fields again and
+again.
 
 The h2 names this relies on, none of them public API (checked on every h2 upgrade; see
 :func:`lane_supported`, which turns the lane off for an h2 outside 4.1 to 4.4 or missing
@@ -56,7 +73,9 @@ any of them):
   ``_prepare_for_sending``, ``max_inbound_frame_size``, ``max_outbound_frame_size``,
   ``state_machine``, ``streams``, ``encoder``, ``decoder``, ``config``,
   ``local_settings``, ``remote_settings``, ``open_outbound_streams``,
-  ``highest_outbound_stream_id``, ``acknowledge_received_data``;
+  ``highest_outbound_stream_id``, ``acknowledge_received_data``, ``_open_streams``
+  (replaced: the same count and clean-up, reading each stream's state directly),
+  ``_closed_streams``;
 * ``h2.connection.H2ConnectionStateMachine`` (``process_input``, ``_transitions``),
   ``h2.connection.ConnectionState``;
 * its ``incoming_buffer`` (``h2.frame_buffer.FrameBuffer``): ``_headers_buffer`` (a
@@ -74,6 +93,13 @@ any of them):
   ``h2.utilities.is_informational_response``, ``h2.events.TrailersReceived``;
 * ``h2.exceptions.ProtocolError``, ``h2.exceptions.TooManyStreamsError``,
   ``h2.exceptions.FrameTooLargeError``;
+* ``h2.config.H2Configuration``'s ``_client_side``, ``_normalize_outbound_headers``,
+  ``_validate_outbound_headers`` (what its descriptors read); ``h2.settings.Settings``'s
+  ``_settings`` (a dict of deques, the current value first);
+  ``h2.windows.WindowManager`` (``current_window_size``, ``max_window_size``,
+  ``_bytes_processed``, ``window_consumed``, ``process_bytes``);
+  ``h2.stream.H2StreamStateMachine`` (its attributes, for a new stream, and
+  ``stream_closed_by``);
 * hyperframe's ``Frame.parse_frame_header`` (public).
 
 One difference from h2 4.1 is deliberate: its ``send_headers`` reads
@@ -87,6 +113,7 @@ from __future__ import annotations
 
 import struct
 import typing
+from operator import is_
 
 __all__ = ("frame_lane", "header_block_frames", "lane_supported")
 
@@ -105,6 +132,12 @@ _HEADER_SIZE = 9
 # A WINDOW_UPDATE frame (RFC 9113 section 6.9): header (length 4) and increment.
 _WINDOW_UPDATE = struct.Struct(">BHBBLL")
 _WINDOW_UPDATE_TYPE = 0x8
+# The most bytes of names and values (for a response head, counted as RFC 7541 counts a
+# header list: name + value + 32 per field) of the one request and the one response head
+# the lane remembers (see send_headers and _receive_headers).
+_MEMO_FIELDS_MAX = 4096
+# The largest flow-control window (RFC 9113 section 6.9.1); h2's WindowManager asserts it.
+_LARGEST_WINDOW = 2**31 - 1
 
 # The h2 releases whose private names (the module docstring's list) the lane was
 # checked against.
@@ -215,12 +248,36 @@ def lane_supported(h2: typing.Any) -> bool:
         return False
     if type(getattr(probe, "max_inbound_frame_size", None)) is not int:
         return False
+    if not hasattr(probe, "_closed_streams") or not hasattr(probe, "_open_streams"):
+        return False
+    config = probe.config
+    if not all(
+        type(vars(config).get(name)) is bool
+        for name in ("_client_side", "_normalize_outbound_headers", "_validate_outbound_headers")
+    ):
+        return False
+    settings = probe.local_settings
+    if type(getattr(settings, "_settings", None)) is not dict:
+        return False
+    windows = getattr(h2, "windows", None)
+    manager = probe._inbound_flow_control_window_manager
+    if windows is None or type(manager) is not getattr(windows, "WindowManager", None):
+        return False
+    if not all(
+        hasattr(manager, name)
+        for name in ("current_window_size", "max_window_size", "_bytes_processed", "process_bytes")
+    ):
+        return False
+    if not hasattr(stream, "H2StreamStateMachine"):
+        return False
     opened = probe._get_or_create_stream(1, connection.AllowedStreamIDs(True))
     if type(getattr(stream, "_transitions", None)) is not dict:
         return False
     if not issubclass(stream.StreamState, int):  # (the lane indexes rows by state)
         return False
     if not hasattr(getattr(opened, "_inbound_window_manager", None), "process_bytes"):
+        return False
+    if not hasattr(getattr(opened, "state_machine", None), "stream_closed_by"):
         return False
     return all(
         hasattr(opened, name)
@@ -254,6 +311,53 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
     header_tuples = frozenset(
         (tuple, h2.utilities.HeaderTuple, h2.utilities.NeverIndexedHeaderTuple)
     )
+    # The configuration's flags read as h2's descriptors read them (each a Python call).
+    config_class = h2.config.H2Configuration
+
+    def plain_outbound(config: typing.Any) -> bool:
+        """Whether ``config`` is a client's that neither normalises nor validates
+        outbound headers (what the lane's ``send_headers`` takes)."""
+        if type(config) is config_class:
+            return bool(
+                config._client_side
+                and not config._normalize_outbound_headers
+                and not config._validate_outbound_headers
+            )
+        return bool(
+            config.client_side
+            and not config.normalize_outbound_headers
+            and not config.validate_outbound_headers
+        )
+
+    # Settings values read as h2's properties read them (a Mapping.get and an item
+    # lookup, in Python, for each).
+    settings_class = h2.settings.Settings
+    setting_codes = h2.settings.SettingCodes
+    max_streams_code = setting_codes.MAX_CONCURRENT_STREAMS
+    window_code = setting_codes.INITIAL_WINDOW_SIZE
+
+    def max_concurrent(settings: typing.Any) -> typing.Any:
+        """``settings.max_concurrent_streams``."""
+        if type(settings) is settings_class:
+            entry = settings._settings.get(max_streams_code)
+            if entry is None:
+                return 2**32 + 1
+            value = entry[0]
+            return 2**32 + 1 if value is None else value
+        return settings.max_concurrent_streams
+
+    def initial_window(settings: typing.Any) -> typing.Any:
+        """``settings.initial_window_size``."""
+        if type(settings) is settings_class:
+            entry = settings._settings.get(window_code)
+            if entry is not None and entry[0] is not None:
+                return entry[0]
+        return settings.initial_window_size
+
+    # The encoder class whose blocks send_headers may remember (our CachingEncoder, as
+    # our connection class names it; with no such class, none are).
+    caching_encoder = getattr(base, "caching_encoder", None)
+
     base_receive = base.receive_data
     base_send_headers = base.send_headers
     base_acknowledge = base.acknowledge_received_data
@@ -270,6 +374,20 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
         for state in states:
             entries[state] = transitions.get((state, input_))
         return entries
+
+    recv_data_input = stream_inputs.RECV_DATA
+    recv_headers_input = stream_inputs.RECV_HEADERS
+    recv_end_input = stream_inputs.RECV_END_STREAM
+    window_manager = h2.windows.WindowManager
+
+    def is_tuple(field: typing.Any) -> bool:
+        """Whether a decoded field is immutable all through: a tuple of two bytes."""
+        return (
+            type(field) in header_tuples
+            and len(field) == 2
+            and type(field[0]) is bytes
+            and type(field[1]) is bytes
+        )
 
     recv_data_row = row(stream_inputs.RECV_DATA)
     recv_headers_row = row(stream_inputs.RECV_HEADERS)
@@ -336,13 +454,48 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
     # stream made here is the stream h2 makes, is checked on a probe connection below.
     stream_class = h2.stream.H2Stream
 
+    machine_class = h2.stream.H2StreamStateMachine
+    idle = states.IDLE
+    new_object = object.__new__
+
     def new_stream(conn: typing.Any, stream_id: int) -> typing.Any:
-        stream = stream_class(
-            stream_id,
-            config=conn.config,
-            inbound_window_size=conn.local_settings.initial_window_size,
-            outbound_window_size=conn.remote_settings.initial_window_size,
-        )
+        inbound = initial_window(conn.local_settings)
+        outbound = initial_window(conn.remote_settings)
+        if type(inbound) is int and 0 <= inbound <= _LARGEST_WINDOW:
+            # (h2's H2Stream(stream_id, ...), its state machine and its window manager
+            # made attribute by attribute, in their constructors' order: the probe
+            # below checks that it is the same stream.)
+            machine = new_object(machine_class)
+            machine.state = idle
+            machine.stream_id = stream_id
+            machine.client = None
+            machine.headers_sent = None
+            machine.trailers_sent = None
+            machine.headers_received = None
+            machine.trailers_received = None
+            machine.stream_closed_by = None
+            stream = new_object(stream_class)
+            stream.state_machine = machine
+            stream.stream_id = stream_id
+            stream.max_outbound_frame_size = None
+            stream.request_method = None
+            stream.outbound_flow_control_window = outbound
+            manager = new_object(window_manager)
+            manager.max_window_size = inbound
+            manager.current_window_size = inbound
+            manager._bytes_processed = 0
+            stream._inbound_window_manager = manager
+            stream._expected_content_length = None
+            stream._actual_content_length = 0
+            stream._authority = None
+            stream.config = conn.config
+        else:
+            stream = stream_class(
+                stream_id,
+                config=conn.config,
+                inbound_window_size=inbound,
+                outbound_window_size=outbound,
+            )
         stream.max_outbound_frame_size = conn.max_outbound_frame_size
         if inbound_size_kept:
             stream.max_inbound_frame_size = conn.max_inbound_frame_size
@@ -357,6 +510,13 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
     ours = connection.H2Connection(config=probe_config)
     new_stream(ours, 1)
     own_streams = _same_fields(theirs, ours) and _same_fields(theirs.streams[1], ours.streams[1])
+    # The stream states h2's H2Stream.open counts as open, read off a probe stream.
+    probe_stream = theirs.streams[1]
+    open_states = set()
+    for state in states:
+        probe_stream.state_machine.state = state
+        if probe_stream.open:
+            open_states.add(state)
     trailers_received = h2.events.TrailersReceived
     unpack = _FRAME_HEADER.unpack_from
     # hyperframe (h2's dependency) parses frame headers for h2's own buffer.
@@ -369,6 +529,38 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
         _partial = b""
         # Set once a frame raised: h2 alone reads what follows (see receive_data).
         _failed = False
+        # The last request's fields (as a tuple: the same objects), their authority and
+        # method, and the encoder, its table's version and the block it encoded them to
+        # (see send_headers).
+        _sent: typing.Any = None
+
+        def _open_streams(self, remainder: int) -> int:
+            # h2's _open_streams (count the open streams of one parity, and forget the
+            # closed ones, recording how each closed), reading an h2 stream's state
+            # without its open, closed and closed_by properties.
+            count = 0
+            to_delete = []
+            streams = self.streams
+            for stream_id, stream in streams.items():
+                if type(stream) is stream_class:
+                    state = stream.state_machine.state
+                    if state in open_states and stream_id % 2 == remainder:
+                        count += 1
+                    elif state == closed:
+                        to_delete.append(stream_id)
+                elif stream.open and stream_id % 2 == remainder:
+                    count += 1
+                elif stream.closed:
+                    to_delete.append(stream_id)
+            closed_streams = self._closed_streams
+            for stream_id in to_delete:
+                stream = streams.pop(stream_id)
+                closed_streams[stream_id] = (
+                    stream.state_machine.stream_closed_by
+                    if type(stream) is stream_class
+                    else stream.closed_by
+                )
+            return count
 
         def receive_data(self, data: typing.Any) -> list[typing.Any]:
             if self._failed:
@@ -394,6 +586,9 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
                 and not config.validate_inbound_headers
             )
             machine = self.state_machine
+            # Whether the connection state machine takes DATA and HEADERS as they come
+            # (quiet()), worked out again whenever something else may have changed it.
+            calm = quiet(machine)
             try:
                 while size - pos >= _HEADER_SIZE:
                     high, low, kind, flags, stream_id = unpack(data, pos)
@@ -408,15 +603,27 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
                     pos = end
                     if kind <= _HEADERS and not buffer._headers_buffer:
                         stream = streams.get(stream_id & 0x7FFFFFFF)
-                        if stream is not None and stream.state_machine.state in live:
+                        if (
+                            stream is not None
+                            and stream.state_machine.state in live
+                            and type(stream) is stream_class
+                        ):
                             if kind == _DATA:
                                 if not flags & _PADDED:
                                     try:
-                                        if not quiet(machine):
+                                        if not calm:
                                             events += machine.process_input(recv_data)
-                                        self._inbound_flow_control_window_manager.window_consumed(
-                                            length
-                                        )
+                                            calm = quiet(machine)
+                                        # (window_consumed(length); h2's own call when
+                                        # it raises)
+                                        manager = self._inbound_flow_control_window_manager
+                                        if (
+                                            type(manager) is window_manager
+                                            and manager.current_window_size >= length
+                                        ):
+                                            manager.current_window_size -= length
+                                        else:
+                                            manager.window_consumed(length)
                                         events += _receive_data(
                                             stream, data[start:end], flags & _END_STREAM, length
                                         )
@@ -427,8 +634,9 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
                             elif flags & (_END_HEADERS | _PADDED | _PRIORITY) == _END_HEADERS:
                                 try:
                                     headers = decode_headers(self.decoder, data[start:end])
-                                    if not quiet(machine):
+                                    if not calm:
                                         events += machine.process_input(recv_headers)
+                                        calm = quiet(machine)
                                     if bare_headers:
                                         events += _receive_headers(
                                             stream, headers, flags & _END_STREAM
@@ -448,6 +656,7 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
                     events += base_receive(self, data[begin:end])
                     limit = self.max_inbound_frame_size
                     machine = self.state_machine
+                    calm = quiet(machine)
             except BaseException:
                 # h2 keeps what follows a failing frame in its buffer (and the frame too
                 # when it could not parse it), and so does any later call: from now on
@@ -497,23 +706,38 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
                 priority_weight is None
                 and priority_depends_on is None
                 and priority_exclusive is None
-                and stream_id not in self.streams
                 and type(headers) is list
-                and bool(headers)
-                and config.client_side
-                and not config.normalize_outbound_headers
-                and not config.validate_outbound_headers
+                and stream_id not in self.streams
+                and plain_outbound(config)
             )
+            memo = self._sent
+            size = 0  # (of the fields' names and values, when not the last request's)
             if common:
-                for field in headers:
-                    if (
-                        type(field) not in header_tuples
-                        or len(field) != 2
-                        or type(field[0]) is not bytes
-                        or type(field[1]) is not bytes
-                    ):
-                        common = False
-                        break
+                if (
+                    memo is not None
+                    and len(headers) == len(memo[0])
+                    and all(map(is_, headers, memo[0]))
+                ):
+                    # The very fields of the last request: checked then, and immutable.
+                    authority = memo[1]
+                    method = memo[2]
+                else:
+                    memo = None
+                    common = bool(headers)
+                    for field in headers:
+                        if (
+                            type(field) not in header_tuples
+                            or len(field) != 2
+                            or type(field[0]) is not bytes
+                            or type(field[1]) is not bytes
+                        ):
+                            common = False
+                            break
+                        size += len(field[0]) + len(field[1])
+                    authority = method = None
+                    if common:
+                        authority = authority_from_headers(headers)
+                        method = extract_method_header(headers)
             if not common:
                 base_send_headers(
                     self,
@@ -527,7 +751,7 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
                 return
             # The checks and state changes of h2's send_headers and H2Stream.send_headers,
             # in their order.
-            most = self.remote_settings.max_concurrent_streams
+            most = max_concurrent(self.remote_settings)
             count = self.open_outbound_streams
             if count + 1 > most:
                 raise too_many_streams(f"Max outbound streams is {most}, {count} open")
@@ -539,15 +763,54 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
             else:
                 stream = self._get_or_create_stream(stream_id, client_ids)
             machine = stream.state_machine
-            step(machine, send_headers_row, stream_send_headers)
-            block = self.encoder.encode(headers)
+            # (step(machine, send_headers_row, SEND_HEADERS), inline)
+            state = machine.state
+            entry = send_headers_row[state]
+            if entry is None or entry[0] is None:
+                step(machine, send_headers_row, stream_send_headers)
+            else:
+                machine.state = entry[1]
+                try:
+                    entry[0](machine, state)
+                except protocol_error:
+                    machine.state = closed
+                    raise
+                except AssertionError:  # pragma: no cover - h2's own "cannot happen"
+                    machine.state = state
+                    machine.process_input(stream_send_headers)
+            encoder = self.encoder
+            caching = type(encoder) is caching_encoder
+            table: typing.Any = None
+            version: typing.Any = None
+            resized = True
+            if caching:
+                table = encoder.header_table
+                version = table.version
+                resized = table.resized
+            if memo is not None and memo[3] is encoder and memo[4] == version and not resized:
+                # The CachingEncoder would serve the same block from its own table.
+                block = memo[5]
+            else:
+                block = encoder.encode(headers)
+                # (Remembered as the CachingEncoder keeps blocks: encoded with no table
+                # size update pending, and leaving the table as it was.)
+                if (
+                    not resized
+                    and table.version == version
+                    and not table.resized
+                    and size <= _MEMO_FIELDS_MAX
+                ):
+                    fields = tuple(headers) if memo is None else memo[0]
+                    self._sent = (fields, authority, method, encoder, version, block)
+                else:
+                    self._sent = None
             if end_stream:
                 step(machine, send_end_row, stream_send_end)
             if machine.trailers_sent and not end_stream:  # pragma: no cover - a new stream
                 raise protocol_error("Trailers must have END_STREAM set.")
             if stream._authority is None:
-                stream._authority = authority_from_headers(headers)
-            stream.request_method = extract_method_header(headers)
+                stream._authority = authority
+            stream.request_method = method
             self._data_to_send += header_block_frames(
                 stream_id, block, stream.max_outbound_frame_size, end_stream
             )
@@ -573,12 +836,26 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
                 return
             # h2's acknowledge_received_data, its WINDOW_UPDATE frames written as bytes:
             # the connection's first, then the stream's while it is open.
-            increment = self._inbound_flow_control_window_manager.process_bytes(acknowledged_size)
-            if increment:
-                self._data_to_send += _WINDOW_UPDATE.pack(
-                    0, 4, _WINDOW_UPDATE_TYPE, 0, 0, increment & 0x7FFFFFFF
-                )
-            if stream is not None and stream.open:
+            manager = self._inbound_flow_control_window_manager
+            if (
+                type(manager) is window_manager
+                and manager.current_window_size
+                and manager._bytes_processed + acknowledged_size < manager.max_window_size // 2
+            ):
+                # (process_bytes(acknowledged_size) where h2's algorithm holds the
+                # update back: the bytes are only counted.)
+                manager._bytes_processed += acknowledged_size
+            else:
+                increment = manager.process_bytes(acknowledged_size)
+                if increment:
+                    self._data_to_send += _WINDOW_UPDATE.pack(
+                        0, 4, _WINDOW_UPDATE_TYPE, 0, 0, increment & 0x7FFFFFFF
+                    )
+            if stream is not None and (
+                stream.state_machine.state in open_states
+                if type(stream) is stream_class
+                else stream.open
+            ):
                 increment = stream._inbound_window_manager.process_bytes(acknowledged_size)
                 if increment:
                     self._data_to_send += _WINDOW_UPDATE.pack(
@@ -588,31 +865,112 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
     def _receive_data(stream: typing.Any, data: bytes, end: int, length: int) -> typing.Any:
         """The events of h2's ``stream.receive_data(data, end, length)``, in its order."""
         machine = stream.state_machine
-        events = step(machine, recv_data_row, stream_inputs.RECV_DATA)
+        # (step(machine, recv_data_row, RECV_DATA), inline)
+        state = machine.state
+        entry = recv_data_row[state]
+        if entry is None or entry[0] is None:
+            events = step(machine, recv_data_row, recv_data_input)
+        else:
+            machine.state = entry[1]
+            try:
+                events = entry[0](machine, state)
+            except protocol_error:
+                machine.state = closed
+                raise
+            except AssertionError:  # pragma: no cover - h2's own "cannot happen"
+                machine.state = state
+                events = machine.process_input(recv_data_input)
         event = events[0]
-        stream._inbound_window_manager.window_consumed(length)
-        stream._track_content_length(len(data), bool(end))
+        # (The stream window's window_consumed(length), h2's own call when it raises.)
+        manager = stream._inbound_window_manager
+        if type(manager) is window_manager and manager.current_window_size >= length:
+            manager.current_window_size -= length
+        else:
+            manager.window_consumed(length)
+        # (_track_content_length(len(data), end), h2's own call when it raises.)
+        size = len(data)
+        actual = stream._actual_content_length + size
+        expected = stream._expected_content_length
+        if expected is None or (expected >= actual and (not end or expected == actual)):
+            stream._actual_content_length = actual
+        else:
+            stream._track_content_length(size, bool(end))
         if end:
-            ended = step(machine, recv_end_row, stream_inputs.RECV_END_STREAM)
+            # (step(machine, recv_end_row, RECV_END_STREAM), inline)
+            state = machine.state
+            entry = recv_end_row[state]
+            if entry is None or entry[0] is None:
+                ended = step(machine, recv_end_row, recv_end_input)
+            else:
+                machine.state = entry[1]
+                try:
+                    ended = entry[0](machine, state)
+                except protocol_error:
+                    machine.state = closed
+                    raise
+                except AssertionError:  # pragma: no cover - h2's own "cannot happen"
+                    machine.state = state
+                    ended = machine.process_input(recv_end_input)
             event.stream_ended = ended[0]
             events += ended
         event.data = data
         event.flow_controlled_length = length
         return events
 
+    # The last response head's fields (the decoder hands out the same field objects for
+    # the same block), whether they are an informational head, and the content-length
+    # they declare: both pure functions of the fields (see _receive_headers).
+    heads: list[typing.Any] = [None]
+
     def _receive_headers(stream: typing.Any, headers: typing.Any, end: int) -> typing.Any:
         """The events of h2's ``stream.receive_headers(headers, end, None)`` with no
         header normalisation or validation configured, in its order."""
-        if is_informational(headers):
+        memo = heads[0]
+        if (
+            memo is not None
+            and type(headers) is list
+            and len(headers) == len(memo[0])
+            and all(map(is_, headers, memo[0]))
+        ):
+            informational = memo[1]
+        else:
+            memo = None
+            informational = is_informational(headers)
+        if informational:
             return stream.receive_headers(headers, bool(end), None)[1]
         machine = stream.state_machine
-        events = step(machine, recv_headers_row, stream_inputs.RECV_HEADERS)
+        # (step(machine, recv_headers_row, RECV_HEADERS), inline)
+        state = machine.state
+        entry = recv_headers_row[state]
+        if entry is None or entry[0] is None:
+            events = step(machine, recv_headers_row, recv_headers_input)
+        else:
+            machine.state = entry[1]
+            try:
+                events = entry[0](machine, state)
+            except protocol_error:
+                machine.state = closed
+                raise
+            except AssertionError:  # pragma: no cover - h2's own "cannot happen"
+                machine.state = state
+                events = machine.process_input(recv_headers_input)
         event = events[0]
         if end:
-            ended = step(machine, recv_end_row, stream_inputs.RECV_END_STREAM)
+            ended = step(machine, recv_end_row, recv_end_input)
             event.stream_ended = ended[0]
             events += ended
-        stream._initialize_content_length(headers)
+        if memo is not None and stream.request_method != b"HEAD":
+            # (_initialize_content_length(headers): the same fields, the same length.)
+            stream._expected_content_length = memo[2]
+        else:
+            stream._initialize_content_length(headers)
+            if (
+                type(headers) is list
+                and stream.request_method != b"HEAD"
+                and all(map(is_tuple, headers))
+                and sum(len(name) + len(value) + 32 for name, value in headers) <= _MEMO_FIELDS_MAX
+            ):
+                heads[0] = (tuple(headers), informational, stream._expected_content_length)
         if not end and isinstance(event, trailers_received):
             raise protocol_error("Trailers must have END_STREAM set")
         event.headers = list(headers)
