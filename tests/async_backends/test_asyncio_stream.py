@@ -123,7 +123,10 @@ async def test_a_reader_that_does_not_read_bounds_the_buffer_over_tls(
         for _ in range(100):  # more turns: nothing resumes reading behind our back
             await _turn()
         assert protocol._paused
-        assert protocol._buffered < module._HIGH_WATER + module._MIN_ROOM
+        assert not protocol._transport.is_reading()  # the TLS transport is the one paused
+        # (Beyond the plain stream's bound: what the TLS layer handed over between the
+        # handshake's end and start_tls's return, a _MIN_ROOM read at a time.)
+        assert protocol._buffered < module._HIGH_WATER + 512 * 1024
         assert not sent.is_set()
         assert await _read_exactly(stream, len(payload)) == payload
     finally:
@@ -574,3 +577,41 @@ def test_a_transport_that_fills_all_it_is_offered_stops_near_the_mark(
         assert len(protocol._buf) <= 2 * module._HIGH_WATER
     assert protocol._buffered >= module._HIGH_WATER
     assert reads > 1
+
+
+def test_a_mark_reached_during_the_tls_handshake_pauses_the_tls_transport(
+    module: types.ModuleType,
+) -> None:
+    """Data the TLS layer hands over before start_tls returns may reach the mark: the
+    socket's transport (the TLS layer's to pause) is left alone, and the TLS transport
+    is paused once start_tls hands it over."""
+
+    class Transport:
+        def __init__(self) -> None:
+            self.paused = False
+
+        def pause_reading(self) -> None:
+            self.paused = True
+
+        def resume_reading(self) -> None:
+            self.paused = False
+
+    protocol = module._Protocol()
+    socket_transport, tls_transport = Transport(), Transport()
+    protocol.connection_made(socket_transport)
+    protocol._handshaking = True  # (what start_tls sets before the loop's start_tls)
+    while not protocol._paused:
+        room = protocol.get_buffer(-1)
+        protocol.buffer_updated(len(room))
+
+    def states() -> tuple[bool, bool]:
+        return socket_transport.paused, tls_transport.paused
+
+    assert states() == (False, False)
+    protocol.tls_started(tls_transport)
+    assert states() == (False, True)
+    assert protocol._tls
+    # Reading resumes the TLS transport, never the socket's.
+    while protocol._buffered:
+        protocol.take(65536)
+    assert states() == (False, False)

@@ -106,6 +106,7 @@ class _Protocol(asyncio.BufferedProtocol):
         "_eof",
         "_error",
         "_filled",
+        "_handshaking",
         "_head",
         "_lost",
         "_paused",
@@ -138,6 +139,10 @@ class _Protocol(asyncio.BufferedProtocol):
         self._paused = False
         self._write_paused = False
         self._tls = False
+        # A TLS handshake is under way: the socket's transport is the TLS layer's to
+        # pause, and what the layer hands over before start_tls returns waits for the
+        # TLS transport (see tls_started()).
+        self._handshaking = False
 
     # The transport to write to and to pause: the socket's (from connection_made, which
     # the loop calls before create_connection returns), then the TLS one (start_tls).
@@ -193,7 +198,8 @@ class _Protocol(asyncio.BufferedProtocol):
             self._peak = unread
         if unread >= _HIGH_WATER and not self._paused:
             self._paused = True
-            self._transport.pause_reading()
+            if not self._handshaking:
+                self._transport.pause_reading()
         waiter = self._waiter
         if waiter is not None and nbytes and not waiter.done():
             waiter.set_result(None)
@@ -215,8 +221,18 @@ class _Protocol(asyncio.BufferedProtocol):
             self._start = stop
         if self._paused and self._end - self._start <= _LOW_WATER:
             self._paused = False
-            self._transport.resume_reading()
+            if not self._handshaking:
+                self._transport.resume_reading()
         return data
+
+    def tls_started(self, transport: asyncio.Transport) -> None:
+        """The handshake is done: writes and flow control go through ``transport`` (the
+        TLS one) from now on; reading pauses there if the mark was reached meanwhile."""
+        self._handshaking = False
+        self._tls = True
+        self._transport = transport
+        if self._paused:
+            transport.pause_reading()
 
     def discard(self) -> None:
         self._start = self._end = 0
@@ -467,6 +483,7 @@ class AsyncioStream(AsyncNetworkStream):
         if protocol._start != protocol._end or protocol._eof or protocol._lost:
             await self.aclose()
             raise ConnectError("the peer sent data or closed before the TLS handshake")
+        protocol._handshaking = True
         transport = await handshake(
             self,
             self._loop.start_tls(
@@ -481,11 +498,10 @@ class AsyncioStream(AsyncNetworkStream):
             timeout,
             server_hostname,
         )
-        protocol._tls = True
         # The loop does not call connection_made for the TLS transport (start_tls hands
-        # it back instead); writes and flow control go through it from now on. (The
-        # loops return a transport here; None appears only in typeshed's signature.)
-        protocol._transport = typing.cast(asyncio.Transport, transport)
+        # it back instead). (The loops return a transport here; None appears only in
+        # typeshed's signature.)
+        protocol.tls_started(typing.cast(asyncio.Transport, transport))
         return self
 
     def get_extra_info(self, info: str) -> typing.Any:
