@@ -763,21 +763,7 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
             else:
                 stream = self._get_or_create_stream(stream_id, client_ids)
             machine = stream.state_machine
-            # (step(machine, send_headers_row, SEND_HEADERS), inline)
-            state = machine.state
-            entry = send_headers_row[state]
-            if entry is None or entry[0] is None:
-                step(machine, send_headers_row, stream_send_headers)
-            else:
-                machine.state = entry[1]
-                try:
-                    entry[0](machine, state)
-                except protocol_error:
-                    machine.state = closed
-                    raise
-                except AssertionError:  # pragma: no cover - h2's own "cannot happen"
-                    machine.state = state
-                    machine.process_input(stream_send_headers)
+            step(machine, send_headers_row, stream_send_headers)
             encoder = self.encoder
             caching = type(encoder) is caching_encoder
             table: typing.Any = None
@@ -865,21 +851,7 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
     def _receive_data(stream: typing.Any, data: bytes, end: int, length: int) -> typing.Any:
         """The events of h2's ``stream.receive_data(data, end, length)``, in its order."""
         machine = stream.state_machine
-        # (step(machine, recv_data_row, RECV_DATA), inline)
-        state = machine.state
-        entry = recv_data_row[state]
-        if entry is None or entry[0] is None:
-            events = step(machine, recv_data_row, recv_data_input)
-        else:
-            machine.state = entry[1]
-            try:
-                events = entry[0](machine, state)
-            except protocol_error:
-                machine.state = closed
-                raise
-            except AssertionError:  # pragma: no cover - h2's own "cannot happen"
-                machine.state = state
-                events = machine.process_input(recv_data_input)
+        events = step(machine, recv_data_row, recv_data_input)
         event = events[0]
         # (The stream window's window_consumed(length), h2's own call when it raises.)
         manager = stream._inbound_window_manager
@@ -896,21 +868,7 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
         else:
             stream._track_content_length(size, bool(end))
         if end:
-            # (step(machine, recv_end_row, RECV_END_STREAM), inline)
-            state = machine.state
-            entry = recv_end_row[state]
-            if entry is None or entry[0] is None:
-                ended = step(machine, recv_end_row, recv_end_input)
-            else:
-                machine.state = entry[1]
-                try:
-                    ended = entry[0](machine, state)
-                except protocol_error:
-                    machine.state = closed
-                    raise
-                except AssertionError:  # pragma: no cover - h2's own "cannot happen"
-                    machine.state = state
-                    ended = machine.process_input(recv_end_input)
+            ended = step(machine, recv_end_row, recv_end_input)
             event.stream_ended = ended[0]
             events += ended
         event.data = data
@@ -939,21 +897,7 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
         if informational:
             return stream.receive_headers(headers, bool(end), None)[1]
         machine = stream.state_machine
-        # (step(machine, recv_headers_row, RECV_HEADERS), inline)
-        state = machine.state
-        entry = recv_headers_row[state]
-        if entry is None or entry[0] is None:
-            events = step(machine, recv_headers_row, recv_headers_input)
-        else:
-            machine.state = entry[1]
-            try:
-                events = entry[0](machine, state)
-            except protocol_error:
-                machine.state = closed
-                raise
-            except AssertionError:  # pragma: no cover - h2's own "cannot happen"
-                machine.state = state
-                events = machine.process_input(recv_headers_input)
+        events = step(machine, recv_headers_row, recv_headers_input)
         event = events[0]
         if end:
             ended = step(machine, recv_end_row, recv_end_input)
