@@ -10,7 +10,10 @@ on top saying where it came from.
 Code with no I/O (sans-IO protocol logic, shared by both) lives outside ``_async/``,
 so everything inside it is I/O plumbing and is generated; the substitutions are a plain
 list of names. A source file whose first lines contain ``# unasync: async-only`` is not
-generated at all (for tests of cancellation, say).
+generated at all (for tests of cancellation, say). A line ending in
+``# unasync: no cover in sync`` (the first line of a function or branch that only
+async code ever reaches) ends in ``# pragma: no cover`` in the sync twin instead, so
+the sync code's coverage does not count what it can never run.
 
 Usage::
 
@@ -68,6 +71,8 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\bawait ", ""),
     (r"\basync iterable\b", "iterable"),
     (r"\ban async\b", "a sync"),
+    # Code only async code reaches (see the module docstring).
+    (r"# unasync: no cover in sync$", "# pragma: no cover (only async code gets here)"),
     # The package folder itself, as the tests name it.
     (r"\b_async\b", "_sync"),
 )

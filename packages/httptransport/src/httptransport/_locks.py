@@ -162,6 +162,31 @@ class AsyncPoolWaiters:
             return _TrioWaiter()
         return loop.create_future()
 
+    def queue(self, ticket: typing.Any, request: object) -> None:
+        """Give a queued request's ``ticket`` its waiter (:meth:`create`). On asyncio,
+        also note the ``request`` on it: whoever releases a connection to it may then
+        send it ahead (see the pool's ``_send_ahead``), which needs a future."""
+        loop = _get_running_loop()
+        if loop is not None and (loop is self._loop or self._bind(loop)):
+            ticket.waiter = loop.create_future()
+            ticket.request = request
+        else:
+            ticket.waiter = self.create()
+
+    def retime(self, future: asyncio.Future[bool], timeout: float | None) -> None:
+        """The request waiting on ``future`` was sent ahead: from now on the wait is for
+        its response, bounded by its read ``timeout`` (``None``: no bound), not its pool
+        timeout. Only for a wait that has a deadline exactly when ``timeout`` is set."""
+        deadlines = self._deadlines
+        if timeout is None:
+            deadlines.pop(future, None)
+            return
+        loop = typing.cast(asyncio.AbstractEventLoop, self._loop)
+        deadline = loop.time() + timeout
+        deadlines[future] = deadline
+        if self._timer is None or deadline < self._timer_at:
+            self._arm(loop, deadline)
+
     def _bind(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Adopt ``loop`` (a pool may outlive one ``asyncio.run``); False if the running
         library is not asyncio after all (trio on top of asyncio's thread)."""
@@ -296,6 +321,15 @@ class PoolWaiters:
     def create(self) -> Event:
         """A new waiter."""
         return Event()
+
+    @staticmethod
+    def queue(ticket: typing.Any, request: object) -> None:
+        """Give a queued request's ``ticket`` its waiter (nothing is sent ahead here)."""
+        ticket.waiter = Event()
+
+    @staticmethod
+    def retime(waiter: Event, timeout: float | None) -> None:  # pragma: no cover - see queue()
+        """Never called: nothing is sent ahead in sync code."""
 
     @staticmethod
     def wake(waiter: Event) -> None:

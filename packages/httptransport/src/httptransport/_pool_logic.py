@@ -68,9 +68,13 @@ class Ticket(typing.Generic[C]):
         waiter: Whatever the I/O layer uses to wake the request (an event).
         shared: Whether ``connection`` was already carrying other requests (a
             multiplexed connection in use), so it must not be checked as an idle one.
+        request: The queued request, when the I/O layer may send it ahead on the
+            connection it is handed (``None``: it may not).
+        sent: Whether it was: the request is out on ``connection``, which it must not
+            give back as reusable.
     """
 
-    __slots__ = ("connection", "evict", "granted", "key", "shared", "waiter")
+    __slots__ = ("connection", "evict", "granted", "key", "request", "sent", "shared", "waiter")
 
     def __init__(self, key: typing.Hashable) -> None:
         self.key = key
@@ -79,6 +83,8 @@ class Ticket(typing.Generic[C]):
         self.evict: C | None = None
         self.waiter: typing.Any = None
         self.shared = False
+        self.request: typing.Any = None
+        self.sent = False
 
 
 class PoolLogic(typing.Generic[C]):

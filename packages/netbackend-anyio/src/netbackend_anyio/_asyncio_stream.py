@@ -19,6 +19,10 @@ deadline has passed. With the same timeout on every read that is one timer per t
 period, not a ``call_later`` and a ``cancel`` per read. Cancellation (asyncio's, or an
 anyio cancel scope's, which cancels the task) interrupts any wait and leaves the stream
 consistent.
+
+``send_ahead`` serves request/response protocols whose next request is written by the
+task that finishes the previous one: it writes at once and wakes a given future when
+the answer starts to arrive, so the task that made the request wakes only once.
 """
 
 from __future__ import annotations
@@ -109,6 +113,7 @@ class _Protocol(asyncio.BufferedProtocol):
         "_handshaking",
         "_head",
         "_lost",
+        "_notify",
         "_paused",
         "_peak",
         "_start",
@@ -132,6 +137,9 @@ class _Protocol(asyncio.BufferedProtocol):
         # The most unread data since a read last emptied the buffer.
         self._peak = 0
         self._waiter: asyncio.Future[None] | None = None
+        # A future to wake (once) when data, EOF or an error next arrives, set by
+        # AsyncioStream.send_ahead(); unlike _waiter, no read waits on it.
+        self._notify: asyncio.Future[typing.Any] | None = None
         self._drain: asyncio.Future[None] | None = None
         self._eof = False
         self._lost = False
@@ -203,6 +211,11 @@ class _Protocol(asyncio.BufferedProtocol):
         waiter = self._waiter
         if waiter is not None and nbytes and not waiter.done():
             waiter.set_result(None)
+        notify = self._notify
+        if notify is not None and nbytes:
+            self._notify = None
+            if not notify.done():
+                notify.set_result(None)
 
     def take(self, max_bytes: int) -> bytes:
         """Remove and return up to ``max_bytes`` of the unread data (one copy)."""
@@ -240,6 +253,7 @@ class _Protocol(asyncio.BufferedProtocol):
     def eof_received(self) -> bool:
         self._eof = True
         _release(self._waiter)
+        _release(self._notify)
         # Keep a plain TCP transport open for writing after the peer's EOF; a TLS
         # transport closes itself whatever this returns (and warns if it is true).
         return not self._tls
@@ -249,6 +263,7 @@ class _Protocol(asyncio.BufferedProtocol):
         if exc is not None and self._error is None:
             self._error = exc
         _release(self._waiter)
+        _release(self._notify)
         _release(self._drain)
 
     def pause_writing(self) -> None:
@@ -405,6 +420,45 @@ class AsyncioStream(AsyncNetworkStream):
         if protocol._write_paused:
             raise WriteTimeout(f"could not send within {timeout} seconds")
 
+    def send_ahead(self, data: bytes, waiter: asyncio.Future[typing.Any]) -> bool:
+        """Write ``data`` now, without waiting, and wake ``waiter`` later.
+
+        For a request/response protocol whose next request is sent by whoever finishes
+        the previous one: the task that made the request is then woken only once, when
+        its response starts to arrive. ``waiter`` is given ``set_result(None)`` (unless
+        already done) as soon as data, EOF or an error arrives, or the stream is closed;
+        no read waits on it.
+
+        Returns:
+            Whether ``data`` was written and ``waiter`` registered. ``False`` (nothing
+            done) when that cannot be done at once: unread data is buffered, the
+            stream is closed, at EOF or broken, a read or another such waiter is
+            waiting, or writes are held (corked, or waiting for the transport to
+            drain).
+        """
+        protocol = self._protocol
+        if (
+            self._closed
+            or self._push_scheduled
+            or protocol._start != protocol._end
+            or protocol._eof
+            or protocol._lost
+            or protocol._waiter is not None
+            or protocol._notify is not None
+            or protocol._write_paused
+        ):
+            return False
+        transport = protocol._transport
+        if transport.is_closing():
+            return False
+        # (Registered first: a write that fails synchronously wakes it, as a reset would.)
+        protocol._notify = waiter
+        try:
+            transport.write(data)
+        except (RuntimeError, OSError) as exc:
+            protocol.connection_lost(exc)
+        return True
+
     def _push_soon(self) -> None:
         self._push_scheduled = False
         if self._pending and not self._closed:
@@ -452,6 +506,7 @@ class AsyncioStream(AsyncNetworkStream):
         protocol = self._protocol
         protocol.discard()
         _release(protocol._waiter)
+        _release(protocol._notify)
         protocol._transport.abort()
         # The transport releases its socket one loop iteration after abort(); closing
         # it here makes the release synchronous. A second close is a no-op.

@@ -48,6 +48,7 @@ import logging
 import time
 import typing
 from collections.abc import AsyncIterable
+from typing import Any
 
 import h11
 
@@ -148,6 +149,9 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
         self._request_count = 0
         self._buffer = b""
         self._default_port = DEFAULT_PORTS.get(origin.scheme)
+        # A request sent ahead (send_ahead()) and not yet taken up by its own task: the
+        # request, whether it lets the connection be kept, and its head's read deadline.
+        self._ahead: tuple[Request, bool, float | None] | None = None
 
     # -- requests -------------------------------------------------------------------
 
@@ -171,12 +175,19 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             raise RuntimeError(
                 f"Attempted to send request to {url.origin} on connection to {origin}"
             )
+        ahead = None
         if self._state is not _IDLE and self._state is not _NEW:
-            raise ConnectionNotAvailable()
-        self._state = _ACTIVE
-        reused = self._request_count > 0
-        self._request_count += 1
-        self._expire_at = None
+            ahead = self._ahead
+            if ahead is None or ahead[0] is not request:
+                raise ConnectionNotAvailable()
+            # Sent ahead (send_ahead()): only the response is left to read.
+            self._ahead = None
+            reused = True
+        else:
+            self._state = _ACTIVE
+            reused = self._request_count > 0
+            self._request_count += 1
+            self._expire_at = None
         extensions = request.extensions
         timeout = extensions.get("timeout")
         if timeout:
@@ -191,25 +202,30 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             _logger_cache.get(_DEBUG) is not False and logger.isEnabledFor(_DEBUG)
         )
         try:
-            prepared = prepare_head(request)
-            if prepared is None:
-                return await self._h11_cycle(request, reused, write_timeout, read_timeout, traced)
-            head, length, keep_alive = prepared
-            body = request.stream
-            if not traced and length == 0 and body is _EMPTY_STREAM:
-                # No body (nearly every GET): the head alone, as _send_lean would send it.
-                try:
-                    await self._network_stream.write(head, write_timeout)
-                except WriteError:
-                    pass
+            if ahead is None:
+                prepared = prepare_head(request)
+                if prepared is None:
+                    return await self._h11_cycle(
+                        request, reused, write_timeout, read_timeout, traced
+                    )
+                head, length, keep_alive = prepared
+                body = request.stream
+                if not traced and length == 0 and body is _EMPTY_STREAM:
+                    # No body (nearly every GET): the head alone, as _send_lean would.
+                    try:
+                        await self._network_stream.write(head, write_timeout)
+                    except WriteError:
+                        pass
+                else:
+                    await self._send_lean(request, head, length, write_timeout, traced)
+                # The read timeout bounds the wait for the whole head, not each read.
+                deadline = request._deadline  # (as head_deadline(), without the call)
+                if read_timeout is not None:
+                    head_end = _clock() + read_timeout
+                    if deadline is None or head_end < deadline:
+                        deadline = head_end
             else:
-                await self._send_lean(request, head, length, write_timeout, traced)
-            # The read timeout bounds the wait for the whole head, not each read.
-            deadline = request._deadline  # (as head_deadline(), without the call)
-            if read_timeout is not None:
-                head_end = _clock() + read_timeout
-                if deadline is None or head_end < deadline:
-                    deadline = head_end
+                _, keep_alive, deadline = ahead
             if traced:
                 async with Trace(
                     "receive_response_headers", logger, request, {"request": request}
@@ -313,6 +329,44 @@ class AsyncHTTP11Connection(AsyncConnectionInterface):
             else:
                 await self._abort()
             raise
+
+    def send_ahead(
+        self, request: Request, waiter: Any, timeout: float | None
+    ) -> bool:  # unasync: no cover in sync
+        """Send ``request`` now, on behalf of the task that made it, which waits on
+        ``waiter`` (a future) for the pool to hand it this connection.
+
+        The pool calls this as it hands the connection, just gone idle, to that queued
+        request. The stream wakes ``waiter`` when the response starts to arrive, so the
+        request's task is woken once, not twice (once to send, once to read), and its
+        ``handle_async_request()`` then only reads the response. Only the common case
+        is sent ahead: a request with no body taking the lean path, untraced, on a
+        stream that can write at once and wake a future (``send_ahead`` of the asyncio
+        stream). ``timeout`` is the request's read timeout: the response head's
+        deadline counts from now.
+
+        Returns:
+            Whether it was sent (otherwise nothing was done).
+        """
+        if (
+            request.stream is not _EMPTY_STREAM
+            or request.extensions.get("trace") is not None
+            or (_logger_cache.get(_DEBUG) is not False and logger.isEnabledFor(_DEBUG))
+            or not self.usable(time.monotonic())
+        ):
+            return False
+        send = getattr(self._network_stream, "send_ahead", None)
+        prepared = prepare_head(request)
+        if send is None or prepared is None or prepared[1] != 0:
+            return False
+        head, _, keep_alive = prepared
+        if not send(head, waiter):
+            return False
+        self._state = _ACTIVE
+        self._request_count += 1
+        self._expire_at = None
+        self._ahead = (request, keep_alive, None if timeout is None else _clock() + timeout)
+        return True
 
     async def _send_lean(
         self,
