@@ -181,7 +181,7 @@ class AsyncPoolWaiters:
         if timeout is None:
             deadlines.pop(future, None)
             return
-        loop = typing.cast(asyncio.AbstractEventLoop, self._loop)
+        loop: asyncio.AbstractEventLoop = self._loop  # type: ignore[assignment]
         deadline = loop.time() + timeout
         deadlines[future] = deadline
         if self._timer is None or deadline < self._timer_at:
@@ -239,7 +239,7 @@ class AsyncPoolWaiters:
         return typing.cast(bool, waiter._result)
 
     async def _asyncio_wait(self, future: asyncio.Future[bool], timeout: float) -> bool:
-        loop = typing.cast(asyncio.AbstractEventLoop, self._loop)
+        loop: asyncio.AbstractEventLoop = self._loop  # type: ignore[assignment]
         deadline = loop.time() + timeout
         deadlines = self._deadlines
         deadlines[future] = deadline

@@ -347,11 +347,14 @@ class HTTP11Connection(ConnectionInterface):
         Returns:
             Whether it was sent (otherwise nothing was done).
         """
+        # (Idle just now, by the response the pool is releasing it for: no keep-alive
+        # expiry or server close to check, as usable() would for a connection that
+        # waited.)
         if (
-            request.stream is not _EMPTY_STREAM
+            self._state is not _IDLE
+            or request.stream is not _EMPTY_STREAM
             or request.extensions.get("trace") is not None
             or (_logger_cache.get(_DEBUG) is not False and logger.isEnabledFor(_DEBUG))
-            or not self.usable(time.monotonic())
         ):
             return False
         send = getattr(self._network_stream, "send_ahead", None)
