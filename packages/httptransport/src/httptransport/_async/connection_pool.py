@@ -481,7 +481,7 @@ class AsyncConnectionPool(AsyncRequestInterface):
         if ticket.connection is not connection or type(connection) is not AsyncHTTPConnection:
             return False
         inner = connection._connection
-        if type(inner) is not AsyncHTTP11Connection:
+        if type(inner) is not AsyncHTTP11Connection or inner._stream_send_ahead is None:
             return False
         request: Request = ticket.request
         read_timeout = None

@@ -482,7 +482,7 @@ class ConnectionPool(RequestInterface):
         if ticket.connection is not connection or type(connection) is not HTTPConnection:
             return False
         inner = connection._connection
-        if type(inner) is not HTTP11Connection:
+        if type(inner) is not HTTP11Connection or inner._stream_send_ahead is None:
             return False
         request: Request = ticket.request
         read_timeout = None

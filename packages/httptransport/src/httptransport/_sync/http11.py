@@ -153,6 +153,8 @@ class HTTP11Connection(ConnectionInterface):
         # A request sent ahead (send_ahead()) and not yet taken up by its own task: the
         # request, whether it lets the connection be kept, and its head's read deadline.
         self._ahead: tuple[Request, bool, float | None] | None = None
+        # The stream's send_ahead(), if it has one (the asyncio stream does).
+        self._stream_send_ahead: Any = getattr(stream, "send_ahead", None)
 
     # -- requests -------------------------------------------------------------------
 
@@ -357,9 +359,11 @@ class HTTP11Connection(ConnectionInterface):
             or (_logger_cache.get(_DEBUG) is not False and logger.isEnabledFor(_DEBUG))
         ):
             return False
-        send = getattr(self._network_stream, "send_ahead", None)
+        send = self._stream_send_ahead
+        if send is None:
+            return False
         prepared = prepare_head(request)
-        if send is None or prepared is None or prepared[1] != 0:
+        if prepared is None or prepared[1] != 0:
             return False
         head, _, keep_alive = prepared
         if not send(head, waiter):
