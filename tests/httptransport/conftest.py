@@ -311,24 +311,42 @@ def tls_server(request: pytest.FixtureRequest, tls_ca: typing.Any) -> Iterator[S
     srv.stop()
 
 
-def _http2_servers() -> typing.Any:
-    """Load ``http2_servers.py`` beside this file (tests run with importlib imports)."""
+def _load_beside(filename: str, name: str) -> typing.Any:
+    """Load ``filename`` beside this file as module ``name`` (once): the tests run with
+    importlib imports, so a test module cannot import a helper module by its file name."""
     import importlib.util
     import pathlib
     import sys
 
-    name = "_httptransport_http2_servers"
     module = sys.modules.get(name)
     if module is None:
-        pytest.importorskip("h2")
-        path = pathlib.Path(__file__).with_name("http2_servers.py")
+        path = pathlib.Path(__file__).with_name(filename)
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None
         assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
     return module
+
+
+def _http2_servers() -> typing.Any:
+    """``http2_servers.py`` beside this file (served by the fixtures below)."""
+    pytest.importorskip("h2")
+    return _load_beside("http2_servers.py", "_httptransport_http2_servers")
+
+
+# ``http2_gates.py``, the async HTTP/2 writer tests' scaffolding, is loaded now, before
+# any test module here is imported: they import it as ``_httptransport_http2_gates``.
+# Without anyio or h2 it is not, and those modules skip (their importorskip comes first).
+try:
+    _load_beside("http2_gates.py", "_httptransport_http2_gates")
+except ImportError:  # pragma: no cover - every test dependency is installed
+    pass
 
 
 @pytest.fixture

@@ -13,158 +13,44 @@ Which task is where is made certain by gates in the network stream and by
 from __future__ import annotations
 
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 
 from httptransport import AsyncConnectionPool, WriteTimeout
-from netbackend_base import AsyncNetworkBackend, AsyncNetworkStream, WriteError, find_backend
+from netbackend_base import WriteError, find_backend
 
 anyio = pytest.importorskip("anyio")
-h2_events = pytest.importorskip("h2.events")
 h2_settings = pytest.importorskip("h2.settings")
 
-_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-_HEADERS = 0x1
-_CANCEL = 0x8
-_WIDE = 2**24
-UPLOAD = 300_000  # more than h2 may hold while another request writes (the bound)
-EXT = {"timeout": {"connect": 5.0, "read": 10.0, "write": 5.0, "pool": 5.0}}
-
-Write = Callable[[bytes], Awaitable[None]]
-Handler = Callable[[bytes, Write], Awaitable[None]]
-
-
-def headers_frames(data: bytes) -> list[int]:
-    """The stream ids of the HEADERS frames in one write (h2 queues whole frames)."""
-    position = len(_PREFACE) if data.startswith(_PREFACE) else 0
-    ids = []
-    while position + 9 <= len(data):
-        length = int.from_bytes(data[position : position + 3], "big")
-        if data[position + 3] == _HEADERS:
-            ids.append(int.from_bytes(data[position + 5 : position + 9], "big") & 0x7FFFFFFF)
-        position += 9 + length
-    return ids
-
-
-class Gate:
-    """``on_write[n]`` takes over the write carrying stream ``n``'s HEADERS;
-    ``closed`` is set when the connection's stream is closed."""
-
-    def __init__(self) -> None:
-        self.on_write: dict[int, Handler] = {}
-        self.closed = anyio.Event()
-        self.streams: list[GatedStream] = []
-
-
-class GatedStream(AsyncNetworkStream):
-    def __init__(self, inner: AsyncNetworkStream, gate: Gate) -> None:
-        self._inner = inner
-        self._gate = gate
-        self.closed = False
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        handler = None
-        for stream_id in headers_frames(buffer):
-            handler = handler or self._gate.on_write.pop(stream_id, None)
-
-        async def write(data: bytes) -> None:
-            await self._inner.write(data, timeout)
-
-        if handler is None:
-            await write(buffer)
-        else:
-            await handler(buffer, write)
-
-    async def aclose(self) -> None:
-        self.closed = True
-        self._gate.closed.set()  # as closing a socket ends a write blocked on it
-        await self._inner.aclose()
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        return self._inner.get_extra_info(info)
-
-
-class GatedBackend(AsyncNetworkBackend):
-    def __init__(self, inner: AsyncNetworkBackend, gate: Gate) -> None:
-        self._inner = inner
-        self._gate = gate
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Any = None,
-    ) -> AsyncNetworkStream:
-        inner = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        stream = GatedStream(inner, self._gate)
-        self._gate.streams.append(stream)
-        return stream
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def _script(peer: typing.Any, index: int) -> None:
-    """``/ok`` is answered at once; ``/held`` once some stream has been reset;
-    ``/upload`` with how many body bytes came, at its end; anything else never. The
-    connection's window is opened wide (the streams' come with SETTINGS)."""
-    peer.h2.increment_flow_control_window(_WIDE)
-    peer.flush()
-    held: list[int] = []
-    paths: dict[int, bytes] = {}
-    received: dict[int, int] = {}
-    for event in peer.each_event():
-        if isinstance(event, h2_events.RequestReceived):
-            path = paths[event.stream_id] = dict(event.headers)[b":path"]
-            if path == b"/held":
-                held.append(event.stream_id)
-            elif path == b"/ok":
-                peer.respond(event.stream_id, b"ok")
-        elif isinstance(event, h2_events.DataReceived):
-            received[event.stream_id] = received.get(event.stream_id, 0) + len(event.data)
-        elif isinstance(event, h2_events.StreamEnded) and paths.get(event.stream_id) == b"/upload":
-            peer.respond(event.stream_id, str(received.get(event.stream_id, 0)).encode())
-        elif isinstance(event, h2_events.StreamReset):
-            while held:
-                peer.respond(held.pop(), b"held")
-
-
-class Outcomes(dict[str, typing.Any]):
-    """What each named request returned (its body), raised, or ``"cancelled"``."""
-
-    async def run(
-        self,
-        name: str,
-        pool: AsyncConnectionPool,
-        url: str,
-        scope: typing.Any = None,
-        **kwargs: typing.Any,
-    ) -> None:
-        kwargs.setdefault("extensions", EXT)
-        method = "POST" if "content" in kwargs else "GET"
-        cancel_scope = anyio.CancelScope() if scope is None else scope
-        with cancel_scope:
-            try:
-                self[name] = (await pool.request(method, url, **kwargs)).content
-            except Exception as exc:
-                self[name] = exc
-        if cancel_scope.cancelled_caught:
-            self[name] = "cancelled"
-
-
-def requests_and_resets(
-    peer: typing.Any, index: int = 0
-) -> tuple[list[int], list[tuple[int, int]]]:
-    received = peer.connections[index].received
-    opened = [e.stream_id for e in received if isinstance(e, h2_events.RequestReceived)]
-    resets = [(e.stream_id, e.error_code) for e in received if isinstance(e, h2_events.StreamReset)]
-    return opened, resets
+if typing.TYPE_CHECKING:  # mypy's name for tests/httptransport/http2_gates.py
+    from httptransport.http2_gates import (
+        CANCEL,
+        EXT,
+        UPLOAD,
+        WIDE,
+        Gate,
+        GatedBackend,
+        Handler,
+        Outcomes,
+        Write,
+        requests_and_resets,
+        script,
+    )
+else:  # loaded by path, under this name, by conftest.py
+    from _httptransport_http2_gates import (
+        CANCEL,
+        EXT,
+        UPLOAD,
+        WIDE,
+        Gate,
+        GatedBackend,
+        Handler,
+        Outcomes,
+        Write,
+        requests_and_resets,
+        script,
+    )
 
 
 def assert_quiet(pool: AsyncConnectionPool) -> None:
@@ -201,7 +87,7 @@ async def _cancelled_writer(
     cancelled between writes and sends Q's HEADERS before it leaves (that write is
     ``drain(run)``'s), then resets its stream, which answers R and Q."""
     run = Run()
-    run.peer = h2_peer(_script, settings={h2_settings.SettingCodes.INITIAL_WINDOW_SIZE: _WIDE})
+    run.peer = h2_peer(script, settings={h2_settings.SettingCodes.INITIAL_WINDOW_SIZE: WIDE})
     run.gate = gate = Gate()
     backend = GatedBackend(find_backend(anyio_backend)(), gate)
     run.outcomes = outcomes = Outcomes()
@@ -246,7 +132,7 @@ async def test_cancelled_between_writes_the_writer_sends_the_queue_and_leaves(
     run, outcomes = await _cancelled_writer(h2_peer, anyio_backend, None)
     assert outcomes == {"R": b"held", "T": "cancelled", "Q": b"held", "next": b"ok"}
     assert not run.broken
-    assert requests_and_resets(run.peer) == ([1, 3, 5, 7, 9], [(5, _CANCEL)])
+    assert requests_and_resets(run.peer) == ([1, 3, 5, 7, 9], [(5, CANCEL)])
 
 
 @pytest.mark.anyio
@@ -274,7 +160,7 @@ async def test_a_request_over_the_bound_takes_the_writing_over(
         "next": b"ok",
     }
     assert not run.broken
-    assert requests_and_resets(run.peer) == ([1, 3, 5, 7, 9, 11], [(5, _CANCEL)])
+    assert requests_and_resets(run.peer) == ([1, 3, 5, 7, 9, 11], [(5, CANCEL)])
 
 
 @pytest.mark.anyio
@@ -306,7 +192,7 @@ async def test_a_request_waiting_to_take_over_is_cancelled(
     assert not run.broken
     opened, resets = requests_and_resets(run.peer)
     assert opened == [1, 3, 5, 7, 9, 11]
-    assert sorted(resets) == [(5, _CANCEL), (9, _CANCEL)]
+    assert sorted(resets) == [(5, CANCEL), (9, CANCEL)]
 
 
 @pytest.mark.anyio

@@ -49,18 +49,26 @@ from netbackend_base import (
     find_backend,
 )
 
-h2_events = pytest.importorskip("h2.events")
 h2_settings = pytest.importorskip("h2.settings")
+
+# The async twins' scaffolding: its constants, peer script and requests_and_resets.
+if typing.TYPE_CHECKING:  # mypy's name for tests/httptransport/http2_gates.py
+    from httptransport.http2_gates import CANCEL, EXT, UPLOAD, WIDE, requests_and_resets, script
+else:  # loaded by path, under this name, by conftest.py
+    from _httptransport_http2_gates import (
+        CANCEL,
+        EXT,
+        UPLOAD,
+        WIDE,
+        requests_and_resets,
+        script,
+    )
 
 _PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _HEADERS = 0x1
 _RST_STREAM = 0x3
 _GOAWAY = 0x7
-_CANCEL = 0x8
-EXT = {"timeout": {"connect": 5.0, "read": 10.0, "write": 5.0, "pool": 5.0}}
 GUARD = 20.0  # how long a gate waits before it calls the test failed (never reached)
-_WIDE = 2**24
-UPLOAD = 300_000  # more than h2 may hold while another request writes (the bound)
 
 
 class Interrupted(BaseException):
@@ -233,37 +241,6 @@ def start_writer(gate: Gate, fn: Callable[[], typing.Any]) -> Worker:
     return worker
 
 
-def _script(peer: typing.Any, index: int) -> None:
-    """``/ok`` is answered at once; ``/held`` once some stream has been reset;
-    ``/partial`` with a head and part of a body; ``/upload`` with how many body bytes
-    came, at its end; anything else never. The connection's window is opened wide
-    (the streams' come with SETTINGS)."""
-    peer.h2.increment_flow_control_window(_WIDE)
-    peer.flush()
-    held: list[int] = []
-    paths: dict[int, bytes] = {}
-    received: dict[int, int] = {}
-    for event in peer.each_event():
-        if isinstance(event, h2_events.RequestReceived):
-            path = paths[event.stream_id] = dict(event.headers)[b":path"]
-            if path == b"/held":
-                held.append(event.stream_id)
-            elif path == b"/ok":
-                peer.respond(event.stream_id, b"ok")
-            elif path == b"/partial":
-                peer.h2.send_headers(event.stream_id, [(b":status", b"200")])
-                peer.h2.send_data(event.stream_id, b"part")
-                peer.flush()
-        elif isinstance(event, h2_events.DataReceived):
-            received[event.stream_id] = received.get(event.stream_id, 0) + len(event.data)
-        elif isinstance(event, h2_events.StreamEnded):
-            if paths.get(event.stream_id) == b"/upload":
-                peer.respond(event.stream_id, str(received.get(event.stream_id, 0)).encode())
-        elif isinstance(event, h2_events.StreamReset):
-            while held:
-                peer.respond(held.pop(), b"held")
-
-
 @pytest.fixture
 def setup(h2_peer: typing.Any) -> typing.Any:
     """A scripted peer, a gate and a pool of h2c connections to it through the gate."""
@@ -271,7 +248,7 @@ def setup(h2_peer: typing.Any) -> typing.Any:
         inner = find_backend("sync")()
     except BackendNotFoundError as exc:  # pragma: no cover - every backend is installed
         pytest.skip(str(exc))
-    peer = h2_peer(_script, settings={h2_settings.SettingCodes.INITIAL_WINDOW_SIZE: _WIDE})
+    peer = h2_peer(script, settings={h2_settings.SettingCodes.INITIAL_WINDOW_SIZE: WIDE})
     gate = Gate()
     pool = ConnectionPool(
         http1=False, http2=True, network_backend=GatedBackend(inner, gate), max_connections=2
@@ -290,15 +267,6 @@ def assert_quiet(pool: ConnectionPool) -> None:
     for connection in pool.connections:
         assert connection.is_idle(), connection.info()
         assert logic.in_use(connection) == 0, connection.info()
-
-
-def requests_and_resets(
-    peer: typing.Any, index: int = 0
-) -> tuple[list[int], list[tuple[int, int]]]:
-    received = peer.connections[index].received
-    opened = [e.stream_id for e in received if isinstance(e, h2_events.RequestReceived)]
-    resets = [(e.stream_id, e.error_code) for e in received if isinstance(e, h2_events.StreamReset)]
-    return opened, resets
 
 
 def request(pool: ConnectionPool, peer: typing.Any, path: str, **kwargs: typing.Any) -> bytes:
@@ -339,7 +307,7 @@ def test_interrupted_between_writes_the_writer_sends_the_queue_and_leaves(
     assert len(pool.connections) == 1
     assert not gate.closed.is_set()
     assert_quiet(pool)
-    assert requests_and_resets(peer) == ([1, 3, 5, 7], [(3, _CANCEL)])
+    assert requests_and_resets(peer) == ([1, 3, 5, 7], [(3, CANCEL)])
 
 
 def test_interrupted_mid_write_closes_the_connection(setup: typing.Any) -> None:
@@ -415,7 +383,7 @@ def test_a_request_over_the_bound_takes_the_writing_over(setup: typing.Any) -> N
     assert len(pool.connections) == 1
     assert not gate.closed.is_set()
     assert_quiet(pool)
-    assert requests_and_resets(peer) == ([1, 3, 5, 7, 9], [(3, _CANCEL)])
+    assert requests_and_resets(peer) == ([1, 3, 5, 7, 9], [(3, CANCEL)])
 
 
 def test_a_request_waiting_to_take_over_is_interrupted(setup: typing.Any) -> None:
@@ -452,7 +420,7 @@ def test_a_request_waiting_to_take_over_is_interrupted(setup: typing.Any) -> Non
     assert_quiet(pool)
     opened, resets = requests_and_resets(peer)
     assert opened == [1, 3, 5, 7, 9]
-    assert sorted(resets) == [(3, _CANCEL), (7, _CANCEL)]
+    assert sorted(resets) == [(3, CANCEL), (7, CANCEL)]
 
 
 def test_giving_up_on_a_stuck_retiring_writer_closes_the_connection(setup: typing.Any) -> None:
@@ -506,7 +474,7 @@ def test_a_lone_writer_interrupted_between_writes_just_leaves(setup: typing.Any)
     assert len(pool.connections) == 1
     assert not gate.closed.is_set()
     assert_quiet(pool)
-    assert requests_and_resets(peer) == ([1, 3, 5], [(3, _CANCEL)])
+    assert requests_and_resets(peer) == ([1, 3, 5], [(3, CANCEL)])
 
 
 def test_giving_up_on_a_stuck_writer_ends_its_write(setup: typing.Any) -> None:
@@ -553,7 +521,7 @@ def test_a_request_waiting_while_another_reads_times_out_alone(setup: typing.Any
     assert request(pool, peer, "/ok") == b"ok"
     assert len(pool.connections) == 1
     assert_quiet(pool)
-    assert requests_and_resets(peer) == ([1, 3, 5, 7], [(5, _CANCEL)])
+    assert requests_and_resets(peer) == ([1, 3, 5, 7], [(5, CANCEL)])
 
 
 def test_a_read_error_fails_every_request_on_the_connection(setup: typing.Any) -> None:
@@ -744,4 +712,4 @@ def test_a_traced_request_interrupted_as_it_writes_reports_its_stream_closed(
     assert events[-2][1] == {"stream_id": 3}
     assert request(pool, peer, "/ok") == b"ok"
     assert_quiet(pool)
-    assert requests_and_resets(peer) == ([1, 3, 5], [(3, _CANCEL)])
+    assert requests_and_resets(peer) == ([1, 3, 5], [(3, CANCEL)])

@@ -10,118 +10,26 @@ a request that gives up waiting for it closes the connection, which ends that wr
 
 from __future__ import annotations
 
+import functools
 import typing
 
 import pytest
 
 from httptransport import AsyncConnectionPool, WriteTimeout
-from netbackend_base import AsyncNetworkBackend, AsyncNetworkStream, WriteError, find_backend
+from netbackend_base import find_backend
 
 anyio = pytest.importorskip("anyio")
 h2_events = pytest.importorskip("h2.events")
 h2_settings = pytest.importorskip("h2.settings")
 
-_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-_HEADERS = 0x1
-_CANCEL = 0x8
-EXT = {"timeout": {"connect": 5.0, "read": 10.0, "write": 5.0, "pool": 5.0}}
+if typing.TYPE_CHECKING:  # mypy's name for tests/httptransport/http2_gates.py
+    from httptransport.http2_gates import CANCEL, EXT, WIDE, Gate, GatedBackend, script
+else:  # loaded by path, under this name, by conftest.py
+    from _httptransport_http2_gates import CANCEL, EXT, WIDE, Gate, GatedBackend, script
 
-
-def headers_frames(data: bytes) -> list[int]:
-    """The stream ids of the HEADERS frames in one write (whole frames, as h2 queues them)."""
-    position = len(_PREFACE) if data.startswith(_PREFACE) else 0
-    ids = []
-    while position + 9 <= len(data):
-        length = int.from_bytes(data[position : position + 3], "big")
-        if data[position + 3] == _HEADERS:
-            ids.append(int.from_bytes(data[position + 5 : position + 9], "big") & 0x7FFFFFFF)
-        position += 9 + length
-    return ids
-
-
-class Gate:
-    """Holds one chosen write part-way: its first bytes go out, then it waits for
-    ``release``; records which streams' HEADERS have been written."""
-
-    def __init__(self) -> None:
-        self.stream_id: int | None = None  # hold the write carrying this stream's HEADERS
-        self.entered = anyio.Event()
-        self.release = anyio.Event()
-        self.closed = False
-        self._written: dict[int, typing.Any] = {}
-
-    def written(self, stream_id: int) -> typing.Any:
-        """An event set once a write carrying ``stream_id``'s HEADERS has finished."""
-        return self._written.setdefault(stream_id, anyio.Event())
-
-
-class GatedStream(AsyncNetworkStream):
-    def __init__(self, inner: AsyncNetworkStream, gate: Gate) -> None:
-        self._inner = inner
-        self._gate = gate
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        gate = self._gate
-        ids = headers_frames(buffer)
-        if gate.stream_id is not None and gate.stream_id in ids:
-            gate.stream_id = None
-            await self._inner.write(buffer[:5], timeout)  # part of a frame header
-            gate.entered.set()
-            await gate.release.wait()
-            if gate.closed:
-                raise WriteError("the stream was closed during the write")
-            await self._inner.write(buffer[5:], timeout)
-        else:
-            await self._inner.write(buffer, timeout)
-        for stream_id in ids:
-            gate.written(stream_id).set()
-
-    async def aclose(self) -> None:
-        self._gate.closed = True
-        self._gate.release.set()  # as closing a socket ends a write blocked on it
-        await self._inner.aclose()
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        return self._inner.get_extra_info(info)
-
-
-class GatedBackend(AsyncNetworkBackend):
-    def __init__(self, inner: AsyncNetworkBackend, gate: Gate) -> None:
-        self._inner = inner
-        self._gate = gate
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Any = None,
-    ) -> AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return GatedStream(stream, self._gate)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def _script(peer: typing.Any, index: int) -> None:
-    """``/ok`` is answered at once, ``/held`` once some stream has been reset, anything
-    else never."""
-    held: list[int] = []
-    for event in peer.each_event():
-        if isinstance(event, h2_events.RequestReceived):
-            path = dict(event.headers)[b":path"]
-            if path == b"/held":
-                held.append(event.stream_id)
-            elif path == b"/ok":
-                peer.respond(event.stream_id, b"ok")
-        elif isinstance(event, h2_events.StreamReset):
-            while held:
-                peer.respond(held.pop(), b"held")
+# The shared peer script (``/ok`` at once, ``/held`` once some stream has been reset,
+# ``/never`` never), without opening the connection's window wide first.
+_script = functools.partial(script, open_window=False)
 
 
 @pytest.mark.anyio
@@ -161,7 +69,7 @@ async def test_cancelling_the_writer_cancels_only_its_request(
             async with anyio.create_task_group() as tg:
                 tg.start_soon(held)  # stream 3, then reads until its response comes
                 await gate.written(3).wait()
-                gate.stream_id = 5
+                gate.hold(5)
                 tg.start_soon(writer)  # stream 5: it writes, and is held part-way
                 await gate.entered.wait()
                 cancelled.cancel()
@@ -178,16 +86,13 @@ async def test_cancelling_the_writer_cancels_only_its_request(
         7,
     ]
     resets = [e for e in received if isinstance(e, h2_events.StreamReset)]
-    assert [(e.stream_id, e.error_code) for e in resets] == [(5, _CANCEL)]
-
-
-_WIDE = 2**24
+    assert [(e.stream_id, e.error_code) for e in resets] == [(5, CANCEL)]
 
 
 def _read_all(peer: typing.Any, index: int) -> None:
     """Open the connection's send window wide (the streams' come with SETTINGS), then
     read everything."""
-    peer.h2.increment_flow_control_window(_WIDE)
+    peer.h2.increment_flow_control_window(WIDE)
     peer.flush()
     while peer.events():
         pass
@@ -201,9 +106,9 @@ async def test_giving_up_on_a_stuck_writer_ends_its_write(
     request, whose frames wait behind it, gives up after its own write timeout: the
     connection is closed, and the writer's request ends with the same error instead of
     waiting for ever."""
-    peer = h2_peer(_read_all, settings={h2_settings.SettingCodes.INITIAL_WINDOW_SIZE: _WIDE})
+    peer = h2_peer(_read_all, settings={h2_settings.SettingCodes.INITIAL_WINDOW_SIZE: WIDE})
     gate = Gate()
-    gate.stream_id = 1  # the first write (preface and HEADERS) never finishes
+    gate.hold(1)  # the first write (preface and HEADERS) never finishes
     backend = GatedBackend(find_backend(anyio_backend)(), gate)
     outcome: dict[str, BaseException] = {}
     with anyio.fail_after(30):  # a guard only: nothing here waits for it
