@@ -170,6 +170,8 @@ class AsyncPoolWaiters:
         if loop is not None and (loop is self._loop or self._bind(loop)):
             ticket.waiter = loop.create_future()
             ticket.request = request
+        elif _trio_lowlevel is not None:  # (what create() answers then, without asking again)
+            ticket.waiter = _TrioWaiter()
         else:
             ticket.waiter = self.create()
 
