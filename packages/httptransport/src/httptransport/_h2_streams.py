@@ -271,16 +271,21 @@ class StreamTable:
                 unsent = unsent_after is not None and stream.id > unsent_after
                 stream.error = ConnectionNotAvailable() if unsent else error
             self.signal(stream)
-        # (Every other request asleep waits for SETTINGS, or is the keep-alive PING.)
+        # (Every other request asleep waits for SETTINGS, or is the keep-alive PING.) A
+        # request waiting for SETTINGS has no stream yet, so nothing of it was sent: the
+        # one among them that reads the socket must not take the connection's error.
+        for placeholder in self.unsettled:
+            if placeholder.error is None:
+                placeholder.error = ConnectionNotAvailable()
         self.wake_unsettled()
         if self.ping is not None:
             self.signal(self.ping)
 
     def wake_unsettled(self) -> None:
-        """Wake the requests waiting for the server's SETTINGS."""
-        unsettled = self.unsettled
-        while unsettled:
-            placeholder, _ = unsettled.popitem()
+        """Wake the requests waiting for the server's SETTINGS (each takes its
+        placeholder out of ``unsettled`` once it stops waiting, so that :meth:`fail`
+        still finds one that was woken but is reading on)."""
+        for placeholder in self.unsettled:
             self.signal(placeholder)
 
     def dispatch(

@@ -476,7 +476,7 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
         """Read once from the socket and deliver the events (``reader``'s request is
         the reader)."""
         if self._error is not None:
-            raise self._error
+            raise reader.error or self._error
         if self._writing and self._over_bound():
             await self._await_drained(timeout, ReadTimeout, _STUCK_WRITES, reader)
         try:
@@ -564,8 +564,13 @@ class AsyncHTTP2Connection(H2ConnectionState, AsyncConnectionInterface):
                         return
         except Exception as exc:
             await self._broken(exc, writer=True)
-            if self._error is not exc and self._error is not None:
-                raise self._error from exc  # a request that gave up on us closed the socket
+            error = self._error
+            if error is not exc and error is not None:
+                # A request that gave up on us closed the socket: the connection's error,
+                # as our stream records it (ConnectionNotAvailable for a placeholder).
+                if owner is not None and owner.error is not None:
+                    error = owner.error
+                raise error from exc
             raise
         except BaseException:
             # Cancelled. Cut mid-write, the connection cannot be used any more; between

@@ -473,7 +473,7 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
         """Read once from the socket and deliver the events (``reader``'s request is
         the reader)."""
         if self._error is not None:
-            raise self._error
+            raise reader.error or self._error
         if self._writing and self._over_bound():
             self._await_drained(timeout, ReadTimeout, _STUCK_WRITES, reader)
         try:
@@ -561,8 +561,13 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
                         return
         except Exception as exc:
             self._broken(exc, writer=True)
-            if self._error is not exc and self._error is not None:
-                raise self._error from exc  # a request that gave up on us closed the socket
+            error = self._error
+            if error is not exc and error is not None:
+                # A request that gave up on us closed the socket: the connection's error,
+                # as our stream records it (ConnectionNotAvailable for a placeholder).
+                if owner is not None and owner.error is not None:
+                    error = owner.error
+                raise error from exc
             raise
         except BaseException:
             # Cancelled. Cut mid-write, the connection cannot be used any more; between
