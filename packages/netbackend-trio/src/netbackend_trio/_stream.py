@@ -53,8 +53,8 @@ _wait_writable = trio.lowlevel.wait_writable
 
 
 # The plain path's cancellation check and schedule point are the two functions above,
-# written out: checkpoint_if_cancelled() inline in read and write (its test of the task's
-# cancel status, then the count trio.testing.assert_checkpoints reads), and
+# written out: checkpoint_if_cancelled()'s test as a plain function (_must_check: the
+# task's cancel status, then the count trio.testing.assert_checkpoints reads), and
 # cancel_shielded_checkpoint() as a trap of our own that drops the Value(None) the
 # scheduler resumes it with instead of unwrapping it. No coroutine of trio's, no
 # current_task() call, no outcome bookkeeping: about 5% fewer instructions per pooled
@@ -109,24 +109,27 @@ def _trio_internals() -> tuple[typing.Any, typing.Any, type] | None:
     return GLOBAL_RUN_CONTEXT, CancelShieldedCheckpoint, value
 
 
-class _PublicCheck:
-    """Stands in for trio's run context and its current task when the lean check is off
-    (or no trio run is in this thread): its cancel status always sends the check to
-    ``checkpoint_if_cancelled()``, which then does what trio does."""
-
-    effectively_cancelled = True
-    task: _PublicCheck
-    _cancel_status: _PublicCheck
-
-
-_PUBLIC_CHECK = _PublicCheck()
-_PublicCheck.task = _PublicCheck._cancel_status = _PUBLIC_CHECK
-
 _internals = _trio_internals()
-# Where the plain path finds the current task (``.task``, as current_task() does).
-_run_context: typing.Any = _PUBLIC_CHECK if _internals is None else _internals[0]
+# Where the plain path finds the current task (``.task``, as current_task() does); None
+# while the lean check is off, so that _must_check() always sends the check to trio.
+_run_context: typing.Any = None if _internals is None else _internals[0]
 _SCHEDULE_MESSAGE: typing.Any = None if _internals is None else _internals[1]
 _VALUE: type = type(None) if _internals is None else _internals[2]
+
+
+def _must_check() -> bool:
+    """``checkpoint_if_cancelled()``'s test, without a coroutine: ``True`` when trio's own
+    call must run (the task is cancelled or a KeyboardInterrupt is pending, or the
+    check is off or there is no trio run here: it then does what trio does); otherwise
+    the cancel point is counted, as trio counts it, and ``False``."""
+    try:
+        task = _run_context.task
+    except AttributeError:  # (off, or no trio run in this thread: trio's call says so)
+        return True
+    if task._cancel_status.effectively_cancelled or task._runner.ki_pending:
+        return True
+    task._cancel_points += 1
+    return False
 
 
 @types.coroutine
@@ -229,15 +232,8 @@ class TrioStream(AsyncNetworkStream):
                 raise ValueError("max_bytes must be >= 1")
             yielded = self._yielded
             self._yielded = False
-            # await _checkpoint_if_cancelled(), inline (see _trio_internals)
-            try:
-                task = _run_context.task
-            except AttributeError:  # (no trio run in this thread: trio's call says so)
-                task = _PUBLIC_CHECK
-            if task._cancel_status.effectively_cancelled or task._runner.ki_pending:
+            if _must_check():
                 await _checkpoint_if_cancelled()
-            else:
-                task._cancel_points += 1
             try:
                 data = self._raw.recv(max_bytes)
             except BlockingIOError:
@@ -283,15 +279,8 @@ class TrioStream(AsyncNetworkStream):
             if self._sending:
                 raise WriteError(f"BusyResourceError: {_SEND_CONFLICT}")
             self._yielded = False
-            # await _checkpoint_if_cancelled(), inline (see _trio_internals)
-            try:
-                task = _run_context.task
-            except AttributeError:  # (no trio run in this thread: trio's call says so)
-                task = _PUBLIC_CHECK
-            if task._cancel_status.effectively_cancelled or task._runner.ki_pending:
+            if _must_check():
                 await _checkpoint_if_cancelled()
-            else:
-                task._cancel_points += 1
             try:
                 sent = self._raw.send(buffer)
             except BlockingIOError:
