@@ -380,6 +380,14 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
     recv_end_input = stream_inputs.RECV_END_STREAM
     window_manager = h2.windows.WindowManager
 
+    def consumed(manager: typing.Any, length: int) -> None:
+        """``manager.window_consumed(length)`` for a connection's or a stream's window:
+        the window shrunk in place, or h2's own call where it would raise."""
+        if type(manager) is window_manager and manager.current_window_size >= length:
+            manager.current_window_size -= length
+        else:
+            manager.window_consumed(length)
+
     def is_tuple(field: typing.Any) -> bool:
         """Whether a decoded field is immutable all through: a tuple of two bytes."""
         return (
@@ -614,16 +622,7 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
                                         if not calm:
                                             events += machine.process_input(recv_data)
                                             calm = quiet(machine)
-                                        # (window_consumed(length); h2's own call when
-                                        # it raises)
-                                        manager = self._inbound_flow_control_window_manager
-                                        if (
-                                            type(manager) is window_manager
-                                            and manager.current_window_size >= length
-                                        ):
-                                            manager.current_window_size -= length
-                                        else:
-                                            manager.window_consumed(length)
+                                        consumed(self._inbound_flow_control_window_manager, length)
                                         events += _receive_data(
                                             stream, data[start:end], flags & _END_STREAM, length
                                         )
@@ -725,12 +724,7 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
                     memo = None
                     common = bool(headers)
                     for field in headers:
-                        if (
-                            type(field) not in header_tuples
-                            or len(field) != 2
-                            or type(field[0]) is not bytes
-                            or type(field[1]) is not bytes
-                        ):
+                        if not is_tuple(field):
                             common = False
                             break
                         size += len(field[0]) + len(field[1])
@@ -853,12 +847,7 @@ def frame_lane(base: typing.Any, h2: typing.Any) -> typing.Any:
         machine = stream.state_machine
         events = step(machine, recv_data_row, recv_data_input)
         event = events[0]
-        # (The stream window's window_consumed(length), h2's own call when it raises.)
-        manager = stream._inbound_window_manager
-        if type(manager) is window_manager and manager.current_window_size >= length:
-            manager.current_window_size -= length
-        else:
-            manager.window_consumed(length)
+        consumed(stream._inbound_window_manager, length)
         # (_track_content_length(len(data), end), h2's own call when it raises.)
         size = len(data)
         actual = stream._actual_content_length + size

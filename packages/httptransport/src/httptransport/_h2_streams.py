@@ -572,10 +572,9 @@ class H2ConnectionState:
         giving its window back queued a frame (a WINDOW_UPDATE) for the caller to send."""
         with self._lock:
             h2_state = self._h2_state
-            # (outbound_backlog(), inline)
-            backlog = len(h2_state._data_to_send)
+            backlog = outbound_backlog(h2_state)
             chunks = self._table.finish_early(h2_state, stream)
             if chunks is None:
                 return None, False
             self._touch_idle()
-            return chunks, len(h2_state._data_to_send) > backlog
+            return chunks, outbound_backlog(h2_state) > backlog

@@ -446,17 +446,12 @@ class AsyncioStream(AsyncNetworkStream):
             or protocol._waiter is not None
             or protocol._notify is not None
             or protocol._write_paused
+            or protocol._transport.is_closing()
         ):
-            return False
-        transport = protocol._transport
-        if transport.is_closing():
             return False
         # (Registered first: a write that fails synchronously wakes it, as a reset would.)
         protocol._notify = waiter
-        try:
-            transport.write(data)
-        except (RuntimeError, OSError) as exc:
-            protocol.connection_lost(exc)
+        self._send(data)
         return True
 
     def _push_soon(self) -> None:

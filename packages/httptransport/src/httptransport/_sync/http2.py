@@ -80,7 +80,6 @@ from netbackend_base import (
 from .._exceptions import ConnectionNotAvailable, RemoteProtocolError
 from .._h2_adapter import (
     H2,
-    MAX_OUTBOUND_BACKLOG,
     new_client_connection,
     outbound_backlog,
 )
@@ -242,31 +241,16 @@ class HTTP2Connection(H2ConnectionState, ConnectionInterface):
                 )
             else:
                 with self._lock:
-                    # (_flush(), whose first check this is: a writer busy, and within
-                    # the backlog bound, takes our HEADERS along on its next write.)
-                    joined = (
-                        self._writing and len(self._h2_state._data_to_send) <= MAX_OUTBOUND_BACKLOG
-                    )
+                    # (_flush()'s first check: a writer busy, and within the backlog
+                    # bound, takes our HEADERS along on its next write.)
+                    joined = self._writing and not self._over_bound()
                 if not joined:
                     self._flush(write_timeout, owner=stream)
                 if not end:
                     cut = send_body(self, stream, request, headers, write_timeout)
                 # The read timeout bounds the wait for the whole head, not each read.
-                deadline = (
-                    request._deadline
-                    if read_timeout is None
-                    else head_deadline(read_timeout, request._deadline, time.monotonic())
-                )
-                # (_receive_head(), inline while the first event is the response head.)
-                events = stream.events
-                while not events:
-                    if stream.error is not None:
-                        raise stream.error
-                    self._wait(stream, read_timeout, deadline)
-                if type(events[0]) is H2.response:
-                    status, headers = response_fields(events.popleft().headers, head=True)
-                else:
-                    status, headers = self._receive_head(stream, read_timeout, deadline)
+                deadline = head_deadline(read_timeout, request._deadline, time.monotonic())
+                status, headers = self._receive_head(stream, read_timeout, deadline)
         except ConnectionNotAvailable:
             self._close_stream(stream)
             if not end and type(body) is not ByteStream:
