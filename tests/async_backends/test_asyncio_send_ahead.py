@@ -120,17 +120,22 @@ async def _until_queued(pool: AsyncConnectionPool) -> None:
         await anyio.sleep(0)
 
 
+class Second(typing.NamedTuple):
+    suspensions: int  # how often the second request's task was suspended
+    got: list[bytes | Exception]  # what it got (or raised)
+    handed: str  # the connection's repr as the first response ended (before any await)
+
+
 async def _second_while_first_streams(
-    pool: AsyncConnectionPool, url: str, **kwargs: typing.Any
-) -> tuple[list[int], list[bytes | Exception]]:
-    """Make a request queue behind a streaming one, then let the first finish: how often
-    the second request's task was suspended, and what it got (or raised)."""
+    pool: AsyncConnectionPool, url: str, method: str = "GET", **kwargs: typing.Any
+) -> Second:
+    """Make a request queue behind a streaming one, then let the first finish."""
     suspensions = [0]
     got: list[bytes | Exception] = []
 
     async def second() -> None:
         try:
-            response = await _counting(pool.request("GET", url, **kwargs), suspensions)
+            response = await _counting(pool.request(method, url, **kwargs), suspensions)
         except Exception as exc:
             got.append(exc)
         else:
@@ -140,7 +145,13 @@ async def _second_while_first_streams(
         tg.start_soon(second)
         await _until_queued(pool)
         assert await first.aread() == b"ok"
-    return suspensions, got
+        handed = repr(pool.connections[0])
+    return Second(suspensions[0], got, handed)
+
+
+# The connection as the first response ends, when the second request was sent ahead:
+# it is busy with that request although its task has not run since it queued.
+SENT_AHEAD = "ACTIVE, Request Count: 2"
 
 
 @pytest.mark.parametrize("extensions", [{}, {"timeout": TIMEOUTS}], ids=["none", "timeouts"])
@@ -151,11 +162,10 @@ async def test_a_queued_request_is_woken_once(
     own task wakes only when its response is there (before: once more, to send it)."""
     server = HTTPServer(serve, lambda *_: OK)
     async with await _pool() as pool:
-        suspensions, got = await _second_while_first_streams(
-            pool, server.url(), extensions=extensions
-        )
-        assert got == [b"ok"]
-        assert suspensions == [1]
+        second = await _second_while_first_streams(pool, server.url(), extensions=extensions)
+        assert SENT_AHEAD in second.handed
+        assert second.got == [b"ok"]
+        assert second.suspensions == 1
         assert server.connections == 1
         assert len(server.heads) == 2
         assert "Connections: 0 active, 1 idle" in repr(pool)
@@ -183,22 +193,12 @@ async def test_other_queued_requests_send_themselves(
     for a response (the pool and read timeouts not both set, or a total one) are woken
     to send their request as before, and are answered the same."""
     server = HTTPServer(serve, lambda *_: OK)
-    suspensions = [0]
-    got: list[bytes] = []
-
-    async def second() -> None:
-        response = await _counting(pool.request("POST", server.url(), **kwargs), suspensions)
-        got.append(response.content)
-
     async with await _pool() as pool:
-        async with anyio.create_task_group() as tg, pool.stream("GET", server.url()) as first:
-            tg.start_soon(second)
-            await _until_queued(pool)
-            await first.aread()
-            # Handed over, but nothing sent: it is the second task's to send.
-            assert "IDLE, Request Count: 1" in repr(pool.connections[0])
-        assert got == [b"ok"]
-        assert suspensions[0] >= 2
+        second = await _second_while_first_streams(pool, server.url(), "POST", **kwargs)
+        # Handed over, but nothing sent: it is the second task's to send.
+        assert "IDLE, Request Count: 1" in second.handed
+        assert second.got == [b"ok"]
+        assert second.suspensions >= 2
         assert len(server.heads) == 2
 
 
@@ -213,10 +213,11 @@ async def test_the_read_timeout_bounds_a_request_sent_ahead(
     timeouts = {"pool": 5.0, "read": 0.2}
     try:
         async with await _pool() as pool:
-            _, got = await _second_while_first_streams(
+            second = await _second_while_first_streams(
                 pool, server.url(), extensions={"timeout": timeouts}
             )
-            assert [type(error) for error in got] == [ReadTimeout]
+            assert SENT_AHEAD in second.handed
+            assert [type(error) for error in second.got] == [ReadTimeout]
             assert len(server.heads) == 2
             assert "Requests: 0 active, 0 queued | Connections: 0 active, 0 idle" in repr(pool)
     finally:
@@ -238,11 +239,12 @@ async def test_the_pool_timeout_ends_when_the_request_is_sent_ahead(
     server = HTTPServer(serve, replies)
     timeouts = {"pool": 0.1, "read": 5.0}
     async with await _pool() as pool:
-        suspensions, got = await _second_while_first_streams(
+        second = await _second_while_first_streams(
             pool, server.url(), extensions={"timeout": timeouts}
         )
-        assert got == [b"ok"]
-        assert suspensions == [1]
+        assert SENT_AHEAD in second.handed
+        assert second.got == [b"ok"]
+        assert second.suspensions == 1
 
 
 async def test_cancelling_a_request_sent_ahead_drops_its_connection(
@@ -275,8 +277,8 @@ async def test_cancelling_a_request_sent_ahead_drops_its_connection(
                 tg.start_soon(second)
                 await _until_queued(pool)
                 await first.aread()
-            # The second request reached the server with no turn of its task.
-            assert "ACTIVE, Request Count: 2" in repr(pool.connections[0])
+            # The second request is out with no turn of its task.
+            assert SENT_AHEAD in repr(pool.connections[0])
             await anyio.to_thread.run_sync(server.got[1].wait, 10)
             tg.cancel_scope.cancel()
         hang_up.set()
@@ -294,8 +296,9 @@ async def test_a_connection_closed_instead_of_answering_is_retried(
     just timed the connection out) gets the request again, on a new connection."""
     server = HTTPServer(serve, lambda n, i, head: None if n == 0 and i == 1 else OK)
     async with await _pool() as pool:
-        _, got = await _second_while_first_streams(pool, server.url())
-        assert got == [b"ok"]
+        second = await _second_while_first_streams(pool, server.url())
+        assert SENT_AHEAD in second.handed
+        assert second.got == [b"ok"]
         assert server.connections == 2
         assert len(server.heads) == 3
 

@@ -473,6 +473,19 @@ async def test_a_large_response_read_in_uneven_pieces_is_exact(
         await stream.aclose()
 
 
+class _FlowTransport:
+    """What the protocol alone asks of its transport: pausing and resuming reads."""
+
+    def __init__(self) -> None:
+        self.paused = False
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+
 def test_the_buffer_keeps_data_exact_through_compaction_and_growth(
     module: types.ModuleType,
 ) -> None:
@@ -480,18 +493,8 @@ def test_the_buffer_keeps_data_exact_through_compaction_and_growth(
     growing, pausing at the high-water mark, resuming under the low one, shrinking."""
     import random
 
-    class Transport:
-        def __init__(self) -> None:
-            self.paused = False
-
-        def pause_reading(self) -> None:
-            self.paused = True
-
-        def resume_reading(self) -> None:
-            self.paused = False
-
     protocol = module._Protocol()
-    transport = Transport()
+    transport = _FlowTransport()
     protocol.connection_made(transport)
     rng = random.Random(11)
     source = rng.randbytes(6 * 1024 * 1024)
@@ -554,14 +557,8 @@ def test_a_transport_that_fills_all_it_is_offered_stops_near_the_mark(
     """However the reads before it fell, one read that fills all the room it is offered
     (as uvloop's do) leaves less than ``_HIGH_WATER + _MIN_ROOM`` unread."""
 
-    class Transport:
-        paused = False
-
-        def pause_reading(self) -> None:
-            self.paused = True
-
     protocol = module._Protocol()
-    transport = Transport()
+    transport = _FlowTransport()
     protocol.connection_made(transport)
     reads = 0
     while not transport.paused:
@@ -586,18 +583,8 @@ def test_a_mark_reached_during_the_tls_handshake_pauses_the_tls_transport(
     socket's transport (the TLS layer's to pause) is left alone, and the TLS transport
     is paused once start_tls hands it over."""
 
-    class Transport:
-        def __init__(self) -> None:
-            self.paused = False
-
-        def pause_reading(self) -> None:
-            self.paused = True
-
-        def resume_reading(self) -> None:
-            self.paused = False
-
     protocol = module._Protocol()
-    socket_transport, tls_transport = Transport(), Transport()
+    socket_transport, tls_transport = _FlowTransport(), _FlowTransport()
     protocol.connection_made(socket_transport)
     protocol._handshaking = True  # (what start_tls sets before the loop's start_tls)
     while not protocol._paused:
