@@ -5,11 +5,20 @@ first and wait (under a cancel scope when a timeout is set) only when it would b
 These tests pin what that path must keep from ``trio.SocketStream``: checkpoints,
 cancellation before any byte moves, partial sends, timeouts, and the error messages.
 The peer is a real socket on 127.0.0.1 held by the test itself.
+
+The last section pins the cancellation check and schedule point that path writes out
+(``netbackend_trio._stream._trio_internals``) instead of calling trio's
+``checkpoint_if_cancelled()`` and ``cancel_shielded_checkpoint()``, or calls them when the
+installed trio is not written the way that copy expects: each test there runs in both
+modes ("lean": the copy; "public": trio's functions) and must give the same answer: what
+cancels, what counts as a checkpoint for ``trio.testing``, which calls let other tasks
+run, what a pending KeyboardInterrupt does.
 """
 
 from __future__ import annotations
 
 import itertools
+import signal
 import socket
 import struct
 import types
@@ -37,6 +46,31 @@ def module(require: Callable[[str], types.ModuleType]) -> types.ModuleType:
 
 
 @pytest.fixture
+def stream_module(module: types.ModuleType) -> types.ModuleType:
+    import netbackend_trio._stream
+
+    return netbackend_trio._stream
+
+
+@pytest.fixture(params=["lean", "public"])
+def mode(
+    request: pytest.FixtureRequest,
+    stream_module: types.ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """Run the test with the inline checks, then with trio's own functions."""
+    import trio
+
+    mode: str = request.param
+    if mode == "public":
+        monkeypatch.setattr(stream_module, "_run_context", None)
+        monkeypatch.setattr(
+            stream_module, "_schedule_point", trio.lowlevel.cancel_shielded_checkpoint
+        )
+    return mode
+
+
+@pytest.fixture
 def listener() -> Iterator[socket.socket]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -51,7 +85,8 @@ class Pair(typing.NamedTuple):
 
 
 @pytest.fixture
-async def pair(module: types.ModuleType, listener: socket.socket) -> AsyncIterator[Pair]:
+async def pair(module: types.ModuleType, listener: socket.socket, mode: str) -> AsyncIterator[Pair]:
+    """A connected stream and its peer, with the lean checks on or off (``mode``)."""
     port = listener.getsockname()[1]
     stream = await module.TrioBackend().connect_tcp("127.0.0.1", port)
     # The kernel finished the handshake before connect_tcp returned: accept() does not wait.
@@ -245,7 +280,10 @@ async def test_ready_calls_are_checkpoints(pair: Pair) -> None:
     assert pair.peer.recv(100) == b"ping"
     pair.peer.sendall(b"pong")
     await wait_readable(pair.stream)
-    assert await pair.stream.read(2) == b"po"  # straight after the write
+    # Straight after the write: not a schedule point, but a cancel point, which
+    # assert_no_checkpoints sees.
+    with pytest.raises(AssertionError, match="yielded"), trio.testing.assert_no_checkpoints():
+        assert await pair.stream.read(2) == b"po"
     with trio.testing.assert_checkpoints():
         assert await pair.stream.read(100) == b"ng"
 
@@ -398,3 +436,116 @@ async def test_two_readers_waiting_is_read_error(pair: Pair) -> None:
         with pytest.raises(ReadError, match=r"^BusyResourceError: "):
             await pair.stream.read(100)
         nursery.cancel_scope.cancel()
+
+
+# -- the cancellation check and schedule point, written out or trio's --------------
+
+
+def test_the_lean_checks_are_on_with_the_trio_we_test(stream_module: types.ModuleType) -> None:
+    """The trio versions the test matrix installs are written as the inline copy expects."""
+    assert stream_module._internals is not None, (
+        "trio's checkpoint_if_cancelled / cancel_shielded_checkpoint / current_task changed: "
+        "netbackend_trio._stream now uses the public functions (slower); review the copy"
+    )
+    assert stream_module._run_context is not None
+    assert stream_module._schedule_point is stream_module._lean_schedule_point
+
+
+@pytest.mark.parametrize(
+    "name", ["current_task", "checkpoint_if_cancelled", "cancel_shielded_checkpoint"]
+)
+def test_a_trio_written_otherwise_gets_the_public_functions(
+    stream_module: types.ModuleType, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Any of trio's three functions written in other terms turns the inline copy off."""
+    import trio
+
+    async def rewritten() -> None:
+        await trio.lowlevel.checkpoint()
+
+    assert stream_module._trio_internals() is not None
+    monkeypatch.setattr(trio.lowlevel, name, rewritten)
+    assert stream_module._trio_internals() is None
+
+
+async def test_a_shield_inside_a_cancelled_scope_lets_them_run(pair: Pair) -> None:
+    """A shielded scope is not cancelled by its cancelled parent: the calls proceed."""
+    import trio
+
+    pair.peer.sendall(b"data")
+    await wait_readable(pair.stream)
+    with trio.CancelScope() as outer:
+        outer.cancel()
+        with trio.CancelScope(shield=True):
+            await pair.stream.write(b"sent")
+            assert await pair.stream.read(100) == b"data"
+    assert pair.peer.recv(100) == b"sent"
+
+
+async def test_a_write_is_one_schedule_point(pair: Pair) -> None:
+    """The write that the socket takes at once puts its task back on trio's run queue
+    exactly once (trio's scheduler does it, as for cancel_shielded_checkpoint)."""
+    with Reschedules() as reschedules:
+        await pair.stream.write(b"x")
+    assert reschedules.count == 1
+    assert pair.peer.recv(100) == b"x"
+
+
+def test_outside_a_trio_run_trio_says_so(
+    module: types.ModuleType, mode: str, listener: socket.socket
+) -> None:
+    """Driven outside trio.run, read and write raise trio's RuntimeError, as before."""
+    import trio
+
+    async def connect() -> netbackend_trio.TrioStream:
+        port = listener.getsockname()[1]
+        stream: netbackend_trio.TrioStream = await module.TrioBackend().connect_tcp(
+            "127.0.0.1", port
+        )
+        return stream
+
+    stream = trio.run(connect)
+    peer, _ = listener.accept()
+    with peer, stream.get_extra_info("socket"):
+        for call in (stream.read(100), stream.write(b"x")):
+            with pytest.raises(RuntimeError, match="must be called from async context"):
+                call.send(None)
+            call.close()
+
+
+@pytest.mark.skipif(
+    signal.getsignal(signal.SIGINT) is not signal.default_int_handler,
+    reason="trio handles Ctrl+C only when Python's default SIGINT handler is installed",
+)
+def test_pending_keyboard_interrupt_stops_a_call_in_the_main_task(
+    module: types.ModuleType, mode: str, listener: socket.socket
+) -> None:
+    """A KeyboardInterrupt that arrived in KI-protected code is raised by the main task's
+    next read, as by any trio cancel point, before it reads anything."""
+    import trio
+
+    left: list[bytes] = []
+
+    @trio.lowlevel.enable_ki_protection
+    def interrupted() -> None:
+        signal.raise_signal(signal.SIGINT)  # (protected: trio only marks it pending)
+
+    async def main() -> None:
+        stream = await module.TrioBackend().connect_tcp("127.0.0.1", listener.getsockname()[1])
+        peer, _ = listener.accept()
+        try:
+            peer.sendall(b"unread")
+            await trio.lowlevel.wait_readable(stream.get_extra_info("socket"))
+            interrupted()
+            try:
+                await stream.read(100)
+            finally:
+                with trio.CancelScope(shield=True):
+                    left.append(await stream.read(100))
+        finally:
+            await stream.aclose()
+            peer.close()
+
+    with pytest.raises(KeyboardInterrupt):
+        trio.run(main)
+    assert left == [b"unread"]
