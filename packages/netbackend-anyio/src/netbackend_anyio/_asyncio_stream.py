@@ -434,7 +434,8 @@ class AsyncioStream(AsyncNetworkStream):
             done) when that cannot be done at once: unread data is buffered, the
             stream is closed, at EOF or broken, a read or another such waiter is
             waiting, or writes are held (corked, or waiting for the transport to
-            drain).
+            drain). A transport already closing takes nothing, and its coming
+            ``connection_lost`` wakes ``waiter``.
         """
         protocol = self._protocol
         if (
@@ -446,10 +447,10 @@ class AsyncioStream(AsyncNetworkStream):
             or protocol._waiter is not None
             or protocol._notify is not None
             or protocol._write_paused
-            or protocol._transport.is_closing()
         ):
             return False
-        # (Registered first: a write that fails synchronously wakes it, as a reset would.)
+        # (Registered first: a write that fails, or a transport found closing, ends in
+        # connection_lost, which wakes it as a reset would.)
         protocol._notify = waiter
         self._send(data)
         return True
